@@ -1,0 +1,245 @@
+package filter_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/moby/profiles/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
+)
+
+// dockerProfile returns moby's default profile for a container with
+// Docker's default capabilities, as JSON, as a runtime finds it in
+// config.json.
+func dockerProfile(t testing.TB) []byte {
+	t.Helper()
+	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
+		Bounding: []string{
+			"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+			"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+			"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+		},
+	}}}
+	p, err := seccomp.GetDefaultProfile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func loadOCI(t testing.TB, b []byte) *filter.Filter {
+	t.Helper()
+	var s specs.LinuxSeccomp
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	f, err := filter.FromOCI(&s)
+	if err != nil {
+		t.Fatalf("FromOCI: %v", err)
+	}
+	return f
+}
+
+func TestDockerDefaultProfile(t *testing.T) {
+	if sysnames.Native() != x86 {
+		t.Skip("decisions below are for x86_64")
+	}
+	f := loadOCI(t, dockerProfile(t))
+	prog := assemble(t, f)
+	t.Logf("Docker default profile: %d instructions, arches %#x", len(prog), f.Arches())
+	m := newVM(t, prog, true)
+	eperm := filter.Errno(unix.EPERM)
+	const i386 = unix.AUDIT_ARCH_I386
+	for _, tc := range []struct {
+		name string
+		arch uint32
+		call string
+		args [6]uint64
+		want filter.Action
+	}{
+		{"read", x86, "read", [6]uint64{}, filter.Allow},
+		{"ptrace (kernel >= 4.8)", x86, "ptrace", [6]uint64{}, filter.Allow},
+		{"kexec_load", x86, "kexec_load", [6]uint64{}, eperm},
+		{"reboot", x86, "reboot", [6]uint64{}, eperm},
+		{"mount", x86, "mount", [6]uint64{}, eperm},
+		{"clone plain", x86, "clone", [6]uint64{uint64(unix.SIGCHLD)}, filter.Allow},
+		{"clone CLONE_NEWUSER", x86, "clone", [6]uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm},
+		{"clone3", x86, "clone3", [6]uint64{}, filter.Errno(unix.ENOSYS)},
+		{"personality(0)", x86, "personality", [6]uint64{0}, filter.Allow},
+		{"personality(0xffffffff)", x86, "personality", [6]uint64{0xffffffff}, filter.Allow},
+		{"personality(ADDR_NO_RANDOMIZE)", x86, "personality", [6]uint64{0x0040000} /* ADDR_NO_RANDOMIZE */, eperm},
+		{"socket(AF_INET)", x86, "socket", [6]uint64{unix.AF_INET}, filter.Allow},
+		{"socket(AF_UNIX)", x86, "socket", [6]uint64{unix.AF_UNIX}, filter.Allow},
+		{"socket(AF_VSOCK)", x86, "socket", [6]uint64{unix.AF_VSOCK}, eperm},
+		{"socket(AF_ALG)", x86, "socket", [6]uint64{unix.AF_ALG}, eperm},
+		{"i386 socketcall", i386, "socketcall", [6]uint64{}, filter.Allow},
+		{"i386 kexec_load", i386, "kexec_load", [6]uint64{}, eperm},
+		{"i386 getpid", i386, "getpid", [6]uint64{}, filter.Allow},
+	} {
+		d := data{nr: nr(t, tc.arch, tc.call), arch: tc.arch, args: tc.args}
+		if got := m.run(t, d); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := m.run(t, data{nr: sysnames.X32Bit | 0, arch: x86}); got != filter.KillProcess {
+		t.Errorf("x32 read: got %v, want kill_process", got)
+	}
+	if got := m.run(t, data{nr: 1, arch: unix.AUDIT_ARCH_AARCH64}); got != filter.KillProcess {
+		t.Errorf("aarch64 call: got %v, want kill_process", got)
+	}
+	if f.HasNotify() {
+		t.Error("HasNotify() on Docker's profile")
+	}
+}
+
+func TestOCINotify(t *testing.T) {
+	prof := `{
+		"defaultAction": "SCMP_ACT_ALLOW",
+		"architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+		"listenerPath": "/run/agent.sock",
+		"flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+		"syscalls": [
+			{"names": ["openat", "connect"], "action": "SCMP_ACT_NOTIFY"},
+			{"names": ["umask"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+			 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+			{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+			 "args": [{"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]},
+			{"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS",
+			 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]},
+			{"names": ["fcntl"], "action": "SCMP_ACT_TRACE", "errnoRet": 5},
+			{"names": ["ioctl"], "action": "SCMP_ACT_LOG",
+			 "args": [{"index": 1, "value": 4294967295, "valueTwo": 21505, "op": "SCMP_CMP_MASKED_EQ"}]},
+			{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
+			{"names": ["waitpid", "socketcall"], "action": "SCMP_ACT_KILL"}
+		]
+	}`
+	var s specs.LinuxSeccomp
+	if err := json.Unmarshal([]byte(prof), &s); err != nil {
+		t.Fatal(err)
+	}
+	f, err := filter.FromOCI(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sysnames.Native() != x86 {
+		t.Skip("decisions below are for x86_64")
+	}
+	if !f.HasNotify() {
+		t.Error("HasNotify() = false")
+	}
+	opts, err := filter.OCIInstallOptions(&s)
+	if err != nil || len(opts) != 3 {
+		t.Errorf("OCIInstallOptions: %d options, %v; want 3", len(opts), err)
+	}
+	m := newVM(t, assemble(t, f), true)
+	for _, tc := range []struct {
+		name string
+		arch uint32
+		call string
+		args [6]uint64
+		want filter.Action
+	}{
+		{"openat", x86, "openat", [6]uint64{}, filter.Notify},
+		{"connect", x86, "connect", [6]uint64{}, filter.Notify},
+		{"i386 openat", unix.AUDIT_ARCH_I386, "openat", [6]uint64{}, filter.Notify},
+		{"umask(0)", x86, "umask", [6]uint64{0}, filter.Errno(unix.EACCES)},
+		{"umask(022)", x86, "umask", [6]uint64{0o22}, filter.Allow},
+		{"mkdir mode 1 (OR)", x86, "mkdir", [6]uint64{0, 1}, filter.Errno(unix.EPERM)},
+		{"mkdir mode 2 (OR)", x86, "mkdir", [6]uint64{0, 2}, filter.Errno(unix.EPERM)},
+		{"mkdir mode 3", x86, "mkdir", [6]uint64{0, 3}, filter.Allow},
+		{"kill(1, 9) (AND)", x86, "kill", [6]uint64{1, 9}, filter.KillProcess},
+		{"kill(1, 15)", x86, "kill", [6]uint64{1, 15}, filter.Allow},
+		{"kill(2, 9)", x86, "kill", [6]uint64{2, 9}, filter.Allow},
+		{"fcntl", x86, "fcntl", [6]uint64{}, filter.Trace(5)},
+		{"ioctl TCGETS", x86, "ioctl", [6]uint64{0, 0x5401}, filter.Log},
+		{"ioctl TCGETS high bits", x86, "ioctl", [6]uint64{0, 0xffffffff00005401}, filter.Log},
+		{"ioctl other", x86, "ioctl", [6]uint64{0, 0x5402}, filter.Allow},
+		{"i386 waitpid", unix.AUDIT_ARCH_I386, "waitpid", [6]uint64{}, filter.KillThread},
+		{"i386 socketcall", unix.AUDIT_ARCH_I386, "socketcall", [6]uint64{}, filter.KillThread},
+	} {
+		d := data{nr: nr(t, tc.arch, tc.call), arch: tc.arch, args: tc.args}
+		if got := m.run(t, d); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := m.run(t, data{nr: sysnames.X32Bit | 2, arch: x86}); got != filter.KillProcess {
+		t.Errorf("x32 listed in the profile is still refused: got %v", got)
+	}
+}
+
+func TestOCIErrors(t *testing.T) {
+	for _, tc := range []struct {
+		prof, want string
+	}{
+		{`{"defaultAction": "SCMP_ACT_FOO"}`, `unknown seccomp action "SCMP_ACT_FOO" (defaultAction)`},
+		{`{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 5000}`, `errnoRet 5000 out of range`},
+		{`{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}`, `unknown architecture "SCMP_ARCH_VAX"`},
+		{`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["opne"], "action": "SCMP_ACT_ERRNO"}]}`, `unknown syscall "opne"`},
+		{`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}`, `argument index 6 out of range (0..5) (syscalls[0].args[0])`},
+		{`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_XX"}]}]}`, `unknown seccomp operator "SCMP_CMP_XX"`},
+		{`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO"}, {"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}`, `read already has the unconditional action errno(EPERM), cannot add notify (syscalls[1])`},
+	} {
+		var s specs.LinuxSeccomp
+		if err := json.Unmarshal([]byte(tc.prof), &s); err != nil {
+			t.Fatal(err)
+		}
+		_, err := filter.FromOCI(&s)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.prof, err, tc.want)
+		}
+	}
+	if _, err := filter.OCIInstallOptions(&specs.LinuxSeccomp{Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_BOGUS"}}); err == nil {
+		t.Error("unknown flag accepted")
+	}
+}
+
+// scenarioDocker installs Docker's default profile and checks a few calls.
+func scenarioDocker(string) error {
+	f := loadOCI(fatalTB{}, dockerProfile(fatalTB{}))
+	if _, err := f.Install(); err != nil {
+		return err
+	}
+	if _, e := rawErr(unix.SYS_KEXEC_LOAD); e != unix.EPERM {
+		return fmt.Errorf("kexec_load: %v, want EPERM", e)
+	}
+	if _, e := rawErr(unix.SYS_SOCKET, unix.AF_VSOCK, unix.SOCK_STREAM); e != unix.EPERM {
+		return fmt.Errorf("socket(AF_VSOCK): %v, want EPERM", e)
+	}
+	fd, e := rawErr(unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM)
+	if e != 0 {
+		return fmt.Errorf("socket(AF_UNIX): %v", e)
+	}
+	unix.Close(int(fd))
+	if pid, e := rawErr(unix.SYS_GETPID); e != 0 || int(pid) == 0 {
+		return fmt.Errorf("getpid: %v", e)
+	}
+	return nil
+}
+
+func TestKernelDockerProfile(t *testing.T) {
+	requireSeccomp(t)
+	expectSuccess(t, "docker", "")
+}
+
+// fatalTB lets test helpers run in a scenario child, where a failure ends
+// the process.
+type fatalTB struct{ testing.TB }
+
+func (fatalTB) Helper() {}
+func (fatalTB) Fatal(args ...any) {
+	panic(errors.New(fmt.Sprint(args...)))
+}
+func (fatalTB) Fatalf(format string, args ...any) {
+	panic(fmt.Errorf(format, args...))
+}

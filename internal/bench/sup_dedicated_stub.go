@@ -1,0 +1,5 @@
+//go:build noours || nodedicated
+
+package main
+
+func dedicatedSupervisors() []goSupervisor { return nil }

@@ -1,0 +1,5 @@
+//go:build noours || noserve
+
+package main
+
+func serveSupervisors() []goSupervisor { return nil }

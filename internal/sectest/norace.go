@@ -1,0 +1,5 @@
+//go:build !race
+
+package sectest
+
+const raceEnabled = false

@@ -1,0 +1,144 @@
+// Package sysnames maps Linux system call numbers to names and back, for
+// every architecture that golang.org/x/sys/unix has a table for, keyed by
+// AUDIT_ARCH_* value (the value the kernel reports in seccomp_data.arch).
+//
+// The tables live in zsysnames.go, generated from x/sys by
+// internal/cmd/gensysnames. Names are x/sys's SYS_* names in lower case,
+// which are the kernel's (and libseccomp's) names: "openat", "newfstatat",
+// "arm_fadvise64_64".
+//
+// x32 (the ILP32 ABI on x86_64) reports AUDIT_ARCH_X86_64 with bit
+// 0x40000000 set in the call number. x/sys has no x32 table, so Name derives
+// one: a number with the x32 bit gets the x86_64 name of the same number
+// plus the suffix " (x32)". That is right for the calls both ABIs share; the
+// x32-only calls (512-547) are not known, and x86_64-only numbers get a name
+// although the kernel refuses them for x32. Number does not resolve x32
+// names.
+package sysnames
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+//go:generate go run ../cmd/gensysnames
+
+// X32Bit is the bit the x32 ABI sets in system call numbers (__X32_SYSCALL_BIT).
+const X32Bit = 0x40000000
+
+// X32Suffix is appended to the names of x32 calls by Name.
+const X32Suffix = " (x32)"
+
+// table is one architecture's system call table.
+type table struct {
+	arch   uint32
+	name   string   // ArchName
+	scmp   string   // libseccomp's SCMP_ARCH_* name
+	base   int32    // number of names[0]
+	names  []string // indexed by number-base; "" for holes
+	byName []entry  // sorted by name
+	x32    []string // amd64 only: names for x32 calls, indexed like names
+}
+
+type entry struct {
+	name string
+	nr   int32
+}
+
+// Name returns the name of call nr on arch ("openat", true), or "", false
+// if the table of arch has no such number. It does not allocate.
+func Name(arch uint32, nr int32) (string, bool) {
+	t := lookup(arch)
+	if t == nil {
+		return "", false
+	}
+	names := t.names
+	if t.x32 != nil && nr&X32Bit != 0 {
+		names = t.x32
+		nr &^= X32Bit
+	}
+	i := int64(nr) - int64(t.base)
+	if i < 0 || i >= int64(len(names)) || names[i] == "" {
+		return "", false
+	}
+	return names[i], true
+}
+
+// Number returns the number of the call named name on arch.
+func Number(arch uint32, name string) (int32, bool) {
+	t := lookup(arch)
+	if t == nil {
+		return 0, false
+	}
+	i := sort.Search(len(t.byName), func(i int) bool { return t.byName[i].name >= name })
+	if i < len(t.byName) && t.byName[i].name == name {
+		return t.byName[i].nr, true
+	}
+	return 0, false
+}
+
+// Names returns the names of all calls on arch, sorted. It returns nil for an
+// unknown arch.
+func Names(arch uint32) []string {
+	t := lookup(arch)
+	if t == nil {
+		return nil
+	}
+	names := make([]string, len(t.byName))
+	for i, e := range t.byName {
+		names[i] = e.name
+	}
+	return names
+}
+
+// Arches returns the AUDIT_ARCH values that have a table.
+func Arches() []uint32 {
+	a := make([]uint32, len(tables))
+	for i, t := range tables {
+		a[i] = t.arch
+	}
+	return a
+}
+
+// ArchName returns the name of arch ("x86_64", "i386", "aarch64", ...), or
+// "arch_0x%x" for an arch without a table.
+func ArchName(arch uint32) string {
+	if t := lookup(arch); t != nil {
+		return t.name
+	}
+	return fmt.Sprintf("arch_0x%x", arch)
+}
+
+// ArchByName returns the AUDIT_ARCH value of an architecture named as
+// ArchName does ("x86_64"), as libseccomp does ("x86", "mipsel64"), as
+// Go does ("amd64", "386") or as the OCI runtime spec does
+// ("SCMP_ARCH_X86_64"). x32 ("x32", "SCMP_ARCH_X32") is not an arch of its
+// own (it shares AUDIT_ARCH_X86_64) and is not accepted.
+func ArchByName(name string) (uint32, bool) {
+	for _, t := range tables {
+		if name == t.name || name == t.scmp {
+			return t.arch, true
+		}
+	}
+	if a := nativeArch(name); a != 0 {
+		return a, true
+	}
+	if name == "x86" { // libseccomp's name for i386
+		return unix.AUDIT_ARCH_I386, true
+	}
+	return 0, false
+}
+
+// Native returns the AUDIT_ARCH of the running program's system call ABI
+// (from runtime.GOARCH), or 0 if there is no table for it.
+func Native() uint32 {
+	return nativeArch(runtime.GOARCH)
+}
+
+// Known reports whether arch has a table.
+func Known(arch uint32) bool {
+	return lookup(arch) != nil
+}

@@ -1,0 +1,80 @@
+package seccompstream
+
+import (
+	"fmt"
+
+	"github.com/seccompstream/seccompstream/internal/sysnames"
+	"github.com/seccompstream/seccompstream/internal/unotify"
+)
+
+// Notification is one system call that a target made and that waits for an
+// answer. Answer it exactly once with (*Stream).Respond or
+// (*Stream).RespondFD; until then the target's thread is stopped in the call.
+type Notification struct {
+	// ID identifies the notification to the kernel. It is unique for the
+	// life of the listener; a call that was interrupted and restarted comes
+	// back with a new ID.
+	ID uint64
+	// PID is the thread id of the target as seen from the pid namespace of
+	// the supervisor (the task that received the notification); 0 if the
+	// target is not visible there.
+	PID int
+	// Flags is the kernel's seccomp_notif.flags (currently always 0).
+	Flags uint32
+	// Arch is the AUDIT_ARCH_* value of the call's ABI (e.g.
+	// unix.AUDIT_ARCH_X86_64). A 64-bit target can use another ABI (i386
+	// through int $0x80 on x86_64), so Syscall must be read with Arch.
+	Arch uint32
+	// Syscall is the system call number, in Arch's numbering.
+	Syscall int32
+	// IP is the target's instruction pointer at the call.
+	IP uint64
+	// Args are the call's six raw arguments.
+	Args [6]uint64
+
+	s *Stream
+}
+
+func (n *Notification) fill(k *unotify.Notif, s *Stream) {
+	*n = Notification{
+		ID:      k.ID,
+		PID:     int(k.PID),
+		Flags:   k.Flags,
+		Arch:    k.Arch,
+		Syscall: k.Nr,
+		IP:      k.IP,
+		Args:    k.Args,
+		s:       s,
+	}
+}
+
+// SyscallName returns the name of the call in its own architecture's
+// numbering ("openat", "mkdir"), or "syscall_N" for a number the tables do
+// not know. It does not allocate for known numbers.
+func (n *Notification) SyscallName() string {
+	if name, ok := sysnames.Name(n.Arch, n.Syscall); ok {
+		return name
+	}
+	return fmt.Sprintf("syscall_%d", n.Syscall)
+}
+
+// ArchName returns the name of the call's architecture, e.g. "x86_64".
+func (n *Notification) ArchName() string { return sysnames.ArchName(n.Arch) }
+
+// String describes the notification for logs, e.g.
+// "id=7 pid=1234 openat(0xffffff9c, 0x7ffd..., 0x0, ...)".
+func (n *Notification) String() string {
+	return fmt.Sprintf("id=%d pid=%d %s(%#x, %#x, %#x, %#x, %#x, %#x)", n.ID, n.PID, n.SyscallName(),
+		n.Args[0], n.Args[1], n.Args[2], n.Args[3], n.Args[4], n.Args[5])
+}
+
+// Valid reports whether the notification still waits for an answer
+// (SECCOMP_IOCTL_NOTIF_ID_VALID). It turns false when the target is killed
+// or its call is interrupted by a signal, and after the notification was
+// answered. Use it after reading target state (memory, /proc files) and
+// before trusting what was read, since the target's pid may have been reused
+// meanwhile. A Notification that did not come from a Stream, or whose
+// Stream is closed, is never valid.
+func (n *Notification) Valid() bool {
+	return n.s != nil && n.s.idValid(n.ID) == nil
+}

@@ -1,0 +1,497 @@
+package seccompstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/unotify"
+)
+
+// A Stream receives the notifications of one seccomp listener and answers
+// them. Its methods are safe for concurrent use: several goroutines may
+// Receive at once (each notification goes to exactly one of them) and any
+// goroutine may Respond to any notification.
+//
+// Lock order: recvSem (a receiver's turn) before mu; Close takes neither
+// before it has woken every waiter.
+type Stream struct {
+	fd   int      // the listener; valid until Close has finished with it
+	file *os.File // fd inside the runtime poller
+	rc   syscall.RawConn
+
+	cfg streamConfig
+
+	closed atomic.Bool
+	done   chan struct{} // closed by Close: wakes goroutines waiting for their turn
+	eof    atomic.Bool
+
+	// mu guards the fd's life against Respond and the other ioctls issued
+	// outside the poller: they hold it for reading while they use fd; Close
+	// takes it for writing before it closes the file.
+	mu sync.RWMutex
+
+	// recvSem holds one token: the receiver that owns it is the only one in
+	// the kernel (RECV blocks when nothing is pending, so two receivers must
+	// never race for one notification). The fields after it belong to the
+	// token's owner.
+	recvSem chan struct{}
+	buf     unotify.Notif
+	pfd     [1]unix.PollFd
+	rerr    error
+	readFn  func(uintptr) bool
+
+	// Dedicated-thread mode: the thread id of the receiver in a blocking
+	// call (0 when none) and a generation number per Receive, so that a
+	// wake-up meant for one Receive does not chase the next.
+	recvTID atomic.Int32
+	recvGen atomic.Uint64
+	wake    atomic.Bool // a pending cancellation for the current receiver
+
+	skipped atomic.Uint64 // notifications withdrawn between wake-up and RECV
+}
+
+// New returns a Stream over the listener fd, a file descriptor returned by
+// seccomp(2) with SECCOMP_FILTER_FLAG_NEW_LISTENER (or received from a
+// container runtime). New takes ownership of fd: it sets it non-blocking and
+// close-on-exec, and Close closes it. If New fails, fd is left open and
+// still belongs to the caller.
+//
+// New fails with a descriptive error if fd is not a seccomp listener, or if
+// an option asks for a kernel feature that is missing (matching
+// ErrNotSupported).
+func New(fd int, opts ...Option) (*Stream, error) {
+	var cfg streamConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if fd < 0 {
+		return nil, fmt.Errorf("seccompstream: invalid file descriptor %d", fd)
+	}
+	if err := checkListener(fd); err != nil {
+		return nil, err
+	}
+	if cfg.syncWakeup {
+		if err := unotify.SetFlags(fd, unotify.FDSyncWakeUp); err != nil {
+			if err == unix.EINVAL || err == unix.ENOTTY {
+				return nil, fmt.Errorf("seccompstream: WithSyncWakeup: %w",
+					&kernel.UnsupportedFeatureError{Name: "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", MinimumVersion: kernel.VersionSyncWakeUp})
+			}
+			return nil, fmt.Errorf("seccompstream: WithSyncWakeup: ioctl(SECCOMP_IOCTL_NOTIF_SET_FLAGS): %w", err)
+		}
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, fmt.Errorf("seccompstream: set fd %d non-blocking: %w", fd, err)
+	}
+	unix.CloseOnExec(fd)
+	file := os.NewFile(uintptr(fd), "seccomp-listener")
+	if err := file.SetReadDeadline(time.Time{}); err != nil {
+		// Not in the poller: this cannot happen for a real listener.
+		_ = unix.SetNonblock(fd, false)
+		return nil, fmt.Errorf("seccompstream: listener fd %d cannot be polled: %w", fd, err)
+	}
+	rc, err := file.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("seccompstream: listener fd %d: %w", fd, err)
+	}
+	s := &Stream{
+		fd:      fd,
+		file:    file,
+		rc:      rc,
+		cfg:     cfg,
+		done:    make(chan struct{}),
+		recvSem: make(chan struct{}, 1),
+	}
+	s.readFn = s.tryRecv
+	return s, nil
+}
+
+// checkListener makes sure fd is a seccomp listener before anything else
+// touches it. /proc names the anonymous inode; without /proc an ID_VALID
+// ioctl for an id that never exists tells (ENOENT only from a listener).
+func checkListener(fd int) error {
+	link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err == nil {
+		if link != "anon_inode:seccomp notify" {
+			return fmt.Errorf("seccompstream: fd %d is not a seccomp listener (it is %q)", fd, link)
+		}
+		return nil
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			return fmt.Errorf("seccompstream: fd %d: %w", fd, unix.EBADF)
+		}
+	}
+	if e := unotify.IDValid(fd, ^uint64(0)); e != unix.ENOENT {
+		return fmt.Errorf("seccompstream: fd %d is not a seccomp listener (ID_VALID: %v)", fd, e)
+	}
+	return nil
+}
+
+// FD returns the listener's file descriptor. It stays owned by the Stream:
+// do not close it, and do not use it after Close.
+func (s *Stream) FD() int { return s.fd }
+
+// Receive waits for the next notification and returns it. It returns:
+//   - io.EOF once no process can notify any more (every target exited; the
+//     listener hung up) and on every call after that;
+//   - an error matching os.ErrClosed after Close, including for a Receive
+//     that Close interrupted;
+//   - ctx.Err() when ctx ends first; the Stream stays usable.
+//
+// Notifications withdrawn by the kernel between the wake-up and the receive
+// (the target was killed or signalled) are skipped: they are not errors.
+//
+// In the default mode Receive waits in the runtime's network poller and
+// holds no OS thread while it waits.
+func (s *Stream) Receive(ctx context.Context) (*Notification, error) {
+	// Take the receiver's turn.
+	select {
+	case s.recvSem <- struct{}{}:
+	default:
+		select {
+		case s.recvSem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.done:
+			return nil, errClosed
+		}
+	}
+	defer func() { <-s.recvSem }()
+
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if s.eof.Load() {
+		return nil, io.EOF
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.cfg.dedicated {
+		err = s.recvDedicated(ctx)
+	} else {
+		err = s.recvPoller(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := new(Notification)
+	n.fill(&s.buf, s)
+	return n, nil
+}
+
+// recvPoller waits in the network poller. The caller owns the token.
+func (s *Stream) recvPoller(ctx context.Context) error {
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() {
+			// Wake the poller; the loop below sorts out whose deadline it was.
+			_ = s.file.SetReadDeadline(time.Unix(1, 0))
+		})
+		defer func() {
+			if !stop() {
+				// The wake-up ran or is running; the next receiver clears
+				// a deadline it finds (see below).
+			}
+		}()
+	}
+	for {
+		err := s.rc.Read(s.readFn)
+		if err == nil {
+			err = s.rerr
+			s.rerr = nil
+			if err == io.EOF {
+				s.eof.Store(true)
+			}
+			return err
+		}
+		if s.closed.Load() || errors.Is(err, os.ErrClosed) {
+			return errClosed
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("seccompstream: waiting for notification: %w", err)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		// A stale wake-up meant for an earlier Receive: clear it, then look
+		// at ctx again, since its own wake-up may have been the one cleared.
+		_ = s.file.SetReadDeadline(time.Time{})
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+	}
+}
+
+// tryRecv is the poller callback: it returns false to wait for readiness
+// and true when s.buf holds a notification or s.rerr says why not.
+func (s *Stream) tryRecv(fd uintptr) bool {
+	for {
+		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		n, err := unix.Poll(s.pfd[:], 0)
+		if err != nil {
+			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
+				continue
+			}
+			s.rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
+			return true
+		}
+		if n == 0 {
+			return false
+		}
+		re := s.pfd[0].Revents
+		switch {
+		case re&unix.POLLIN != 0:
+			switch err := unotify.Recv(int(fd), &s.buf); err {
+			case nil:
+				s.rerr = nil
+				return true
+			case unix.EINTR:
+				continue
+			case unix.ENOENT:
+				// Withdrawn between wake-up and receive; or (Linux 6.11+)
+				// the filter lost its last user: the next poll says which.
+				s.skipped.Add(1)
+				continue
+			default:
+				s.rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
+				return true
+			}
+		case re&unix.POLLHUP != 0:
+			s.rerr = io.EOF
+			return true
+		case re&(unix.POLLERR|unix.POLLNVAL) != 0:
+			s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
+			return true
+		}
+		// POLLOUT alone: received notifications wait for answers, none
+		// waits to be received.
+		return false
+	}
+}
+
+// recvDedicated waits in blocking system calls on the calling goroutine's
+// locked OS thread. The caller owns the token.
+func (s *Stream) recvDedicated(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	gen := s.recvGen.Add(1)
+	s.wake.Store(false)
+	s.recvTID.Store(int32(unix.Gettid()))
+	defer s.recvTID.Store(0)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { s.interrupt(gen) })
+		defer stop()
+	}
+	// The file's reference keeps fd open while we use it: Close waits for
+	// the control call to return.
+	var rerr error
+	err := s.rc.Control(func(fd uintptr) {
+		for {
+			if s.wake.Load() || s.closed.Load() {
+				rerr = errInterrupted
+				return
+			}
+			s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+			_, err := unix.Poll(s.pfd[:], -1)
+			if err != nil {
+				if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
+					continue
+				}
+				rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
+				return
+			}
+			re := s.pfd[0].Revents
+			switch {
+			case re&unix.POLLIN != 0:
+				switch err := unotify.Recv(int(fd), &s.buf); err {
+				case nil:
+					rerr = nil
+					return
+				case unix.EINTR:
+					continue
+				case unix.ENOENT:
+					s.skipped.Add(1)
+					continue
+				default:
+					rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
+					return
+				}
+			case re&unix.POLLHUP != 0:
+				rerr = io.EOF
+				return
+			case re&(unix.POLLERR|unix.POLLNVAL) != 0:
+				rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
+				return
+			}
+		}
+	})
+	if err != nil {
+		if s.closed.Load() {
+			return errClosed
+		}
+		return fmt.Errorf("seccompstream: waiting for notification: %w", err)
+	}
+	if rerr == errInterrupted {
+		if s.closed.Load() {
+			return errClosed
+		}
+		return ctx.Err()
+	}
+	if rerr == io.EOF {
+		s.eof.Store(true)
+	}
+	return rerr
+}
+
+var errInterrupted = errors.New("interrupted")
+
+// interrupt wakes the dedicated-mode receiver of generation gen (0: any) out
+// of its blocking call. A signal that arrives just before the receiver
+// enters the kernel is lost, so keep signalling until it has left.
+func (s *Stream) interrupt(gen uint64) {
+	if gen != 0 && s.recvGen.Load() != gen {
+		return
+	}
+	s.wake.Store(true)
+	pid := unix.Getpid()
+	for i := 0; ; i++ {
+		tid := s.recvTID.Load()
+		if tid == 0 || (gen != 0 && s.recvGen.Load() != gen) {
+			return
+		}
+		_ = unix.Tgkill(pid, int(tid), unix.SIGURG)
+		time.Sleep(time.Duration(min(i+1, 20)) * 100 * time.Microsecond)
+	}
+}
+
+// All returns an iterator over the notifications, for use with range. It
+// stops after yielding an error (ctx.Err(), os.ErrClosed, a kernel error),
+// and ends without an error at io.EOF. Each yielded Notification must be
+// answered, as with Receive.
+func (s *Stream) All(ctx context.Context) iter.Seq2[*Notification, error] {
+	return func(yield func(*Notification, error) bool) {
+		for {
+			n, err := s.Receive(ctx)
+			if err == io.EOF {
+				return
+			}
+			if !yield(n, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Respond answers n with r. Every notification must be answered exactly
+// once; until then its target thread waits in the call.
+//
+// Respond returns an error matching ErrGone (and unix.ENOENT) when the
+// target died or its call was interrupted while it waited: the answer was
+// not delivered, and that is normal. It returns an error matching
+// ErrAlreadyAnswered when n was answered before, an error matching
+// os.ErrClosed after Close, and an error naming the problem for an invalid
+// Response (an errno outside 1..4095, the zero Response) without sending
+// anything.
+//
+// A nil error means the kernel accepted the answer. The target can still be
+// interrupted right then and restart the call as a new notification, so a
+// handler's side effects must tolerate repeats.
+func (s *Stream) Respond(n *Notification, r Response) error {
+	if n == nil {
+		return errNilNotification
+	}
+	if err := r.check(); err != nil {
+		return err
+	}
+	resp := unotify.Resp{ID: n.ID}
+	r.fill(&resp)
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	var err error
+	for {
+		err = unotify.Send(s.fd, &resp)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	s.mu.RUnlock()
+	return sendError("SECCOMP_IOCTL_NOTIF_SEND", err)
+}
+
+var errNilNotification = errors.New("seccompstream: nil *Notification")
+
+// sendError turns an errno from an answering ioctl into the package's
+// errors. Expected outcomes come back without allocating.
+func sendError(op string, err error) error {
+	switch err {
+	case nil:
+		return nil
+	case unix.ENOENT:
+		return ErrGone
+	case unix.EINPROGRESS:
+		return ErrAlreadyAnswered
+	}
+	return fmt.Errorf("seccompstream: ioctl(%s): %w", op, err)
+}
+
+// idValid checks a notification id with SECCOMP_IOCTL_NOTIF_ID_VALID.
+func (s *Stream) idValid(id uint64) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed.Load() {
+		return errClosed
+	}
+	for {
+		err := unotify.IDValid(s.fd, id)
+		if err != unix.EINTR {
+			return sendError("SECCOMP_IOCTL_NOTIF_ID_VALID", err)
+		}
+	}
+}
+
+// Skipped returns how many notifications the kernel withdrew between
+// announcing them and Receive fetching them (targets killed or signalled
+// meanwhile). They were never handed out, so nothing answers them.
+func (s *Stream) Skipped() uint64 { return s.skipped.Load() }
+
+// Close closes the listener. Receive calls waiting on it return an error
+// matching os.ErrClosed. Every notification not answered yet, received or
+// not, is answered by the kernel with ENOSYS once the last copy of the
+// listener fd is closed. Close waits for Respond calls in progress and is
+// safe to call more than once; later calls return nil.
+func (s *Stream) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.done)
+	if s.cfg.dedicated {
+		s.interrupt(0)
+	}
+	// Wake the poller's waiter (and make it see the closed flag) before
+	// waiting for the ioctls that hold mu.
+	_ = s.file.SetReadDeadline(time.Unix(1, 0))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.file.Close(); err != nil {
+		return fmt.Errorf("seccompstream: close listener: %w", err)
+	}
+	return nil
+}
