@@ -120,3 +120,8 @@ func TestMain(m *testing.M) {
 	sectest.Main(scenarios)
 	os.Exit(sectest.RunMain(m.Run, "seccompstream."))
 }
+
+func sectestGetppid(a uintptr) (uintptr, unix.Errno) {
+	r, _, e := unix.Syscall(unix.SYS_GETPPID, a, 0, 0)
+	return r, e
+}

@@ -51,6 +51,7 @@ type Stream struct {
 	pfd     [1]unix.PollFd
 	rerr    error
 	readFn  func(uintptr) bool
+	blockFn func(uintptr)
 
 	// Dedicated-thread mode: the thread id of the receiver in a blocking
 	// call (0 when none) and a generation number per Receive, so that a
@@ -114,6 +115,7 @@ func New(fd int, opts ...Option) (*Stream, error) {
 		recvSem: make(chan struct{}, 1),
 	}
 	s.readFn = s.tryRecv
+	s.blockFn = s.recvBlocking
 	return s, nil
 }
 
@@ -299,47 +301,9 @@ func (s *Stream) recvDedicated(ctx context.Context) error {
 	}
 	// The file's reference keeps fd open while we use it: Close waits for
 	// the control call to return.
-	var rerr error
-	err := s.rc.Control(func(fd uintptr) {
-		for {
-			if s.wake.Load() || s.closed.Load() {
-				rerr = errInterrupted
-				return
-			}
-			s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-			_, err := unix.Poll(s.pfd[:], -1)
-			if err != nil {
-				if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
-					continue
-				}
-				rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
-				return
-			}
-			re := s.pfd[0].Revents
-			switch {
-			case re&unix.POLLIN != 0:
-				switch err := unotify.Recv(int(fd), &s.buf); err {
-				case nil:
-					rerr = nil
-					return
-				case unix.EINTR:
-					continue
-				case unix.ENOENT:
-					s.skipped.Add(1)
-					continue
-				default:
-					rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
-					return
-				}
-			case re&unix.POLLHUP != 0:
-				rerr = io.EOF
-				return
-			case re&(unix.POLLERR|unix.POLLNVAL) != 0:
-				rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
-				return
-			}
-		}
-	})
+	err := s.rc.Control(s.blockFn)
+	rerr := s.rerr
+	s.rerr = nil
 	if err != nil {
 		if s.closed.Load() {
 			return errClosed
@@ -356,6 +320,49 @@ func (s *Stream) recvDedicated(ctx context.Context) error {
 		s.eof.Store(true)
 	}
 	return rerr
+}
+
+// recvBlocking is the dedicated-mode callback: it waits in blocking calls
+// until s.buf holds a notification or s.rerr says why not.
+func (s *Stream) recvBlocking(fd uintptr) {
+	for {
+		if s.wake.Load() || s.closed.Load() {
+			s.rerr = errInterrupted
+			return
+		}
+		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		_, err := unix.Poll(s.pfd[:], -1)
+		if err != nil {
+			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
+				continue
+			}
+			s.rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
+			return
+		}
+		re := s.pfd[0].Revents
+		switch {
+		case re&unix.POLLIN != 0:
+			switch err := unotify.Recv(int(fd), &s.buf); err {
+			case nil:
+				s.rerr = nil
+				return
+			case unix.EINTR:
+				continue
+			case unix.ENOENT:
+				s.skipped.Add(1)
+				continue
+			default:
+				s.rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
+				return
+			}
+		case re&unix.POLLHUP != 0:
+			s.rerr = io.EOF
+			return
+		case re&(unix.POLLERR|unix.POLLNVAL) != 0:
+			s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
+			return
+		}
+	}
 }
 
 var errInterrupted = errors.New("interrupted")

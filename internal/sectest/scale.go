@@ -18,3 +18,6 @@ func Scale(n int) int {
 // InCI reports whether the run is CI's (.ci/run sets SECCOMPSTREAM_CI=1),
 // where a missing tool must fail a test instead of skipping it.
 func InCI() bool { return os.Getenv("SECCOMPSTREAM_CI") == "1" }
+
+// RaceEnabled reports whether the race detector is on.
+func RaceEnabled() bool { return raceEnabled }
