@@ -27,8 +27,9 @@ func WithSyncWakeup() Option { return func(c *streamConfig) { c.syncWakeup = tru
 // instead of in the runtime's network poller. It shaves the poller's
 // wake-up from each round trip, at the cost of one OS thread per waiting
 // Receive: use it for a few hot listeners, not for thousands of idle ones.
-// Receive still honours its context and Close: a waiting thread is woken by
-// a signal (SIGURG, which the Go runtime already uses for preemption).
+// Receive still honours its context and Close: the thread sleeps in poll(2)
+// on the listener and on an eventfd that cancellation and Close write to.
+// The Stream then holds one more file descriptor (the eventfd).
 // Default: off (the network poller).
 func WithDedicatedThread() Option { return func(c *streamConfig) { c.dedicated = true } }
 

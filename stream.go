@@ -48,17 +48,15 @@ type Stream struct {
 	// token's owner.
 	recvSem chan struct{}
 	buf     unotify.Notif
-	pfd     [1]unix.PollFd
+	pfd     [2]unix.PollFd
 	rerr    error
 	readFn  func(uintptr) bool
 	blockFn func(uintptr)
 
-	// Dedicated-thread mode: the thread id of the receiver in a blocking
-	// call (0 when none) and a generation number per Receive, so that a
-	// wake-up meant for one Receive does not chase the next.
-	recvTID atomic.Int32
-	recvGen atomic.Uint64
-	wake    atomic.Bool // a pending cancellation for the current receiver
+	// Dedicated-thread mode: an eventfd that wakes the receiver, and the
+	// receiver's context (owned by the token holder).
+	wakefd  int
+	recvCtx context.Context
 
 	skipped atomic.Uint64 // notifications withdrawn between wake-up and RECV
 }
@@ -67,7 +65,9 @@ type Stream struct {
 // seccomp(2) with SECCOMP_FILTER_FLAG_NEW_LISTENER (or received from a
 // container runtime). New takes ownership of fd: it sets it non-blocking and
 // close-on-exec, and Close closes it. If New fails, fd is left open and
-// still belongs to the caller.
+// still belongs to the caller (the one exception, an fd that passes the
+// listener check but cannot be added to the runtime poller, which does not
+// happen for a real listener, is closed, and the error says so).
 //
 // New fails with a descriptive error if fd is not a seccomp listener, or if
 // an option asks for a kernel feature that is missing (matching
@@ -96,15 +96,26 @@ func New(fd int, opts ...Option) (*Stream, error) {
 		return nil, fmt.Errorf("seccompstream: set fd %d non-blocking: %w", fd, err)
 	}
 	unix.CloseOnExec(fd)
-	file := os.NewFile(uintptr(fd), "seccomp-listener")
-	if err := file.SetReadDeadline(time.Time{}); err != nil {
-		// Not in the poller: this cannot happen for a real listener.
-		_ = unix.SetNonblock(fd, false)
-		return nil, fmt.Errorf("seccompstream: listener fd %d cannot be polled: %w", fd, err)
+	wakefd := -1
+	if cfg.dedicated {
+		var err error
+		if wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+			return nil, fmt.Errorf("seccompstream: WithDedicatedThread: eventfd: %w", err)
+		}
 	}
+	// From here on the os.File owns fd (its finalizer would close it), so
+	// nothing below may fail for a listener that passed checkListener.
+	file := os.NewFile(uintptr(fd), "seccomp-listener")
 	rc, err := file.SyscallConn()
+	if err == nil {
+		err = file.SetReadDeadline(time.Time{}) // fails if fd is not in the poller
+	}
 	if err != nil {
-		return nil, fmt.Errorf("seccompstream: listener fd %d: %w", fd, err)
+		file.Close()
+		if wakefd >= 0 {
+			unix.Close(wakefd)
+		}
+		return nil, fmt.Errorf("seccompstream: listener fd %d cannot be polled (closed): %w", fd, err)
 	}
 	s := &Stream{
 		fd:      fd,
@@ -114,6 +125,7 @@ func New(fd int, opts ...Option) (*Stream, error) {
 		done:    make(chan struct{}),
 		recvSem: make(chan struct{}, 1),
 	}
+	s.wakefd = wakefd
 	s.readFn = s.tryRecv
 	s.blockFn = s.recvBlocking
 	return s, nil
@@ -244,7 +256,7 @@ func (s *Stream) recvPoller(ctx context.Context) error {
 func (s *Stream) tryRecv(fd uintptr) bool {
 	for {
 		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-		n, err := unix.Poll(s.pfd[:], 0)
+		n, err := unix.Poll(s.pfd[:1], 0)
 		if err != nil {
 			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
 				continue
@@ -288,15 +300,18 @@ func (s *Stream) tryRecv(fd uintptr) bool {
 
 // recvDedicated waits in blocking system calls on the calling goroutine's
 // locked OS thread. The caller owns the token.
+//
+// The thread sleeps in poll(2) on the listener and on s.wakefd, an eventfd
+// that a cancelled ctx or Close writes to. RECV itself cannot be woken: on
+// current kernels it restarts after a handled signal (SA_RESTART) and it
+// ignores O_NONBLOCK, so it is only issued once poll saw POLLIN.
 func (s *Stream) recvDedicated(ctx context.Context) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	gen := s.recvGen.Add(1)
-	s.wake.Store(false)
-	s.recvTID.Store(int32(unix.Gettid()))
-	defer s.recvTID.Store(0)
+	s.recvCtx = ctx
+	defer func() { s.recvCtx = nil }()
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { s.interrupt(gen) })
+		stop := context.AfterFunc(ctx, s.kick)
 		defer stop()
 	}
 	// The file's reference keeps fd open while we use it: Close waits for
@@ -326,11 +341,12 @@ func (s *Stream) recvDedicated(ctx context.Context) error {
 // until s.buf holds a notification or s.rerr says why not.
 func (s *Stream) recvBlocking(fd uintptr) {
 	for {
-		if s.wake.Load() || s.closed.Load() {
+		if s.closed.Load() || s.recvCtx.Err() != nil {
 			s.rerr = errInterrupted
 			return
 		}
 		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		s.pfd[1] = unix.PollFd{Fd: int32(s.wakefd), Events: unix.POLLIN}
 		_, err := unix.Poll(s.pfd[:], -1)
 		if err != nil {
 			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
@@ -338,6 +354,13 @@ func (s *Stream) recvBlocking(fd uintptr) {
 			}
 			s.rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
 			return
+		}
+		if s.pfd[1].Revents&unix.POLLIN != 0 {
+			// A wake-up: drain it, then look at ctx and closed again. One
+			// meant for an earlier Receive is harmless.
+			var b [8]byte
+			_, _ = unix.Read(s.wakefd, b[:])
+			continue
 		}
 		re := s.pfd[0].Revents
 		switch {
@@ -367,23 +390,10 @@ func (s *Stream) recvBlocking(fd uintptr) {
 
 var errInterrupted = errors.New("interrupted")
 
-// interrupt wakes the dedicated-mode receiver of generation gen (0: any) out
-// of its blocking call. A signal that arrives just before the receiver
-// enters the kernel is lost, so keep signalling until it has left.
-func (s *Stream) interrupt(gen uint64) {
-	if gen != 0 && s.recvGen.Load() != gen {
-		return
-	}
-	s.wake.Store(true)
-	pid := unix.Getpid()
-	for i := 0; ; i++ {
-		tid := s.recvTID.Load()
-		if tid == 0 || (gen != 0 && s.recvGen.Load() != gen) {
-			return
-		}
-		_ = unix.Tgkill(pid, int(tid), unix.SIGURG)
-		time.Sleep(time.Duration(min(i+1, 20)) * 100 * time.Microsecond)
-	}
+// kick wakes a dedicated-mode receiver out of poll(2).
+func (s *Stream) kick() {
+	one := [8]byte{1}
+	_, _ = unix.Write(s.wakefd, one[:])
 }
 
 // All returns an iterator over the notifications, for use with range. It
@@ -490,14 +500,18 @@ func (s *Stream) Close() error {
 	}
 	close(s.done)
 	if s.cfg.dedicated {
-		s.interrupt(0)
+		s.kick()
 	}
 	// Wake the poller's waiter (and make it see the closed flag) before
 	// waiting for the ioctls that hold mu.
 	_ = s.file.SetReadDeadline(time.Unix(1, 0))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.file.Close(); err != nil {
+	err := s.file.Close()
+	if s.cfg.dedicated {
+		unix.Close(s.wakefd)
+	}
+	if err != nil {
 		return fmt.Errorf("seccompstream: close listener: %w", err)
 	}
 	return nil

@@ -9,3 +9,8 @@ require (
 	github.com/seccompstream/seccompstream v0.0.0-00010101000000-000000000000
 	golang.org/x/sys v0.50.0
 )
+
+require (
+	github.com/opencontainers/runtime-spec v1.3.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+)

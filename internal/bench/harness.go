@@ -51,10 +51,10 @@ func runBench(args []string) error {
 	)
 	fs.StringVar(&c.binDir, "bin", filepath.Dir(self), "directory holding the C programs target, csup and listeners")
 	fs.StringVar(&c.pureGo, "purego", "", "bench binary built with CGO_ENABLED=0, used for the ours* supervisors (default: this binary)")
-	fs.StringVar(&latSups, "sups", "c,ours,ours-ctx,ours-ded,lsg,go-raw,go-raw-poll", "latency: supervisors (c = C libseccomp loop, lsg = libseccomp-golang, go-raw = raw ioctls on a locked thread; see bench kinds)")
+	fs.StringVar(&latSups, "sups", "c,ours,ours-ctx,ours-ded,ours-serve,lsg,go-raw,go-raw-poll", "latency: supervisors (c = C libseccomp loop, lsg = libseccomp-golang, go-raw = raw ioctls on a locked thread; see bench kinds)")
 	fs.StringVar(&tputSups, "tput-sups", "c,ours,ours-serve,lsg", "throughput: supervisors")
-	fs.StringVar(&idleKinds, "idle-kinds", "ours,ours-ded,lsg", "idle streams: supervisors")
-	fs.IntVar(&c.rounds, "rounds", 10, "latency: rounds; each round runs every supervisor once, in rotating order")
+	fs.StringVar(&idleKinds, "idle-kinds", "ours,ours-serve,ours-ded,lsg", "idle streams: supervisors")
+	fs.IntVar(&c.rounds, "rounds", 8, "latency: rounds; each round runs every supervisor once, in rotating order")
 	fs.IntVar(&c.calls, "calls", 20000, "latency: trapped calls per run (the first batch is warm-up)")
 	fs.IntVar(&c.batch, "batch", 1000, "latency: calls per timed batch")
 	fs.StringVar(&placements, "placements", "same,cross,free", "latency: CPU placements (same: both on -same-cpu; cross: target and supervisor on -cross; free: unpinned)")
@@ -399,7 +399,7 @@ func supLabel(s string) string {
 	case "ours-ded":
 		return "(c) seccompstream WithDedicatedThread"
 	case "ours-serve":
-		return "seccompstream Serve"
+		return "seccompstream Serve, HandlerFunc"
 	case "lsg":
 		return "(d) libseccomp-golang"
 	case "go-raw":
@@ -520,7 +520,7 @@ func throughputBench(c *benchConfig) error {
 	if len(c.tputSups) == 0 {
 		return nil
 	}
-	fmt.Printf("## Aggregate answered calls per second, N concurrent targets, one supervisor process (%d calls per run split between the targets, median of %d rounds, unpinned)\n\n",
+	fmt.Printf("## Aggregate answered calls per second, N concurrent targets, one supervisor process (%d calls per run split between the targets, median of %d rounds, unpinned; in brackets the median of per-round ratios to C)\n\n",
 		c.tputCalls, c.tputRounds)
 	type job struct {
 		sup  string
@@ -547,6 +547,17 @@ func throughputBench(c *benchConfig) error {
 			res[j] = append(res[j], v)
 		}
 	}
+	// ratio: the median over rounds of each round's value over C's.
+	ratio := func(j job) float64 {
+		base := res[job{"c", j.sync, j.n}]
+		var rs []float64
+		for i, v := range res[j] {
+			if i < len(base) && base[i] > 0 {
+				rs = append(rs, v/base[i])
+			}
+		}
+		return median(rs)
+	}
 	fmt.Printf("(%.0fs)\n\n", time.Since(start).Seconds())
 	fmt.Print("| supervisor | SYNC_WAKE_UP |")
 	for _, n := range c.tputN {
@@ -562,11 +573,11 @@ func throughputBench(c *benchConfig) error {
 			fmt.Printf("| %s | %s |", tputLabel(s), onOff(sync))
 			for _, n := range c.tputN {
 				v := median(res[job{s, sync, n}])
-				ratio := ""
-				if base := median(res[job{"c", sync, n}]); base > 0 && s != "c" {
-					ratio = fmt.Sprintf(" (%.2fx)", v/base)
+				ratioStr := ""
+				if r := ratio(job{s, sync, n}); r > 0 && s != "c" {
+					ratioStr = fmt.Sprintf(" (%.2fx)", r)
 				}
-				fmt.Printf(" %.0f%s |", v, ratio)
+				fmt.Printf(" %.0f%s |", v, ratioStr)
 			}
 			fmt.Println()
 		}
@@ -584,7 +595,7 @@ func tputLabel(s string) string {
 	case "ours-ded":
 		return "seccompstream WithDedicatedThread, goroutine per Stream"
 	case "ours-serve":
-		return "seccompstream, Serve per Stream"
+		return "seccompstream, Serve per Stream (a Group for idle streams)"
 	case "lsg":
 		return "libseccomp-golang, goroutine per listener"
 	}
@@ -595,7 +606,7 @@ func idleBench(c *benchConfig) error {
 	if len(c.idleKinds) == 0 {
 		return nil
 	}
-	fmt.Printf("## OS threads of a process holding %d idle streams (a goroutine waiting in Receive on each)\n\n", c.idleN)
+	fmt.Printf("## OS threads of a process holding %d idle streams (one waiting receiver per stream)\n\n", c.idleN)
 	fmt.Println("| supervisor | GOMAXPROCS | threads before | threads with waiters (peak) | goal < 2*GOMAXPROCS+16 | waiters stop on ctx cancel |")
 	fmt.Println("|---|---:|---:|---:|---:|---|")
 	for _, k := range c.idleKinds {
@@ -624,7 +635,7 @@ func idleBench(c *benchConfig) error {
 		if peak >= goal {
 			verdict = "over"
 		}
-		if k != "ours" {
+		if k == "ours-ded" || k == "lsg" {
 			verdict += "; one thread per waiter by design"
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s (%s) | %s |\n", tputLabel(k), kv["gomaxprocs"], kv["threads_before"], kv["threads_peak"], kv["goal"], verdict, kv["stop"])

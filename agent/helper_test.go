@@ -1,0 +1,155 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/agent"
+)
+
+// envHelperAgent makes the test binary an agent process listening on the
+// socket path it names (see helperAgent).
+const envHelperAgent = "SECCOMPSTREAM_AGENT_HELPER"
+
+// helperAgent is an agent in a process of its own, which tests can kill. It
+// fails mkdir and mkdirat with EDQUOT and prints "denied ID PATH"; a path
+// containing "block" makes the handler print "blocking ID PATH" and wait
+// until the call is abandoned or the agent stops. It prints "ready" once it
+// listens and serves until SIGTERM.
+func helperAgent() int {
+	ln, err := agent.Listen(os.Getenv(envHelperAgent))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := &agent.Server{
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		NewHandler: func(c *agent.Container) seccompstream.Handler {
+			return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+				path, err := n.ReadString(pathArg(n), unix.PathMax)
+				if err != nil {
+					fmt.Printf("error %s %v\n", c.ID(), err)
+					return seccompstream.Errno(unix.EPERM)
+				}
+				if strings.Contains(path, "block") {
+					fmt.Printf("blocking %s %s\n", c.ID(), path)
+					<-ctx.Done()
+					return seccompstream.Errno(unix.EPERM)
+				}
+				fmt.Printf("denied %s %s\n", c.ID(), path)
+				return seccompstream.Errno(unix.EDQUOT)
+			})
+		},
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM)
+	defer stop()
+	fmt.Println("ready")
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// agentProc is a helper agent process.
+type agentProc struct {
+	cmd    *exec.Cmd
+	socket string
+	lines  chan string
+	stderr *lockedBuffer
+	done   chan struct{}
+}
+
+// startAgentProc starts a helper agent and waits until it listens. It is
+// killed and reaped when the test ends.
+func startAgentProc(t *testing.T) *agentProc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agentProc{
+		socket: filepath.Join(t.TempDir(), "agent.sock"),
+		lines:  make(chan string, 1000),
+		stderr: new(lockedBuffer),
+		done:   make(chan struct{}),
+	}
+	a.cmd = exec.Command(exe, "-test.run=^$")
+	a.cmd.Env = append(os.Environ(), envHelperAgent+"="+a.socket)
+	a.cmd.Stderr = a.stderr
+	out, err := a.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			a.lines <- sc.Text()
+		}
+		close(a.lines)
+		a.cmd.Wait()
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		a.cmd.Process.Kill()
+		<-a.done
+		if t.Failed() {
+			t.Logf("agent's log:\n%s", a.stderr)
+		}
+	})
+	a.waitLine(t, "ready")
+	return a
+}
+
+// waitLine returns the next line of the agent's output that starts with
+// prefix, skipping others.
+func (a *agentProc) waitLine(t *testing.T, prefix string) string {
+	t.Helper()
+	timeout := time.After(120 * time.Second)
+	for {
+		select {
+		case l, ok := <-a.lines:
+			if !ok {
+				t.Fatalf("agent exited before printing %q; log: %s", prefix, a.stderr)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("agent printed no %q within 120s; log: %s", prefix, a.stderr)
+		}
+	}
+}
+
+// threads returns the agent process's thread count.
+func (a *agentProc) threads(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			var n int
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	t.Fatal("no Threads line in /proc/PID/status")
+	return 0
+}

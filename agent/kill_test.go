@@ -1,0 +1,94 @@
+package agent_test
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestAgentKilled kills the agent while a container's call waits for it
+// and another is still to come: both fail with ENOSYS, and the container
+// runs to its end.
+func TestAgentKilled(t *testing.T) {
+	forRuntimes(t, func(t *testing.T, rt *ociRuntime) {
+		ctx := testCtx(t)
+		a := startAgentProc(t)
+		bundle := newBundle(t, bundleOpts{
+			rootfs:   newRootfs(t),
+			listener: a.socket,
+			script:   `mkdir /tmp/a; echo "a=$?"; read x; mkdir /tmp/block; echo "b=$?"; mkdir /tmp/c; echo "c=$?"`,
+		})
+		id := "kill-agent-" + rt.name
+		c := rt.start(t, ctx, bundle, id)
+		c.waitLine(t, "a=1")
+		a.waitLine(t, "denied "+id+" /tmp/a")
+		if _, err := c.stdin.Write([]byte("go\n")); err != nil {
+			t.Fatal(err)
+		}
+		a.waitLine(t, "blocking "+id+" /tmp/block")
+		if err := a.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-a.done
+		c.waitLine(t, "c=1")
+		out := strings.ToLower(c.wait(t))
+		for _, want := range []string{
+			"/tmp/a': disk quota exceeded",
+			"/tmp/block': function not implemented",
+			"/tmp/c': function not implemented",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("container output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+}
+
+// TestManyContainers starts 20 containers at once on one agent process:
+// every one is served, and the agent's thread count stays bounded while
+// all of them are connected.
+func TestManyContainers(t *testing.T) {
+	rt := newRuntime(t, "runc")
+	n := 20
+	if slowRun() {
+		n = 5
+	}
+	ctx := testCtx(t)
+	a := startAgentProc(t)
+	bundle := newBundle(t, bundleOpts{
+		rootfs:   newRootfs(t),
+		listener: a.socket,
+		script:   `mkdir /tmp/x; echo "done=$?"; read x; exit 0`,
+	})
+	cs := make([]*container, n)
+	for i := range cs {
+		cs[i] = rt.start(t, ctx, bundle, "many-"+itoa(i))
+	}
+	for _, c := range cs {
+		c.waitLine(t, "done=1")
+	}
+	seen := map[string]bool{}
+	for range n {
+		l := a.waitLine(t, "denied ")
+		seen[strings.Fields(l)[1]] = true
+	}
+	if len(seen) != n {
+		t.Errorf("the agent served %d distinct containers, want %d: %v", len(seen), n, seen)
+	}
+	// Every container is connected (blocked in read, its stream open).
+	threads := a.threads(t)
+	limit := 2*runtime.GOMAXPROCS(0) + 16
+	t.Logf("agent threads with %d containers connected: %d (limit %d)", n, threads, limit)
+	if threads > limit {
+		t.Errorf("agent runs %d threads with %d containers, want at most %d", threads, n, limit)
+	}
+	for _, c := range cs {
+		c.stdin.Close()
+	}
+	for _, c := range cs {
+		out := strings.ToLower(c.wait(t))
+		if c.err != nil || !strings.Contains(out, "/tmp/x': disk quota exceeded") {
+			t.Errorf("container %s: %v: %s", c.id, c.err, out)
+		}
+	}
+}

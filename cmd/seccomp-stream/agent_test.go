@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/seccompstream/seccompstream/internal/sectest"
+)
+
+// agentNeed returns the path of a tool the agent tests need; it skips the
+// test without it, or fails it in CI.
+func agentNeed(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if sectest.InCI() {
+			t.Fatalf("%s is required in CI: %v", name, err)
+		}
+		t.Skipf("%s not installed: %v", name, err)
+	}
+	return p
+}
+
+// agentRootfs makes a rootfs with busybox (busybox-static) in it.
+func agentRootfs(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(agentNeed(t, "busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "rootfs")
+	for _, d := range []string{"bin", "proc", "dev", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "mkdir", "echo"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// agentBundle writes a bundle that runs script with mkdir and mkdirat sent
+// to the agent at socket.
+func agentBundle(t *testing.T, rootfs, socket, script string, annotations map[string]string) string {
+	t.Helper()
+	spec := &specs.Spec{
+		Version:     "1.0.2",
+		Root:        &specs.Root{Path: rootfs},
+		Process:     &specs.Process{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Cwd: "/", NoNewPrivileges: true},
+		Hostname:    "cli-test",
+		Annotations: annotations,
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace}},
+			Seccomp: &specs.LinuxSeccomp{
+				DefaultAction: specs.ActAllow,
+				ListenerPath:  socket,
+				Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify}},
+			},
+		},
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// agentRunc runs the bundle with runc in the foreground and returns its
+// output. The container is deleted when the test ends.
+func agentRunc(t *testing.T, state, bundle, id string) string {
+	t.Helper()
+	agentNeed(t, "runc")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	t.Cleanup(func() {
+		exec.Command("runc", "--root", state, "delete", "-f", id).Run()
+	})
+	cmd := exec.CommandContext(ctx, "runc", "--root", state, "run", "--bundle", bundle, id)
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Logf("runc run %s: %v", id, err)
+	}
+	return string(out)
+}
+
+// syncBuffer is an io.Writer for concurrent writers that can wait for
+// what was written.
+type syncBuffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{}
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// waitFor waits until the buffer contains s.
+func (b *syncBuffer) waitFor(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for !strings.Contains(b.String(), s) {
+		select {
+		case <-b.changed:
+		case <-timeout:
+			t.Fatalf("no %q within 60s in:\n%s", s, b)
+		}
+	}
+}
+
+// startAgentCLI runs "seccomp-stream agent --socket SOCK args..." in
+// process until the test ends, and returns the socket and its stdout and
+// stderr.
+func startAgentCLI(t *testing.T, args ...string) (socket string, stdout, stderr *syncBuffer) {
+	t.Helper()
+	socket = filepath.Join(t.TempDir(), "agent.sock")
+	stdout, stderr = newSyncBuffer(), newSyncBuffer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"agent", "--socket", socket}, args...), strings.NewReader(""), stdout, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("agent exit status %d; stderr:\n%s", code, stderr)
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("agent did not stop within 60s")
+		}
+	})
+	stderr.waitFor(t, "listening")
+	return socket, stdout, stderr
+}
+
+// TestAgentCLIDeny: --deny fails mkdir in a runc container with the errno
+// given, and the trace line names the container and the path.
+func TestAgentCLIDeny(t *testing.T) {
+	agentNeed(t, "runc")
+	socket, stdout, stderr := startAgentCLI(t, "--deny", "mkdir:EDQUOT,mkdirat:EDQUOT")
+	bundle := agentBundle(t, agentRootfs(t), socket, `mkdir /tmp/x; echo "rc=$?"`, nil)
+	out := agentRunc(t, t.TempDir(), bundle, "cli-deny")
+	if !strings.Contains(strings.ToLower(out), "/tmp/x': disk quota exceeded") || !strings.Contains(out, "rc=1") {
+		t.Errorf("container output %q, want mkdir to fail with EDQUOT", out)
+	}
+	stdout.waitFor(t, "= EDQUOT\n")
+	line := strings.TrimSpace(stdout.String())
+	if !strings.HasPrefix(line, "cli-deny ") || !strings.Contains(line, `"/tmp/x"`) || strings.Count(line, "\n") != 0 {
+		t.Errorf("trace %q, want one line: cli-deny PID mkdir(\"/tmp/x\", ...) = EDQUOT", line)
+	}
+	stderr.waitFor(t, "container stream ended")
+	if !strings.Contains(stderr.String(), "container=cli-deny") {
+		t.Errorf("log does not name the container:\n%s", stderr)
+	}
+}
+
+// TestAgentCLIJSON: --json lines carry the container id and the decoded
+// call.
+func TestAgentCLIJSON(t *testing.T) {
+	agentNeed(t, "runc")
+	socket, stdout, _ := startAgentCLI(t, "--trace", "mkdir,mkdirat", "--json")
+	bundle := agentBundle(t, agentRootfs(t), socket, `mkdir /tmp/y && echo made`, nil)
+	out := agentRunc(t, t.TempDir(), bundle, "cli-json")
+	if !strings.Contains(out, "made") {
+		t.Errorf("traced mkdir must run: output %q", out)
+	}
+	stdout.waitFor(t, "\n")
+	var rec struct {
+		Container string   `json:"container"`
+		PID       int      `json:"pid"`
+		Syscall   string   `json:"syscall"`
+		Args      []string `json:"args"`
+		Decision  string   `json:"decision"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout.String())), &rec); err != nil {
+		t.Fatalf("trace %q: %v", stdout, err)
+	}
+	if rec.Container != "cli-json" || rec.PID <= 0 || !strings.HasPrefix(rec.Syscall, "mkdir") ||
+		!strings.Contains(strings.Join(rec.Args, ","), `"/tmp/y"`) || rec.Decision != "continue" {
+		t.Errorf("trace record %+v", rec)
+	}
+}
+
+// TestAgentCLIPolicy: a policy file denies mkdir to containers with an
+// annotation, and traces it for the others.
+func TestAgentCLIPolicy(t *testing.T) {
+	agentNeed(t, "runc")
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(policy, []byte(`{
+  "syscalls": {"mkdir": "trace", "mkdirat": "trace"},
+  "containers": [
+    {"match": {"annotations": {"sandbox": "strict"}},
+     "syscalls": {"mkdir": "deny:EACCES", "mkdirat": "deny:EACCES"}}
+  ]
+}`), 0o644)
+	socket, stdout, _ := startAgentCLI(t, "--policy", policy)
+	rootfs := agentRootfs(t)
+	state := t.TempDir()
+
+	strict := agentBundle(t, rootfs, socket, `mkdir /tmp/strict; echo "rc=$?"`, map[string]string{"sandbox": "strict"})
+	out := agentRunc(t, state, strict, "cli-strict")
+	if !strings.Contains(strings.ToLower(out), "/tmp/strict': permission denied") {
+		t.Errorf("strict container output %q, want EACCES", out)
+	}
+	loose := agentBundle(t, rootfs, socket, `mkdir /tmp/loose; echo "rc=$?"`, map[string]string{"sandbox": "none"})
+	out = agentRunc(t, state, loose, "cli-loose")
+	if !strings.Contains(out, "rc=0") {
+		t.Errorf("loose container output %q, want mkdir to succeed", out)
+	}
+	stdout.waitFor(t, "cli-loose ")
+	stdout.waitFor(t, "= continue\n")
+	trace := stdout.String()
+	for _, want := range []string{`"/tmp/strict"`, "= EACCES", `"/tmp/loose"`} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace lacks %q:\n%s", want, trace)
+		}
+	}
+}
+
+func TestAgentCLIUsage(t *testing.T) {
+	dir := t.TempDir()
+	badPolicy := filepath.Join(dir, "bad.json")
+	os.WriteFile(badPolicy, []byte(`{"syscalls":{"mkdri":"deny"}}`), 0o644)
+	sock := filepath.Join(dir, "s.sock")
+	for _, tc := range []struct {
+		args []string
+		code int
+		text string
+	}{
+		{[]string{"agent", "--help"}, 0, "--socket PATH"},
+		{[]string{"help", "agent"}, 0, "--policy FILE"},
+		{[]string{"agent"}, exitUsage, "--socket is required"},
+		{[]string{"agent", "--socket", sock, "--deny", "mkdri"}, exitUsage, `unknown system call "mkdri"`},
+		{[]string{"agent", "--socket", sock, "--policy", badPolicy, "--deny", "mkdir"}, exitUsage, "cannot be combined"},
+		{[]string{"agent", "--socket", sock, "--policy", badPolicy}, exitUsage, `unknown system call "mkdri"`},
+		{[]string{"agent", "--socket", sock, "--policy", filepath.Join(dir, "none.json")}, exitUsage, "no such file"},
+		{[]string{"agent", "--socket", sock, "extra"}, exitUsage, "unexpected arguments"},
+		{[]string{"agent", "--bogus"}, exitUsage, "flag provided but not defined"},
+		{[]string{"agent", "--socket", badPolicy}, exitFailure, "not a socket"},
+	} {
+		code, stdout, stderr := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.text) {
+			t.Errorf("%q: status %d, output %q; want %d and %q", tc.args, code, stdout+stderr, tc.code, tc.text)
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package seccompstream_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/internal/sectest"
+)
+
+// threadCount returns the number of threads of the test process.
+func threadCount(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestGroupManyTargets serves 64 target processes at once, one Stream each,
+// from one Group: all finish with right answers, and serving adds few
+// threads (none per Stream).
+func TestGroupManyTargets(t *testing.T) {
+	const targets = 64
+	calls := sectest.Scale(500)
+	children := make([]*sectest.Child, targets)
+	streams := make([]*seccompstream.Stream, targets)
+	for i := range children {
+		children[i], streams[i] = start(t, "getppid", []string{strconv.Itoa(calls)})
+	}
+	// sectest reaps each child with a blocking waitid: one thread each,
+	// there before serving starts.
+	before := threadCount(t)
+	var st seccompstream.Stats
+	g := seccompstream.NewGroup(testCtx(t), seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		return seccompstream.Return(int64(1000 + n.Args[0]))
+	}), seccompstream.WithStats(&st))
+	stop := make(chan struct{})
+	peak := make(chan int)
+	go func() {
+		m := 0
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			m = max(m, threadCount(t))
+			select {
+			case <-stop:
+				peak <- m
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	for _, s := range streams {
+		g.Serve(s)
+	}
+	done := make(chan error)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(120 * time.Second):
+		t.Fatalf("Group.Wait did not return; %+v", st.Snapshot())
+	}
+	close(stop)
+	m := <-peak
+	for _, c := range children {
+		wantExit0(t, c)
+	}
+	limit := before + 2*runtime.GOMAXPROCS(0) + 16
+	t.Logf("%d targets x %d calls: threads %d before serving, peak %d (limit %d); %+v",
+		targets, calls, before, m, limit, st.Snapshot())
+	if m > limit {
+		t.Fatalf("peak thread count %d, want <= %d", m, limit)
+	}
+	if got := st.Snapshot().Returned; got < uint64(targets*calls) {
+		t.Fatalf("returned %d, want >= %d", got, targets*calls)
+	}
+}
+
+func TestGroupCanceled(t *testing.T) {
+	const targets = 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := seccompstream.NewGroup(ctx, seccompstream.Answer(seccompstream.Return(0)))
+	streams := make([]*seccompstream.Stream, targets)
+	for i := range streams {
+		_, streams[i] = start(t, "idle", nil)
+		g.Serve(streams[i])
+	}
+	if n := g.Len(); n != targets {
+		t.Fatalf("Len = %d, want %d", n, targets)
+	}
+	cancel()
+	done := make(chan error)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Fatalf("Wait = %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wait did not return after cancel")
+	}
+	if n := g.Len(); n != 0 {
+		t.Fatalf("Len = %d after Wait", n)
+	}
+	// The Group closed its streams.
+	for _, s := range streams {
+		if _, err := s.Receive(context.Background()); !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("Receive on a stream the Group is done with = %v, want os.ErrClosed", err)
+		}
+	}
+}
+
+func TestGroupStreamError(t *testing.T) {
+	g := seccompstream.NewGroup(context.Background(), seccompstream.Answer(seccompstream.Return(0)))
+	_, s := start(t, "idle", nil)
+	s.Close() // Serve fails at once with os.ErrClosed
+	g.Serve(s)
+	c, s2 := start(t, "getppid", []string{"0"})
+	g.Serve(s2)
+	err := g.Wait()
+	if !errors.Is(err, os.ErrClosed) || !strings.Contains(err.Error(), "listener fd") {
+		t.Fatalf("Wait = %v, want an error naming the listener and matching os.ErrClosed", err)
+	}
+	wantExit0(t, c)
+}

@@ -1,0 +1,198 @@
+package seccompstream_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream"
+)
+
+// note builds a notification as the kernel would hand it out.
+func note(arch uint32, nr int32) *seccompstream.Notification {
+	return &seccompstream.Notification{Arch: arch, Syscall: nr}
+}
+
+func answer(v int64) seccompstream.Handler { return seccompstream.Answer(seccompstream.Return(v)) }
+
+func TestMuxRoutesAcrossArches(t *testing.T) {
+	m := seccompstream.NewMux()
+	m.Handle("openat", answer(1))
+	m.Handle("getppid", answer(2))
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		n    *seccompstream.Notification
+		want int64
+	}{
+		{"x86_64 openat", note(unix.AUDIT_ARCH_X86_64, 257), 1},
+		{"x86_64 getppid", note(unix.AUDIT_ARCH_X86_64, 110), 2},
+		{"i386 openat", note(unix.AUDIT_ARCH_I386, 295), 1},
+		{"i386 getppid", note(unix.AUDIT_ARCH_I386, 64), 2},
+		{"x32 openat", note(unix.AUDIT_ARCH_X86_64, 257|0x40000000), 1},
+		{"aarch64 openat", note(unix.AUDIT_ARCH_AARCH64, 56), 1},
+		// 295 on x86_64 is preadv, not openat.
+		{"x86_64 295", note(unix.AUDIT_ARCH_X86_64, 295), -int64(unix.ENOSYS)},
+		{"unknown arch", note(0x12345678, 257), -int64(unix.ENOSYS)},
+	} {
+		r := m.ServeNotification(ctx, tc.n)
+		got := r.Value()
+		if e := r.Errno(); e != 0 {
+			got = -int64(e)
+		}
+		if got != tc.want {
+			t.Errorf("%s (%s): %v, want %d", tc.name, tc.n.SyscallName(), r, tc.want)
+		}
+	}
+	if _, routed := m.Handler(note(unix.AUDIT_ARCH_I386, 64)); !routed {
+		t.Error("Handler: i386 getppid not routed")
+	}
+	if _, routed := m.Handler(note(unix.AUDIT_ARCH_I386, 65)); routed {
+		t.Error("Handler: i386 getpgrp routed")
+	}
+}
+
+func TestMuxDefault(t *testing.T) {
+	m := seccompstream.NewMux()
+	n := note(unix.AUDIT_ARCH_X86_64, 110)
+	if r := m.ServeNotification(context.Background(), n); r.Errno() != unix.ENOSYS {
+		t.Fatalf("empty Mux answered %v, want ENOSYS", r)
+	}
+	m.HandleDefault(seccompstream.Answer(seccompstream.Continue()))
+	if r := m.ServeNotification(context.Background(), n); !r.IsContinue() {
+		t.Fatalf("default answered %v, want continue", r)
+	}
+	m.HandleDefault(nil)
+	if r := m.ServeNotification(context.Background(), n); r.Errno() != unix.ENOSYS {
+		t.Fatalf("reset default answered %v, want ENOSYS", r)
+	}
+}
+
+func TestMuxMiddlewareOrder(t *testing.T) {
+	var trace []string
+	mw := func(name string) func(seccompstream.Handler) seccompstream.Handler {
+		return func(next seccompstream.Handler) seccompstream.Handler {
+			return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+				trace = append(trace, name+">")
+				r := next.ServeNotification(ctx, n)
+				trace = append(trace, "<"+name)
+				return r
+			})
+		}
+	}
+	m := seccompstream.NewMux()
+	m.Use(mw("a"), mw("b"))
+	m.HandleFunc("getppid", func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		trace = append(trace, "getppid")
+		return seccompstream.Return(0)
+	})
+	m.Use(mw("c")) // after a route: still wraps it
+	m.HandleDefault(seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		trace = append(trace, "default")
+		return seccompstream.Return(0)
+	}))
+	ctx := context.Background()
+	m.ServeNotification(ctx, note(unix.AUDIT_ARCH_X86_64, 110))
+	m.ServeNotification(ctx, note(unix.AUDIT_ARCH_X86_64, 111))
+	got := strings.Join(trace, " ")
+	want := "a> b> c> getppid <c <b <a a> b> c> default <c <b <a"
+	if got != want {
+		t.Fatalf("trace %q, want %q", got, want)
+	}
+}
+
+func TestMuxBadRoutes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func(m *seccompstream.Mux)
+		want string
+	}{
+		{"unknown", func(m *seccompstream.Mux) { m.Handle("opne", answer(0)) }, `"opne"`},
+		{"nil", func(m *seccompstream.Mux) { m.Handle("openat", nil) }, "nil Handler"},
+		{"nil func", func(m *seccompstream.Mux) { m.HandleFunc("openat", nil) }, "nil func"},
+		{"twice", func(m *seccompstream.Mux) { m.Handle("openat", answer(0)); m.Handle("openat", answer(0)) }, "twice"},
+		{"nil middleware", func(m *seccompstream.Mux) { m.Use(nil) }, "nil"},
+		{"middleware returns nil", func(m *seccompstream.Mux) {
+			m.Use(func(seccompstream.Handler) seccompstream.Handler { return nil })
+		}, "nil Handler"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				v := recover()
+				if v == nil || !strings.Contains(fmt.Sprint(v), tc.want) {
+					t.Fatalf("panic %v, want one naming %s", v, tc.want)
+				}
+			}()
+			tc.f(seccompstream.NewMux())
+		})
+	}
+	if seccompstream.KnownSyscall("opne") || !seccompstream.KnownSyscall("openat") ||
+		!seccompstream.KnownSyscall("arm_fadvise64_64") {
+		t.Fatal("KnownSyscall wrong")
+	}
+}
+
+func TestMuxAllocs(t *testing.T) {
+	m := seccompstream.NewMux()
+	m.Handle("getppid", answer(1))
+	m.Use(func(h seccompstream.Handler) seccompstream.Handler { return h })
+	n := note(unix.AUDIT_ARCH_X86_64, 110)
+	ctx := context.Background()
+	if a := testing.AllocsPerRun(1000, func() { m.ServeNotification(ctx, n) }); a != 0 {
+		t.Fatalf("%.1f allocations per routed call", a)
+	}
+}
+
+// TestMuxServe routes real calls: getppid through the Mux and its
+// middleware, answered by Serve.
+func TestMuxServe(t *testing.T) {
+	threads, calls := 4, 200
+	c, s := start(t, "threads", []string{strconv.Itoa(threads), strconv.Itoa(calls)})
+	m := seccompstream.NewMux()
+	var seen int
+	m.Use(func(next seccompstream.Handler) seccompstream.Handler {
+		return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+			r := next.ServeNotification(ctx, n)
+			return seccompstream.Return(r.Value() * 3)
+		})
+	})
+	m.HandleFunc("getppid", func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		seen++ // only with WithMaxInFlight(1)
+		return seccompstream.Return(int64(n.Args[0]))
+	})
+	if err := s.Serve(testCtx(t), m, seccompstream.WithMaxInFlight(1)); err != nil {
+		t.Fatal(err)
+	}
+	wantExit0(t, c)
+	if seen < threads*calls {
+		t.Fatalf("getppid route saw %d calls, want >= %d", seen, threads*calls)
+	}
+}
+
+func ExampleMux() {
+	m := seccompstream.NewMux()
+	// Log every call, routed or not.
+	m.Use(func(next seccompstream.Handler) seccompstream.Handler {
+		return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+			r := next.ServeNotification(ctx, n)
+			fmt.Printf("%s -> %v\n", n, r)
+			return r
+		})
+	})
+	m.HandleFunc("mkdir", func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		return seccompstream.Errno(unix.EACCES)
+	})
+	m.HandleFunc("mkdirat", func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		return seccompstream.Errno(unix.EACCES)
+	})
+	m.HandleDefault(seccompstream.Answer(seccompstream.Continue()))
+
+	var s *seccompstream.Stream // from New or Start
+	if s != nil {
+		_ = s.Serve(context.Background(), m)
+	}
+}

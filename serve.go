@@ -1,0 +1,690 @@
+package seccompstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Handler decides the answer to one notification. Serve calls
+// ServeNotification on its own goroutine and sends the returned Response to
+// the kernel; the handler must not answer n itself (with Respond or
+// RespondFD). To hand the target a file descriptor, install it with
+// n.AddFD and return Return with the number AddFD gave.
+//
+// ctx is cancelled when the target abandons the call (it was killed, or a
+// signal interrupted it) and when Serve stops; a handler that blocks (an
+// emulated read, a network round trip) should give up then. Its Response is
+// dropped in either case. ctx carries the values of the context given to
+// Serve.
+//
+// A handler that panics is recovered: see WithFallback and WithErrorHandler.
+type Handler interface {
+	ServeNotification(ctx context.Context, n *Notification) Response
+}
+
+// HandlerFunc adapts an ordinary function to a Handler.
+type HandlerFunc func(ctx context.Context, n *Notification) Response
+
+// ServeNotification calls f(ctx, n).
+func (f HandlerFunc) ServeNotification(ctx context.Context, n *Notification) Response {
+	return f(ctx, n)
+}
+
+// DefaultMaxInFlight is the number of handlers Serve runs at once unless
+// WithMaxInFlight says otherwise.
+const DefaultMaxInFlight = 1024
+
+// Defaults of WithAbandonCheck.
+const (
+	DefaultAbandonThreshold = 100 * time.Millisecond
+	DefaultAbandonPeriod    = 50 * time.Millisecond
+)
+
+// keepIdle is how many idle workers (waiting for their turn to receive) a
+// Serve keeps; more exit, and new ones start when a burst needs them.
+const keepIdle = 2
+
+// A ServeOption configures Serve. Options only record choices; Serve checks
+// them together before it receives anything.
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	maxInFlight int
+	fallback    Response
+	onError     func(error)
+	threshold   time.Duration
+	period      time.Duration
+	grace       time.Duration
+	stats       *Stats
+}
+
+// WithMaxInFlight bounds the number of handlers running at once (and so the
+// number of notifications received and not yet answered) to n. When n
+// handlers are busy, Serve receives nothing more: further calls wait in the
+// kernel, and their targets stay blocked, until a handler returns. n = 1
+// handles notifications one at a time, in the order they were received.
+// Default: DefaultMaxInFlight. Handlers that wait for one another (emulating
+// a pipe between two target threads, say) need a limit above the number of
+// calls that can wait at once, or they deadlock.
+func WithMaxInFlight(n int) ServeOption { return func(c *serveConfig) { c.maxInFlight = n } }
+
+// WithFallback sets the Response Serve answers with when it cannot use a
+// handler's: the handler panicked, returned an invalid Response (such as the
+// zero Response), or was still running when Serve stopped (see Serve).
+// Default: Errno(unix.ENOSYS), which is also what the kernel answers once a
+// listener is closed.
+func WithFallback(r Response) ServeOption { return func(c *serveConfig) { c.fallback = r } }
+
+// WithErrorHandler sets a function that Serve calls with what goes wrong
+// while it serves, without stopping: a *PanicError for a handler that
+// panicked (with the call and the stack), a *HandlerError for an invalid
+// Response or an answer the kernel refused for another reason than the
+// target being gone. f is called from handler goroutines, possibly at the
+// same time: it must be safe for concurrent use. Default: errors are
+// counted (see Stats) and otherwise dropped.
+func WithErrorHandler(f func(error)) ServeOption { return func(c *serveConfig) { c.onError = f } }
+
+// WithAbandonCheck sets how Serve notices that a target gave up a call whose
+// handler is still running: every period it checks the notifications whose
+// handlers have run for longer than threshold with
+// SECCOMP_IOCTL_NOTIF_ID_VALID, and cancels the handler's context for those
+// that are gone. A handler is thus told between threshold and
+// threshold+2*period after its target was killed or interrupted. Fast
+// handlers cost nothing: no check runs while no handler is in flight, and
+// one timer serves a whole Serve. A negative threshold turns the check off.
+// Defaults: DefaultAbandonThreshold, DefaultAbandonPeriod. Serve rejects a
+// period <= 0 when the check is on.
+func WithAbandonCheck(threshold, period time.Duration) ServeOption {
+	return func(c *serveConfig) { c.threshold, c.period = threshold, period }
+}
+
+// WithStopGrace sets how long Serve, once it stops, waits for running
+// handlers (whose contexts it has cancelled) to return their own answers
+// before it answers their calls with the fallback. Default: 0, the calls are
+// answered with the fallback at once, so that no target waits for a handler
+// that ignores its context.
+func WithStopGrace(d time.Duration) ServeOption { return func(c *serveConfig) { c.grace = d } }
+
+// WithStats makes Serve count what it does in st. One Stats can be shared by
+// any number of Serve calls (a Group's streams, say) to get totals.
+func WithStats(st *Stats) ServeOption { return func(c *serveConfig) { c.stats = st } }
+
+// PanicError reports a handler that panicked. Serve answered the call with
+// the fallback and kept serving.
+type PanicError struct {
+	// Notification is the call the handler was deciding.
+	Notification *Notification
+	// Value is what the handler passed to panic.
+	Value any
+	// Stack is the handler goroutine's stack at the panic, as
+	// runtime/debug.Stack formats it.
+	Stack []byte
+}
+
+// Error names the call and the panic value, followed by the stack.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("seccompstream: handler panicked on %s: %v\n%s", e.Notification, e.Value, e.Stack)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// HandlerError reports a handler's answer that could not be delivered for
+// another reason than the target being gone: an invalid Response (Serve sent
+// the fallback instead), or an error from the kernel.
+type HandlerError struct {
+	Notification *Notification
+	Response     Response // what the handler returned
+	Err          error
+}
+
+// Error names the call and what went wrong.
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("seccompstream: answering %s with %v: %v", e.Notification, e.Response, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *HandlerError) Unwrap() error { return e.Err }
+
+// Serve receives notifications from s and answers each with what h returns,
+// running handlers concurrently (up to WithMaxInFlight), until the stream
+// ends or ctx does. It returns nil when the stream ends (every target has
+// exited), ctx.Err() when ctx ends, an error matching os.ErrClosed when s is
+// closed meanwhile, and the error of Receive otherwise. It returns an error
+// before receiving anything if h is nil or an option is out of range.
+//
+// When Serve returns, no handler of this call is running any more and
+// every notification it received was answered, or was found gone (its
+// target had died or been interrupted). To get there, Serve cancels the
+// contexts of the handlers still running, waits WithStopGrace (default 0)
+// for their answers, answers the rest with the fallback (default ENOSYS),
+// and then waits for those handlers to return; their late answers are
+// dropped. A handler that ignores its context therefore delays Serve's
+// return, but not its target's answer. Notifications not received yet stay
+// in the kernel: another Serve or Receive can take them, and closing the
+// Stream makes the kernel answer them with ENOSYS.
+//
+// Ordering: a target thread waits in its call until it is answered, so it
+// has at most one notification in flight, and its handlers run one after
+// another in the order of its calls; the handlers of different threads (and
+// processes) run concurrently, in no defined order. The exception is a call
+// interrupted by a signal: the target thread can move on (and, with
+// SA_RESTART, repeat the call as a new notification) while the handler of
+// the interrupted call still runs; that handler's context is cancelled
+// (see WithAbandonCheck) and its answer is dropped. Handlers whose side
+// effects matter must tolerate such repeats.
+//
+// Per notification, Serve adds one allocation (the handler's context) to
+// Receive's, and starts no goroutine while the load stays even: the
+// goroutine that received a notification runs its handler, and another one
+// takes over receiving. Idle, a Serve holds no OS thread (in the default
+// receive mode of the Stream) and two goroutines.
+//
+// Several Serve calls, and Receive calls, may use one Stream at once; each
+// notification goes to one of them.
+func (s *Stream) Serve(ctx context.Context, h Handler, opts ...ServeOption) error {
+	cfg := serveConfig{
+		maxInFlight: DefaultMaxInFlight,
+		fallback:    Errno(unix.ENOSYS),
+		threshold:   DefaultAbandonThreshold,
+		period:      DefaultAbandonPeriod,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.check(h); err != nil {
+		return err
+	}
+	sv := &server{
+		s:      s,
+		h:      h,
+		cfg:    cfg,
+		ctx:    ctx,
+		values: context.WithoutCancel(ctx),
+		turn:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		st:     cfg.stats,
+	}
+	sv.list.next, sv.list.prev = &sv.list, &sv.list
+	if cfg.threshold >= 0 {
+		sv.ticks = uint64((cfg.threshold + cfg.period - 1) / cfg.period)
+		sv.timer = time.AfterFunc(time.Hour, sv.watch)
+		sv.timer.Stop()
+	}
+	sv.total, sv.idle = 1, 1
+	sv.wg.Add(1)
+	go sv.worker()
+
+	select {
+	case <-ctx.Done():
+		sv.halt(ctx.Err())
+	case <-sv.stop:
+	}
+	sv.shutdown()
+	if sv.err == io.EOF {
+		return nil
+	}
+	return sv.err
+}
+
+func (c *serveConfig) check(h Handler) error {
+	if h == nil {
+		return errors.New("seccompstream: Serve: nil Handler")
+	}
+	if c.maxInFlight < 1 {
+		return fmt.Errorf("seccompstream: Serve: WithMaxInFlight(%d): need at least 1", c.maxInFlight)
+	}
+	if err := c.fallback.check(); err != nil {
+		return fmt.Errorf("seccompstream: Serve: WithFallback: %w", err)
+	}
+	if c.threshold >= 0 && c.period <= 0 {
+		return fmt.Errorf("seccompstream: Serve: WithAbandonCheck: period %v must be positive", c.period)
+	}
+	if c.grace < 0 {
+		return fmt.Errorf("seccompstream: Serve: WithStopGrace(%v): negative", c.grace)
+	}
+	return nil
+}
+
+// Serve's phases.
+const (
+	phaseServing  = iota
+	phaseStopping // handler contexts cancelled; waiting for the grace period
+	phaseSwept    // in-flight calls answered with the fallback
+)
+
+// server is the state of one Serve call.
+//
+// Workers take turns receiving (turn holds one token); the one that
+// received runs the handler and answers, after starting another worker if
+// none is left to receive. Lock order: mu, then a call's mu.
+type server struct {
+	s      *Stream
+	h      Handler
+	cfg    serveConfig
+	ctx    context.Context // Serve's
+	values context.Context // Serve's without its cancellation: handler ctx values
+	st     *Stats
+
+	turn chan struct{}
+	stop chan struct{} // closed by halt
+	once sync.Once
+	err  error // why Serve stops; written before stop is closed
+
+	wg  sync.WaitGroup // workers
+	twg sync.WaitGroup // a pending or running watch
+
+	mu    sync.Mutex
+	phase int
+	total int  // workers
+	idle  int  // workers not in a handler
+	list  call // sentinel of the ring of calls in flight
+	count int  // calls in flight
+	timer *time.Timer
+	armed bool   // watch is pending or running
+	epoch uint64 // watch runs so far
+	ticks uint64 // watch runs after which a call is old enough to check
+	scan  []*call
+}
+
+// halt records why Serve stops (the first reason wins) and wakes it.
+func (sv *server) halt(err error) {
+	sv.once.Do(func() {
+		sv.err = err
+		close(sv.stop)
+	})
+}
+
+func (sv *server) stopping() bool {
+	select {
+	case <-sv.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// worker receives notifications and handles them until Serve stops or the
+// worker is not needed any more.
+func (sv *server) worker() {
+	var cur *call // the call in the handler; nil while idle
+	defer func() {
+		// Also reached by runtime.Goexit in a handler.
+		sv.mu.Lock()
+		if cur != nil {
+			sv.remove(cur)
+		} else {
+			sv.idle--
+		}
+		sv.total--
+		sv.mu.Unlock()
+		sv.wg.Done()
+	}()
+	for {
+		select {
+		case sv.turn <- struct{}{}:
+		case <-sv.stop:
+			return
+		}
+		if sv.stopping() {
+			<-sv.turn
+			return
+		}
+		n, err := sv.s.Receive(sv.ctx)
+		if err != nil {
+			sv.halt(err)
+			<-sv.turn
+			return
+		}
+		<-sv.turn
+
+		c := &call{n: n, sv: sv}
+		var start time.Time
+		if st := sv.st; st != nil {
+			st.received.Add(1)
+			st.inFlight.Add(1)
+			start = time.Now()
+		}
+		sv.mu.Lock()
+		sv.idle--
+		spawn := sv.idle == 0 && sv.total < sv.cfg.maxInFlight && sv.phase == phaseServing
+		if spawn {
+			sv.total++
+			sv.idle++
+			sv.wg.Add(1)
+		}
+		phase := sv.insert(c)
+		cur = c
+		sv.mu.Unlock()
+		if spawn {
+			go sv.worker()
+		}
+		if phase == phaseSwept {
+			// Received as Serve finished its sweep: no handler any more.
+			sv.answer(c, sv.cfg.fallback, true)
+			if st := sv.st; st != nil {
+				st.inFlight.Add(-1)
+			}
+		} else {
+			sv.handle(c, start)
+		}
+
+		sv.mu.Lock()
+		sv.remove(c)
+		cur = nil
+		sv.idle++
+		exit := sv.phase != phaseServing || sv.idle > keepIdle
+		sv.mu.Unlock()
+		if exit {
+			return
+		}
+	}
+}
+
+// handle runs the handler for c and answers with its Response, or with the
+// fallback if it panics. start is when c was received (zero without Stats).
+func (sv *server) handle(c *call, start time.Time) {
+	done := false
+	defer func() {
+		if !done {
+			// A panic, or runtime.Goexit (then recover returns nil).
+			v := recover()
+			if v != nil {
+				if sv.st != nil {
+					sv.st.panics.Add(1)
+				}
+				if sv.cfg.onError != nil {
+					sv.cfg.onError(&PanicError{Notification: c.n, Value: v, Stack: debug.Stack()})
+				}
+			}
+			sv.answer(c, sv.cfg.fallback, true)
+		}
+		if st := sv.st; st != nil {
+			st.observe(time.Since(start))
+			st.inFlight.Add(-1)
+		}
+	}()
+	r := sv.h.ServeNotification(c, c.n)
+	done = true
+	if err := r.check(); err != nil {
+		if sv.cfg.onError != nil {
+			sv.cfg.onError(&HandlerError{Notification: c.n, Response: r, Err: err})
+		}
+		sv.answer(c, sv.cfg.fallback, true)
+		return
+	}
+	sv.answer(c, r, false)
+}
+
+// answer sends r for c unless c was answered already, and counts the
+// outcome. fallback says whether r is Serve's rather than the handler's.
+func (sv *server) answer(c *call, r Response, fallback bool) {
+	st := sv.st
+	if !c.answered.CompareAndSwap(false, true) {
+		// Serve answered at its stop (or the handler did, and this is
+		// the sweep): count only the handler's answers as late.
+		if st != nil && !fallback {
+			st.late.Add(1)
+		}
+		return
+	}
+	sv.send(c, r, fallback)
+}
+
+// send sends r for c, which the caller has claimed, and counts the outcome.
+func (sv *server) send(c *call, r Response, fallback bool) {
+	st := sv.st
+	err := sv.s.Respond(c.n, r)
+	if st == nil && (err == nil || err == ErrGone) {
+		return
+	}
+	switch {
+	case err == nil:
+		switch {
+		case fallback:
+			st.fallbacks.Add(1)
+		case r.kind == kindReturn:
+			st.returned.Add(1)
+		case r.kind == kindErrno:
+			st.errnos.Add(1)
+		case r.kind == kindContinue:
+			st.continued.Add(1)
+		}
+	case err == ErrGone:
+		st.gone.Add(1)
+	default:
+		if st != nil {
+			st.failed.Add(1)
+		}
+		if sv.cfg.onError != nil && err != errClosed {
+			sv.cfg.onError(&HandlerError{Notification: c.n, Response: r, Err: err})
+		}
+	}
+}
+
+// insert adds c to the calls in flight and returns the phase. The caller
+// holds mu.
+func (sv *server) insert(c *call) int {
+	c.prev, c.next = sv.list.prev, &sv.list
+	c.prev.next, c.next.prev = c, c
+	sv.count++
+	c.epoch = sv.epoch
+	switch sv.phase {
+	case phaseServing:
+		if sv.timer != nil && !sv.armed {
+			sv.armed = true
+			sv.twg.Add(1)
+			sv.timer.Reset(sv.cfg.period)
+		}
+	default:
+		c.cancel(sv.stopErr())
+	}
+	return sv.phase
+}
+
+// remove takes c off the calls in flight. The caller holds mu.
+func (sv *server) remove(c *call) {
+	if c.next == nil {
+		return
+	}
+	c.prev.next, c.next.prev = c.next, c.prev
+	c.prev, c.next = nil, nil
+	sv.count--
+}
+
+// stopErr is the error of handler contexts cancelled because Serve stops.
+func (sv *server) stopErr() error {
+	if err := sv.ctx.Err(); err != nil {
+		return err
+	}
+	return context.Canceled
+}
+
+// watch runs every period while calls are in flight, and cancels the
+// contexts of old calls whose targets gave up.
+func (sv *server) watch() {
+	defer sv.twg.Done()
+	sv.mu.Lock()
+	if sv.phase != phaseServing {
+		sv.armed = false
+		sv.mu.Unlock()
+		return
+	}
+	sv.epoch++
+	scan := sv.scan[:0]
+	for c := sv.list.next; c != &sv.list; c = c.next {
+		if sv.epoch-c.epoch > sv.ticks && !c.canceled.Load() {
+			scan = append(scan, c)
+		}
+	}
+	sv.scan = nil // ours until we put it back
+	sv.mu.Unlock()
+
+	for i, c := range scan {
+		if err := sv.s.idValid(c.n.ID); err == ErrGone && !c.answered.Load() {
+			if sv.st != nil && !c.canceled.Load() {
+				sv.st.abandoned.Add(1)
+			}
+			c.cancel(context.Canceled)
+		}
+		scan[i] = nil
+	}
+
+	sv.mu.Lock()
+	sv.scan = scan[:0]
+	if sv.phase == phaseServing && sv.count > 0 {
+		sv.twg.Add(1)
+		sv.timer.Reset(sv.cfg.period)
+	} else {
+		sv.armed = false
+	}
+	sv.mu.Unlock()
+}
+
+// shutdown runs once Serve stops: it answers the calls in flight (at once,
+// or after the handlers had their grace period), cancels their handlers,
+// and waits for the workers and the watch.
+func (sv *server) shutdown() {
+	grace := sv.cfg.grace
+	sv.mu.Lock()
+	sv.phase = phaseStopping
+	var left []*call
+	if grace == 0 {
+		// Claim the calls before their handlers hear of the stop, so that
+		// the answer does not depend on how fast they return.
+		sv.phase = phaseSwept
+		left = sv.claimAll()
+	}
+	reason := sv.stopErr()
+	for c := sv.list.next; c != &sv.list; c = c.next {
+		c.cancel(reason)
+	}
+	if sv.timer != nil && sv.armed && sv.timer.Stop() {
+		sv.armed = false
+		sv.twg.Done()
+	}
+	sv.mu.Unlock()
+
+	if grace > 0 {
+		done := make(chan struct{})
+		go func() {
+			sv.wg.Wait()
+			close(done)
+		}()
+		t := time.NewTimer(grace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+		sv.mu.Lock()
+		sv.phase = phaseSwept
+		left = sv.claimAll()
+		sv.mu.Unlock()
+		for _, c := range left {
+			sv.send(c, sv.cfg.fallback, true)
+		}
+		<-done
+	} else {
+		for _, c := range left {
+			sv.send(c, sv.cfg.fallback, true)
+		}
+		sv.wg.Wait()
+	}
+	sv.twg.Wait()
+}
+
+// claimAll claims the calls in flight not answered yet and returns them.
+// The caller holds mu.
+func (sv *server) claimAll() []*call {
+	var left []*call
+	for c := sv.list.next; c != &sv.list; c = c.next {
+		if c.answered.CompareAndSwap(false, true) {
+			left = append(left, c)
+		}
+	}
+	return left
+}
+
+// closedChan is a closed channel, the Done channel of a call cancelled
+// before anybody asked for it. It is never written to.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// call is one notification in flight, and its handler's context.
+type call struct {
+	n        *Notification
+	sv       *server
+	answered atomic.Bool
+	canceled atomic.Bool
+
+	mu   sync.Mutex
+	done chan struct{}
+	err  error
+
+	// Guarded by sv.mu.
+	prev, next *call
+	epoch      uint64
+}
+
+// Deadline returns the deadline of Serve's context.
+func (c *call) Deadline() (time.Time, bool) { return c.sv.ctx.Deadline() }
+
+// Done returns a channel that is closed when the call's context is cancelled.
+func (c *call) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.err != nil {
+			c.done = closedChan
+		} else {
+			c.done = make(chan struct{})
+		}
+	}
+	return c.done
+}
+
+// Err returns nil until the context is cancelled, and then why.
+func (c *call) Err() error {
+	if !c.canceled.Load() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Value returns the value Serve's context has for key.
+func (c *call) Value(key any) any { return c.sv.values.Value(key) }
+
+// String describes the context for debugging.
+func (c *call) String() string { return "seccompstream.handlerContext" }
+
+func (c *call) cancel(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	c.canceled.Store(true)
+	if c.done == nil {
+		c.done = closedChan
+	} else {
+		close(c.done)
+	}
+}

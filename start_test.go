@@ -1,0 +1,568 @@
+package seccompstream_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
+)
+
+// envStartTarget names the function a test binary started by Start runs
+// (as the program, not the launcher) instead of the tests.
+const envStartTarget = "SECCOMPSTREAM_STARTTEST_TARGET"
+
+// startTargets are the bodies of Go programs run under Start. Their return
+// value is the exit status.
+var startTargets = map[string]func(args []string) int{
+	// getppid N: getppid(i) for i in 0..N-1 must return 1000+i.
+	"getppid": func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		for i := 0; i < n; i++ {
+			r, _, e := unix.Syscall(unix.SYS_GETPPID, uintptr(i), 0, 0)
+			if e != 0 || int(r) != 1000+i {
+				fmt.Printf("call %d: got %d, errno %v\n", i, int(r), e)
+				return 1
+			}
+		}
+		return 0
+	},
+	// threads T N: T goroutines each make N getppid(t<<20|i) calls, expect
+	// (t<<20|i)*3, while the program allocates (GC) and gets preempted.
+	"threads": func(args []string) int {
+		nt, _ := strconv.Atoi(args[0])
+		n, _ := strconv.Atoi(args[1])
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		bad := 0
+		stop := make(chan struct{})
+		go func() { // garbage, to keep the GC busy
+			var keep [][]byte
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				keep = append(keep, make([]byte, 64<<10))
+				if len(keep) > 64 {
+					keep = nil
+				}
+			}
+		}()
+		for t := 0; t < nt; t++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n; i++ {
+					a := uintptr(t<<20 | i)
+					r, _, e := unix.Syscall(unix.SYS_GETPPID, a, 0, 0)
+					if e != 0 || r != a*3 {
+						mu.Lock()
+						bad++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		if bad > 0 {
+			fmt.Printf("%d wrong answers\n", bad)
+			return 1
+		}
+		return 0
+	},
+	// env: print the environment, the working directory, and copy fd 3 to
+	// stdout.
+	"env": func([]string) int {
+		for _, kv := range os.Environ() {
+			fmt.Println(kv)
+		}
+		wd, _ := os.Getwd()
+		fmt.Println("WD=" + wd)
+		b, _ := io.ReadAll(os.NewFile(3, "extra"))
+		fmt.Println("EXTRA=" + string(b))
+		return 0
+	},
+	// exit N
+	"exit": func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		return n
+	},
+}
+
+func init() {
+	if name := os.Getenv(envStartTarget); name != "" {
+		fn, ok := startTargets[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown start target %q\n", name)
+			os.Exit(111)
+		}
+		os.Exit(fn(os.Args[1:]))
+	}
+	// start-ebusy runs inside a sectest child, which is already under a
+	// filter with a listener: Start must fail with EBUSY and leave no
+	// process. With the kernel probed before that filter (below), the
+	// launcher meets the EBUSY; otherwise Start's probe does.
+	if os.Getenv("SECCOMPSTREAM_SECTEST_SCENARIO") == "start-ebusy" && os.Getenv("SECCOMPSTREAM_SECTEST_ARGS") == "launcher" {
+		seccompstream.KernelFeatures()
+	}
+	scenarios["start-ebusy"] = func([]string) int {
+		f := filter.New(filter.Allow)
+		cmd := exec.Command("/bin/true")
+		s, err := seccompstream.Start(cmd, f)
+		if err == nil {
+			s.Close()
+			cmd.Wait()
+			fmt.Println("Start succeeded")
+			return 1
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			fmt.Printf("Start: %v, want EBUSY\n", err)
+			return 1
+		}
+		if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); err != unix.ECHILD {
+			fmt.Printf("a child is left: wait4: %v\n", err)
+			return 1
+		}
+		fmt.Printf("ok: %v\n", err)
+		return 0
+	}
+}
+
+// goTarget returns a command that runs startTargets[name] in a copy of the
+// test binary.
+func goTarget(t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), envStartTarget+"="+name)
+	return cmd
+}
+
+// started is a command running under Start, reaped concurrently.
+type started struct {
+	cmd    *exec.Cmd
+	s      *seccompstream.Stream
+	out    *bytes.Buffer
+	waited chan struct{}
+	err    error
+}
+
+func (p *started) wait() error { <-p.waited; return p.err }
+
+// startCmd starts cmd under f with Start, reaps it in the background (as
+// Start's documentation asks) and cleans up at the end of the test.
+func startCmd(t *testing.T, cmd *exec.Cmd, f *filter.Filter) *started {
+	t.Helper()
+	p := &started{cmd: cmd, waited: make(chan struct{})}
+	if cmd.Stdout == nil {
+		p.out = new(bytes.Buffer)
+		cmd.Stdout = p.out
+		cmd.Stderr = p.out
+	}
+	s, err := seccompstream.Start(cmd, f)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	p.s = s
+	go func() {
+		p.err = cmd.Wait()
+		close(p.waited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.waited
+		s.Close()
+	})
+	return p
+}
+
+// serveStart answers every notification with answer until the stream ends and
+// returns the notifications it saw.
+func serveStart(t *testing.T, s *seccompstream.Stream, answer func(*seccompstream.Notification) seccompstream.Response) []seccompstream.Notification {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var seen []seccompstream.Notification
+	for n, err := range s.All(ctx) {
+		if err != nil {
+			t.Fatalf("Receive: %v", err)
+		}
+		seen = append(seen, *n)
+		if err := s.Respond(n, answer(n)); err != nil && !errors.Is(err, seccompstream.ErrGone) {
+			t.Fatalf("Respond(%v): %v", n, err)
+		}
+	}
+	return seen
+}
+
+func notifyFilter(t *testing.T, def filter.Action, names ...string) *filter.Filter {
+	t.Helper()
+	f := filter.New(def)
+	if len(names) > 0 {
+		if err := f.Add(filter.Notify, names...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func TestStartGoTarget(t *testing.T) {
+	const calls = 200
+	p := startCmd(t, goTarget(t, "getppid", strconv.Itoa(calls)), notifyFilter(t, filter.Allow, "getppid"))
+	seen := serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response {
+		return seccompstream.Return(int64(1000 + n.Args[0]))
+	})
+	if err := p.wait(); err != nil {
+		t.Fatalf("target: %v; output:\n%s", err, p.out)
+	}
+	if len(seen) < calls {
+		t.Fatalf("saw %d notifications, want >= %d", len(seen), calls)
+	}
+	for _, n := range seen {
+		if n.SyscallName() != "getppid" {
+			t.Errorf("unexpected notification %v", &n)
+		}
+		if n.PID == 0 {
+			t.Errorf("PID 0 in %v", &n)
+		}
+	}
+	if seen[0].Args[0] != 0 {
+		t.Errorf("first notification %v, want getppid(0)", &seen[0])
+	}
+}
+
+// Filters that notify what the launcher itself does (the Go runtime's
+// futex, mmap, reads and writes, its execve) must neither deadlock nor show
+// the launcher's calls.
+func TestStartLauncherCallsNotified(t *testing.T) {
+	heavy := []string{"futex", "read", "write", "mmap", "munmap", "close", "execve", "execveat",
+		"dup3", "rt_sigreturn", "rt_sigprocmask", "sched_yield", "nanosleep", "clone", "clone3",
+		"openat", "fcntl", "epoll_pwait", "getpid", "gettid", "tgkill", "madvise", "prctl", "seccomp"}
+	for _, tc := range []struct {
+		name string
+		f    func(t *testing.T) *filter.Filter
+	}{
+		{"heavy", func(t *testing.T) *filter.Filter { return notifyFilter(t, filter.Allow, heavy...) }},
+		{"default-notify", func(t *testing.T) *filter.Filter { return filter.New(filter.Notify) }},
+	} {
+		for _, target := range []string{"true", "go"} {
+			t.Run(tc.name+"/"+target, func(t *testing.T) {
+				var cmd *exec.Cmd
+				if target == "go" {
+					cmd = goTarget(t, "exit", "7")
+				} else {
+					cmd = exec.Command("/bin/true")
+				}
+				p := startCmd(t, cmd, tc.f(t))
+				pid := p.cmd.Process.Pid
+				seen := serveStart(t, p.s, func(*seccompstream.Notification) seccompstream.Response {
+					return seccompstream.Continue()
+				})
+				err := p.wait()
+				want := 0
+				if target == "go" {
+					want = 7
+				}
+				if code := p.cmd.ProcessState.ExitCode(); code != want {
+					t.Fatalf("exit status %d (%v), want %d; output:\n%s", code, err, want, p.out)
+				}
+				if len(seen) == 0 {
+					t.Fatal("no notification at all")
+				}
+				for _, n := range seen {
+					name := n.SyscallName()
+					if name == "execveat" || name == "execve" || name == "seccomp" {
+						t.Errorf("launcher call leaked to the user: %v", &n)
+					}
+				}
+				if seen[0].PID != pid {
+					t.Errorf("first notification from %d, want %d", seen[0].PID, pid)
+				}
+				t.Logf("%d notifications, first %s", len(seen), seen[0].SyscallName())
+			})
+		}
+	}
+}
+
+// The listener is never in the target, and the supervisor's threads carry
+// no filter.
+func TestStartListenerNotInTarget(t *testing.T) {
+	p := startCmd(t, goTarget(t, "getppid", "1"), notifyFilter(t, filter.Allow, "getppid"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n, err := p.s.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The target waits in getppid: look at its fds now.
+	dir := fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		link, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		// The Go runtime of the target keeps cgroup files open; anything
+		// else beyond stdio came from the launcher.
+		if fd, _ := strconv.Atoi(e.Name()); fd > 2 && !strings.HasPrefix(link, "/sys/fs/cgroup/") {
+			t.Errorf("target holds fd %s -> %s", e.Name(), link)
+		}
+	}
+	checkNoFilterOnOurThreads(t)
+	if err := p.s.Respond(n, seccompstream.Return(1000)); err != nil {
+		t.Fatal(err)
+	}
+	serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response { return seccompstream.Return(1000) })
+	if err := p.wait(); err != nil {
+		t.Fatalf("target: %v; output:\n%s", err, p.out)
+	}
+}
+
+func checkNoFilterOnOurThreads(t *testing.T) {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join("/proc/self/task", task.Name(), "status"))
+		if err != nil {
+			continue // the thread exited
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Seccomp:"); ok && strings.TrimSpace(v) != "0" {
+				t.Errorf("thread %s of the supervisor: %s", task.Name(), line)
+			}
+		}
+	}
+}
+
+func TestStartMissingBinary(t *testing.T) {
+	for _, path := range []string{"/nonexistent/seccompstream-test", "no-such-program-seccompstream"} {
+		cmd := exec.Command(path)
+		s, err := seccompstream.Start(cmd, filter.New(filter.Allow))
+		if err == nil {
+			s.Close()
+			cmd.Wait()
+			t.Fatalf("Start(%s) succeeded", path)
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, exec.ErrNotFound) {
+			t.Errorf("Start(%s) = %v, want not-exist", path, err)
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q does not name %s", err, path)
+		}
+		if cmd.Process != nil && cmd.ProcessState == nil {
+			t.Errorf("Start(%s): child %d not reaped", path, cmd.Process.Pid)
+		}
+		t.Logf("%s: %v", path, err)
+	}
+	// Not executable.
+	dir := t.TempDir()
+	noexec := filepath.Join(dir, "noexec")
+	if err := os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(noexec)
+	cmd.Path = noexec // bypass LookPath's check
+	s, err := seccompstream.Start(cmd, filter.New(filter.Allow))
+	if err == nil {
+		s.Close()
+		cmd.Wait()
+		if os.Geteuid() == 0 {
+			// root may execute files without x bits only if some x bit is set.
+			t.Fatal("Start of a non-executable file succeeded")
+		}
+	} else if !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("Start(noexec) = %v, want permission error", err)
+	}
+	if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); err != unix.ECHILD {
+		t.Errorf("a child is left: wait4: %v", err)
+	}
+}
+
+func TestStartEBUSY(t *testing.T) {
+	t.Run("probe", func(t *testing.T) { testStartEBUSY(t, "probe") })
+	t.Run("launcher", func(t *testing.T) { testStartEBUSY(t, "launcher") })
+}
+
+func testStartEBUSY(t *testing.T, where string) {
+	c := sectest.StartChild(t, sectest.Opts{Scenario: "start-ebusy", Args: []string{where}})
+	// Keep the listener open: once its last fd is closed, the filter has
+	// no listener any more and a new one may be created.
+	defer unix.Close(c.Listener)
+	if code := c.ExitCode(); code != 0 {
+		t.Fatalf("child exit %d; output:\n%s", code, c.Output())
+	}
+	t.Log(strings.TrimSpace(c.Output()))
+}
+
+// exec.Cmd's fields keep their meaning.
+func TestStartCmdFields(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := goTarget(t, "env")
+	cmd.Env = append(cmd.Env, "SECCOMPSTREAM_TEST_VAR=hello")
+	cmd.Dir = dir
+	cmd.ExtraFiles = []*os.File{r}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	p := startCmd(t, cmd, filter.New(filter.Allow))
+	r.Close()
+	if len(cmd.ExtraFiles) != 1 || cmd.Path == "/proc/self/exe" {
+		t.Errorf("Start changed cmd: Path %q, ExtraFiles %v", cmd.Path, cmd.ExtraFiles)
+	}
+	w.WriteString("from fd 3")
+	w.Close()
+	serveStart(t, p.s, func(*seccompstream.Notification) seccompstream.Response { return seccompstream.Continue() })
+	if err := p.wait(); err != nil {
+		t.Fatalf("target: %v; output:\n%s", err, &out)
+	}
+	got := out.String()
+	for _, want := range []string{"SECCOMPSTREAM_TEST_VAR=hello\n", "WD=" + dir + "\n", "EXTRA=from fd 3\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "SECCOMPSTREAM_START_FD") {
+		t.Errorf("launcher marker leaked into the environment:\n%s", got)
+	}
+	// Exit status and stdin through a shell.
+	cmd = exec.Command("/bin/sh", "-c", "read x; echo got $x; exit 3")
+	cmd.Stdin = strings.NewReader("line\n")
+	p = startCmd(t, cmd, filter.New(filter.Allow))
+	serveStart(t, p.s, func(*seccompstream.Notification) seccompstream.Response { return seccompstream.Continue() })
+	err = p.wait()
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("exit %d (%v), want 3", code, err)
+	}
+	if p.out.String() != "got line\n" {
+		t.Errorf("output %q", p.out)
+	}
+}
+
+// Descendants stay under the filter and are served by the same Stream.
+func TestStartDescendants(t *testing.T) {
+	dir := t.TempDir()
+	children := sectest.Scale(20)
+	script := fmt.Sprintf(`for i in $(seq %d); do mkdir %s/d$i & done; wait`, children, dir)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	p := startCmd(t, cmd, notifyFilter(t, filter.Allow, "mkdir", "mkdirat"))
+	pids := map[int]bool{}
+	seen := serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response {
+		pids[n.PID] = true
+		return seccompstream.Errno(unix.EACCES)
+	})
+	p.wait()
+	if len(seen) < children || len(pids) < children {
+		t.Fatalf("%d notifications from %d processes, want %d", len(seen), len(pids), children)
+	}
+	if pids[cmd.Process.Pid] {
+		t.Errorf("the shell itself made a mkdir call")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Errorf("denied mkdir created %d entries", len(ents))
+	}
+	if !strings.Contains(p.out.String(), "Permission denied") {
+		t.Errorf("output lacks EACCES message:\n%s", p.out)
+	}
+}
+
+// A Go target with many threads, with and without WAIT_KILLABLE_RECV:
+// every call is answered correctly.
+func TestStartGoThreads(t *testing.T) {
+	feat, err := seccompstream.KernelFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, killable := range []bool{true, false} {
+		t.Run(fmt.Sprintf("waitkillable=%v", killable), func(t *testing.T) {
+			if killable && !feat.WaitKillableRecv {
+				t.Skip("WAIT_KILLABLE_RECV needs Linux 5.19")
+			}
+			defer seccompstream.SetStartWaitKillable(killable)()
+			n := sectest.Scale(2000)
+			p := startCmd(t, goTarget(t, "threads", "4", strconv.Itoa(n)), notifyFilter(t, filter.Allow, "getppid"))
+			seen := serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response {
+				return seccompstream.Return(int64(n.Args[0] * 3))
+			})
+			if err := p.wait(); err != nil {
+				t.Fatalf("target: %v; output:\n%s", err, p.out)
+			}
+			if len(seen) < 4*n {
+				t.Fatalf("%d notifications, want >= %d", len(seen), 4*n)
+			}
+			t.Logf("%d notifications for %d calls, %d skipped", len(seen), 4*n, p.s.Skipped())
+		})
+	}
+}
+
+// A filter without Notify rules still gives a Stream that ends at exit,
+// and its other actions apply to the program.
+func TestStartNoNotify(t *testing.T) {
+	f := filter.New(filter.Allow)
+	if err := f.Add(filter.Errno(unix.EROFS), "mkdir", "mkdirat"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := startCmd(t, exec.Command("mkdir", filepath.Join(dir, "x")), f)
+	if seen := serveStart(t, p.s, nil); len(seen) != 0 {
+		t.Fatalf("%d notifications", len(seen))
+	}
+	err := p.wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("mkdir: %v, want failure", err)
+	}
+	if !strings.Contains(p.out.String(), "Read-only file system") {
+		t.Errorf("output %q lacks EROFS", p.out)
+	}
+}
+
+func TestStartKilledBySignal(t *testing.T) {
+	p := startCmd(t, exec.Command("/bin/sh", "-c", "kill -TERM $$"), filter.New(filter.Allow))
+	serveStart(t, p.s, nil)
+	p.wait()
+	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != unix.SIGTERM {
+		t.Fatalf("status %v, want killed by SIGTERM", p.cmd.ProcessState)
+	}
+}
+
+func TestStartBadArgs(t *testing.T) {
+	if _, err := seccompstream.Start(nil, filter.New(filter.Allow)); err == nil {
+		t.Error("Start(nil cmd) succeeded")
+	}
+	if _, err := seccompstream.Start(exec.Command("/bin/true"), nil); err == nil {
+		t.Error("Start(nil filter) succeeded")
+	}
+	_ = runtime.NumGoroutine
+}
