@@ -30,7 +30,9 @@ func TestAllocsPerRoundTrip(t *testing.T) {
 	forModes(t, func(t *testing.T, opts ...seccompstream.Option) {
 		const runs = 2000
 		c, s := start(t, "spin", []string{strconv.Itoa(runs + 1)}, opts...)
-		ctx := context.Background()
+		// A context that can end: its watcher is set up once, not per call.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		var failed error
 		allocs := testing.AllocsPerRun(runs, func() {
 			n, err := s.Receive(ctx)

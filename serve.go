@@ -48,6 +48,13 @@ const (
 	DefaultAbandonPeriod    = 50 * time.Millisecond
 )
 
+// Fast-path tuning (see server.worker).
+const (
+	inlineMax  = 50 * time.Microsecond // a handler slower than this ends the fast path
+	handoffRun = 64                    // notifications on the concurrent path after that
+	rescueTick = 2 * time.Millisecond  // the watch's tick: a blocked fast-path handler is found in 1-2 ticks
+)
+
 // keepIdle is how many idle workers (waiting for their turn to receive) a
 // Serve keeps; more exit, and new ones start when a burst needs them.
 const keepIdle = 2
@@ -217,11 +224,14 @@ func (s *Stream) Serve(ctx context.Context, h Handler, opts ...ServeOption) erro
 		st:     cfg.stats,
 	}
 	sv.list.next, sv.list.prev = &sv.list, &sv.list
+	sv.tick = rescueTick
 	if cfg.threshold >= 0 {
-		sv.ticks = uint64((cfg.threshold + cfg.period - 1) / cfg.period)
-		sv.timer = time.AfterFunc(time.Hour, sv.watch)
-		sv.timer.Stop()
+		sv.tick = min(rescueTick, cfg.period)
+		sv.ticks = uint64((cfg.threshold + sv.tick - 1) / sv.tick)
+		sv.every = max(1, uint64(cfg.period/sv.tick))
 	}
+	sv.timer = time.AfterFunc(time.Hour, sv.watch)
+	sv.timer.Stop()
 	sv.total, sv.idle = 1, 1
 	sv.wg.Add(1)
 	go sv.worker()
@@ -296,6 +306,12 @@ type server struct {
 	epoch uint64 // watch runs so far
 	ticks uint64 // watch runs after which a call is old enough to check
 	scan  []*call
+	tick  time.Duration
+	every uint64 // abandon scans run every this many ticks; 0: never
+	last  *call  // the fast-path call seen at the previous tick
+
+	handoff atomic.Int32         // notifications left on the concurrent path
+	inl     atomic.Pointer[call] // the call handled on the fast path, if any
 }
 
 // halt records why Serve stops (the first reason wins) and wakes it.
@@ -315,15 +331,38 @@ func (sv *server) stopping() bool {
 	}
 }
 
+// States of call.inline.
+const (
+	notInline     = iota
+	inlineHeld    // the handler runs on the worker that holds the turn
+	inlineDone    // the handler returned and its worker kept the turn
+	inlineRescued // the watch took the turn away from a slow handler's worker
+)
+
 // worker receives notifications and handles them until Serve stops or the
 // worker is not needed any more.
+//
+// Fast path: while handlers are quick, the worker that received a
+// notification keeps its turn, runs the handler and receives again, as a
+// plain Receive/Respond loop would: no other goroutine is woken. A handler
+// that takes longer than inlineMax switches the next handoffRun
+// notifications to the concurrent path, where the receiver passes its turn
+// to another worker before running the handler. A handler that blocks on the
+// fast path is found by the watch within two ticks, which passes the turn on
+// (see rescue).
 func (sv *server) worker() {
-	var cur *call // the call in the handler; nil while idle
+	var cur *call    // the call in the handler; nil while idle
+	holding := false // the worker has the turn from its last round
 	defer func() {
 		// Also reached by runtime.Goexit in a handler.
 		sv.mu.Lock()
 		if cur != nil {
 			sv.remove(cur)
+			if cur.inline.CompareAndSwap(inlineHeld, inlineDone) {
+				sv.inl.CompareAndSwap(cur, nil)
+				sv.idle--
+				<-sv.turn
+			}
 		} else {
 			sv.idle--
 		}
@@ -332,11 +371,14 @@ func (sv *server) worker() {
 		sv.wg.Done()
 	}()
 	for {
-		select {
-		case sv.turn <- struct{}{}:
-		case <-sv.stop:
-			return
+		if !holding {
+			select {
+			case sv.turn <- struct{}{}:
+			case <-sv.stop:
+				return
+			}
 		}
+		holding = false
 		if sv.stopping() {
 			<-sv.turn
 			return
@@ -347,22 +389,31 @@ func (sv *server) worker() {
 			<-sv.turn
 			return
 		}
-		<-sv.turn
 
 		c := &call{n: n, sv: sv}
-		var start time.Time
+		start := time.Now()
 		if st := sv.st; st != nil {
 			st.received.Add(1)
 			st.inFlight.Add(1)
-			start = time.Now()
+		}
+		inline := sv.handoff.Load() <= 0
+		if !inline {
+			sv.handoff.Add(-1)
+			<-sv.turn
 		}
 		sv.mu.Lock()
-		sv.idle--
-		spawn := sv.idle == 0 && sv.total < sv.cfg.maxInFlight && sv.phase == phaseServing
-		if spawn {
-			sv.total++
-			sv.idle++
-			sv.wg.Add(1)
+		spawn := false
+		if inline {
+			c.inline.Store(inlineHeld)
+			sv.inl.Store(c)
+		} else {
+			sv.idle--
+			spawn = sv.idle == 0 && sv.total < sv.cfg.maxInFlight && sv.phase == phaseServing
+			if spawn {
+				sv.total++
+				sv.idle++
+				sv.wg.Add(1)
+			}
 		}
 		phase := sv.insert(c)
 		cur = c
@@ -379,16 +430,52 @@ func (sv *server) worker() {
 		} else {
 			sv.handle(c, start)
 		}
+		if time.Since(start) > inlineMax {
+			sv.handoff.Store(handoffRun)
+		}
 
+		held := inline && c.inline.CompareAndSwap(inlineHeld, inlineDone)
+		if held {
+			sv.inl.CompareAndSwap(c, nil)
+		}
 		sv.mu.Lock()
 		sv.remove(c)
 		cur = nil
+		if held {
+			// The worker is still the receiver (and counted idle).
+			sv.mu.Unlock()
+			holding = true
+			continue
+		}
 		sv.idle++
 		exit := sv.phase != phaseServing || sv.idle > keepIdle
 		sv.mu.Unlock()
 		if exit {
 			return
 		}
+	}
+}
+
+// rescue takes the turn away from the worker running c's handler on the
+// fast path, because it has run for a tick or more: another worker
+// receives meanwhile. The caller holds mu.
+func (sv *server) rescue(c *call) {
+	if !c.inline.CompareAndSwap(inlineHeld, inlineRescued) {
+		return
+	}
+	sv.inl.CompareAndSwap(c, nil)
+	sv.handoff.Store(handoffRun)
+	// c's worker now only runs the handler: as on the concurrent path.
+	sv.idle--
+	spawn := sv.idle == 0 && sv.total < sv.cfg.maxInFlight && sv.phase == phaseServing
+	if spawn {
+		sv.total++
+		sv.idle++
+		sv.wg.Add(1)
+	}
+	<-sv.turn
+	if spawn {
+		go sv.worker()
 	}
 }
 
@@ -482,10 +569,10 @@ func (sv *server) insert(c *call) int {
 	c.epoch = sv.epoch
 	switch sv.phase {
 	case phaseServing:
-		if sv.timer != nil && !sv.armed {
+		if !sv.armed {
 			sv.armed = true
 			sv.twg.Add(1)
-			sv.timer.Reset(sv.cfg.period)
+			sv.timer.Reset(sv.tick)
 		}
 	default:
 		c.cancel(sv.stopErr())
@@ -511,8 +598,9 @@ func (sv *server) stopErr() error {
 	return context.Canceled
 }
 
-// watch runs every period while calls are in flight, and cancels the
-// contexts of old calls whose targets gave up.
+// watch runs every tick while calls are in flight. It passes the turn on
+// from a fast-path handler that has run for a tick or more, and every
+// period it cancels the contexts of old calls whose targets gave up.
 func (sv *server) watch() {
 	defer sv.twg.Done()
 	sv.mu.Lock()
@@ -522,10 +610,18 @@ func (sv *server) watch() {
 		return
 	}
 	sv.epoch++
+	if c := sv.inl.Load(); c != nil && c == sv.last {
+		sv.rescue(c)
+		sv.last = nil
+	} else {
+		sv.last = c
+	}
 	scan := sv.scan[:0]
-	for c := sv.list.next; c != &sv.list; c = c.next {
-		if sv.epoch-c.epoch > sv.ticks && !c.canceled.Load() {
-			scan = append(scan, c)
+	if sv.every > 0 && sv.epoch%sv.every == 0 {
+		for c := sv.list.next; c != &sv.list; c = c.next {
+			if sv.epoch-c.epoch > sv.ticks && !c.canceled.Load() {
+				scan = append(scan, c)
+			}
 		}
 	}
 	sv.scan = nil // ours until we put it back
@@ -545,7 +641,7 @@ func (sv *server) watch() {
 	sv.scan = scan[:0]
 	if sv.phase == phaseServing && sv.count > 0 {
 		sv.twg.Add(1)
-		sv.timer.Reset(sv.cfg.period)
+		sv.timer.Reset(sv.tick)
 	} else {
 		sv.armed = false
 	}
@@ -570,7 +666,7 @@ func (sv *server) shutdown() {
 	for c := sv.list.next; c != &sv.list; c = c.next {
 		c.cancel(reason)
 	}
-	if sv.timer != nil && sv.armed && sv.timer.Stop() {
+	if sv.armed && sv.timer.Stop() {
 		sv.armed = false
 		sv.twg.Done()
 	}
@@ -631,6 +727,7 @@ type call struct {
 	sv       *server
 	answered atomic.Bool
 	canceled atomic.Bool
+	inline   atomic.Int32 // notInline, inlineHeld, ...
 
 	mu   sync.Mutex
 	done chan struct{}

@@ -52,6 +52,10 @@ type Stream struct {
 	rerr    error
 	readFn  func(uintptr) bool
 	blockFn func(uintptr)
+	wakeFn  func()
+	// The context watcher (see watch).
+	watchDone <-chan struct{}
+	watchStop func() bool
 
 	// Dedicated-thread mode: an eventfd that wakes the receiver, and the
 	// receiver's context (owned by the token holder).
@@ -128,6 +132,7 @@ func New(fd int, opts ...Option) (*Stream, error) {
 	s.wakefd = wakefd
 	s.readFn = s.tryRecv
 	s.blockFn = s.recvBlocking
+	s.wakeFn = s.wakeReceiver
 	return s, nil
 }
 
@@ -210,19 +215,7 @@ func (s *Stream) Receive(ctx context.Context) (*Notification, error) {
 
 // recvPoller waits in the network poller. The caller owns the token.
 func (s *Stream) recvPoller(ctx context.Context) error {
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() {
-			// Wake the poller; the loop below sorts out whose deadline it was.
-			_ = s.file.SetReadDeadline(time.Unix(1, 0))
-		})
-		defer func() {
-			if !stop() {
-				// The wake-up ran or is running; the next receiver clears
-				// a deadline it finds (see below).
-			}
-		}()
-	}
+	s.watch(ctx)
 	for {
 		err := s.rc.Read(s.readFn)
 		if err == nil {
@@ -249,6 +242,34 @@ func (s *Stream) recvPoller(ctx context.Context) error {
 			return cerr
 		}
 	}
+}
+
+// watch makes sure that the end of ctx wakes the receiver. The watcher
+// (a context.AfterFunc) stays registered after Receive returns and serves
+// every later Receive with a context of the same Done channel, so a loop
+// that passes one context costs no allocation per call. A wake-up that
+// arrives when nobody waits, or for another context, is harmless: receivers
+// check their own context and retry. The caller owns the token.
+func (s *Stream) watch(ctx context.Context) {
+	done := ctx.Done()
+	if done == nil || done == s.watchDone {
+		return
+	}
+	if s.watchStop != nil {
+		s.watchStop()
+	}
+	s.watchDone = done
+	s.watchStop = context.AfterFunc(ctx, s.wakeFn)
+}
+
+// wakeReceiver wakes the receiver, wherever it waits.
+func (s *Stream) wakeReceiver() {
+	if s.cfg.dedicated {
+		s.kick()
+		return
+	}
+	// Past deadline: the poller returns os.ErrDeadlineExceeded.
+	_ = s.file.SetReadDeadline(time.Unix(1, 0))
 }
 
 // tryRecv is the poller callback: it returns false to wait for readiness
@@ -310,10 +331,7 @@ func (s *Stream) recvDedicated(ctx context.Context) error {
 	defer runtime.UnlockOSThread()
 	s.recvCtx = ctx
 	defer func() { s.recvCtx = nil }()
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, s.kick)
-		defer stop()
-	}
+	s.watch(ctx)
 	// The file's reference keeps fd open while we use it: Close waits for
 	// the control call to return.
 	err := s.rc.Control(s.blockFn)
@@ -505,6 +523,15 @@ func (s *Stream) Close() error {
 	// Wake the poller's waiter (and make it see the closed flag) before
 	// waiting for the ioctls that hold mu.
 	_ = s.file.SetReadDeadline(time.Unix(1, 0))
+	// Take the receiver's turn (receivers leave promptly once woken) to
+	// release the context watcher, which would otherwise keep the Stream
+	// reachable from a long-lived context.
+	s.recvSem <- struct{}{}
+	if s.watchStop != nil {
+		s.watchStop()
+		s.watchStop, s.watchDone = nil, nil
+	}
+	<-s.recvSem
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.file.Close()
