@@ -367,7 +367,17 @@ func (sv *server) worker() {
 			sv.idle--
 		}
 		sv.total--
+		// After a Goexit in a handler nobody may be left to receive.
+		spawn := sv.idle == 0 && sv.phase == phaseServing && !sv.stopping()
+		if spawn {
+			sv.total++
+			sv.idle++
+			sv.wg.Add(1)
+		}
 		sv.mu.Unlock()
+		if spawn {
+			go sv.worker()
+		}
 		sv.wg.Done()
 	}()
 	for {

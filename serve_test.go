@@ -642,3 +642,56 @@ func BenchmarkServe(b *testing.B) {
 		}
 	}
 }
+
+// TestServeDependentHandlers: the handler of one call waits for the
+// handler of another to start, so Serve must receive while a handler
+// blocks, whatever path it took.
+func TestServeDependentHandlers(t *testing.T) {
+	for range sectest.Scale(20) {
+		c := sectest.StartChild(t, sectest.Opts{Scenario: "serve-each", Args: []string{"2"},
+			Notify: []string{"getppid"}, WaitKillableRecv: true})
+		s, err := seccompstream.New(c.Listener)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := make(chan struct{})
+		var once sync.Once
+		var first atomic.Bool
+		err = s.Serve(testCtx(t), seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+			if first.CompareAndSwap(false, true) {
+				select {
+				case <-second:
+				case <-ctx.Done():
+				}
+				return seccompstream.Return(1)
+			}
+			once.Do(func() { close(second) })
+			return seccompstream.Return(2)
+		}))
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		childWait(t, c, 30*time.Second)
+	}
+}
+
+// TestServeGoexit: a handler that calls runtime.Goexit (t.FailNow in a
+// test handler, say) is treated like a panic, without a report.
+func TestServeGoexit(t *testing.T) {
+	c, s := start(t, "serve-seq", []string{"100", "10"})
+	var reports atomic.Int32
+	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		if n.Args[0]%10 == 9 {
+			runtime.Goexit()
+		}
+		return seccompstream.Return(int64(2 * n.Args[0]))
+	}), seccompstream.WithErrorHandler(func(error) { reports.Add(1) }))
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	wantExit0(t, c)
+	if reports.Load() != 0 {
+		t.Fatalf("%d reports for Goexit", reports.Load())
+	}
+}

@@ -12,7 +12,8 @@ import (
 // Listen listens on the unix socket path for runtime connections, the path
 // a container's config.json names in linux.seccomp.listenerPath. A path
 // that starts with "@" is a name in the abstract namespace (no file; the
-// runtime must be in the same network namespace). A socket file left behind
+// runtime must be in the same network namespace; runc 1.1 accepts such
+// names in listenerPath, crun 1.8 does not). A socket file left behind
 // by an agent that is gone (nobody accepts on it) is replaced; a file that
 // is not a socket, or a socket somebody still listens on, is an error.
 // Closing the listener removes the socket file.

@@ -37,7 +37,7 @@ process of every container is served at once; each exec'd process
 Flags:
   --socket PATH  the unix socket to listen on: the containers'
                  listenerPath. "@NAME" is an abstract socket name (no file;
-                 the runtime must share the agent's network namespace).
+                 runc accepts it, crun 1.8 wants an absolute path).
                  A socket file left by an agent that is gone is replaced.
   --trace LIST   show these calls and let them run. LIST is comma-separated
                  kernel names (openat,mkdir), or "all". May be repeated.
