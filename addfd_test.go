@@ -1,6 +1,7 @@
 package seccompstream_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -343,7 +344,7 @@ func signalStorm(tid int, interval time.Duration) (stop func() int) {
 		runtime.LockOSThread()
 		unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 		pid := unix.Getpid()
-		ts := unix.NsecToTimespec(interval.Nanoseconds())
+		start := time.Now()
 		count := 0
 		for !done.Load() {
 			sig := unix.SIGURG
@@ -353,7 +354,12 @@ func signalStorm(tid int, interval time.Duration) (stop func() int) {
 			if unix.Tgkill(pid, tid, sig) == nil {
 				count++
 			}
-			unix.Nanosleep(&ts, nil)
+			// Keep the average rate: sleep only when ahead of schedule
+			// (a nanosleep alone takes longer than 20µs here).
+			if ahead := time.Until(start.Add(time.Duration(count) * interval)); ahead > 0 {
+				ts := unix.NsecToTimespec(ahead.Nanoseconds())
+				unix.Nanosleep(&ts, nil)
+			}
 		}
 		sent <- count
 	}()
@@ -384,8 +390,7 @@ func TestRespondFDStopStorm(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh to send the stop signals")
 	}
-	var rs = fdResponders[:1]
-	rs = append(rs, fdResponders[2])
+	rs := []fdResponder{fdResponders[0], fdResponders[2]}
 	stormTest(t, sectest.Scale(5_000), rs, func(t *testing.T, tid int) func() int {
 		// A separate process stops and continues this one; it always
 		// sends SIGCONT after SIGSTOP, stops on its own once told (a file
@@ -422,18 +427,28 @@ func stormTest(t *testing.T, calls int, responders []fdResponder, storm func(t *
 			if !r.safe && !f.AddFDSend {
 				t.Skip("SECCOMP_ADDFD_FLAG_SEND not supported (needs Linux 5.14)")
 			}
+			calls := calls
+			if !r.safe {
+				calls = max(calls/5, 1) // enough to show the race
+			}
 			c, s := startNotify(t, "fd-storm", []string{strconv.Itoa(calls), strconv.FormatUint(st.Ino, 10), strconv.FormatUint(st.Dev, 10)}, "getppid")
 			var answered, gone, inProgress, otherErr int
 			var firstErr error
 			var signals int
-			ctx := timeout(t)
+			var elapsed time.Duration
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				// On an early end, the child's waiting call gets ENOSYS.
+				defer s.Close()
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
+				start := time.Now()
 				stop := storm(t, unix.Gettid())
+				defer func() { elapsed = time.Since(start) }()
 				defer func() { signals = stop() }()
 				for {
 					n, err := s.Receive(ctx)
@@ -470,8 +485,8 @@ func stormTest(t *testing.T, calls int, responders []fdResponder, storm func(t *
 			if _, err := fmt.Sscanf(out[strings.LastIndex(out, "wrong "):], "wrong %d zero %d", &wrong, &zero); err != nil {
 				t.Fatalf("child output %q: %v", out, err)
 			}
-			t.Logf("%s: %d calls, %d disturbances of the supervisor: %d wrong results in the target (%d of them 0); supervisor saw %d ok, %d gone, %d already answered, %d other errors",
-				r.name, calls, signals, wrong, zero, answered, gone, inProgress, otherErr)
+			t.Logf("%s: %d calls in %v, %d disturbances of the supervisor (one per %v): %d wrong results in the target (%d of them 0); supervisor saw %d ok, %d gone, %d already answered, %d other errors",
+				r.name, calls, elapsed.Round(time.Millisecond), signals, elapsed/time.Duration(max(signals, 1)), wrong, zero, answered, gone, inProgress, otherErr)
 			if firstErr != nil {
 				t.Errorf("error: %v", firstErr)
 			}
@@ -496,7 +511,12 @@ func TestAddFDNotSupportedMessage(t *testing.T) {
 func BenchmarkRespondFD(b *testing.B) {
 	requireAddFD(b)
 	memfd := newMemfd(b)
-	for _, r := range fdResponders {
+	baseline := fdResponder{name: "Respond-no-fd", fn: func(s *seccompstream.Stream, n *seccompstream.Notification, fd int) (int, error) {
+		// The same round trip without a descriptor: the target closes
+		// a number it does not have.
+		return 1 << 20, s.Respond(n, seccompstream.Return(1<<20))
+	}}
+	for _, r := range append([]fdResponder{baseline}, fdResponders...) {
 		if r.name == "ADDFD|SEND" {
 			continue // unsafe, measured for comparison only under a mask
 		}
@@ -531,5 +551,89 @@ func BenchmarkRespondFD(b *testing.B) {
 			b.ReportMetric(float64(gone), "gone")
 			exitZero(b, c)
 		})
+	}
+}
+
+func init() {
+	// fd-target: open a memfd holding "target-file" and pass its number
+	// to getppid, from a thread other than the main one and then from the
+	// main one; each must return 0.
+	scenarios["fd-target"] = func([]string) int {
+		fd, err := unix.MemfdCreate("target", 0)
+		if err != nil {
+			fmt.Println(err)
+			return 2
+		}
+		unix.Write(fd, []byte("target-file"))
+		call := func() unix.Errno {
+			r, _, e := unix.Syscall(unix.SYS_GETPPID, uintptr(fd), 0, 0)
+			if e == 0 && r != 0 {
+				return unix.EBADMSG
+			}
+			return e
+		}
+		done := make(chan unix.Errno)
+		go func() {
+			// A goroutine that locks a thread and never unlocks it makes
+			// the runtime start a new thread for others: this one is not
+			// the main thread while the main goroutine runs elsewhere.
+			runtime.LockOSThread()
+			done <- call()
+		}()
+		if e := <-done; e != 0 {
+			fmt.Printf("getppid from a thread: %v\n", e)
+			return 1
+		}
+		if e := call(); e != 0 {
+			fmt.Printf("getppid: %v\n", e)
+			return 1
+		}
+		return 0
+	}
+}
+
+func TestGetFDAndPidfd(t *testing.T) {
+	c, s := startNotify(t, "fd-target", nil, "getppid")
+	for range 2 {
+		n := receiveMarked(t, s, "getppid", 1, 0)
+		f, err := n.GetFD(int(n.Args[0]))
+		if err != nil {
+			t.Fatalf("GetFD(%d) of thread %d: %v", n.Args[0], n.PID, err)
+		}
+		buf := make([]byte, 32)
+		k, err := f.ReadAt(buf, 0)
+		f.Close()
+		if string(buf[:k]) != "target-file" {
+			t.Fatalf("GetFD file reads %q, %v", buf[:k], err)
+		}
+		if _, err := n.GetFD(999); !errors.Is(err, unix.EBADF) {
+			t.Fatalf("GetFD(999) = %v, want EBADF", err)
+		}
+		pf, err := n.OpenPidfd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.PidfdSendSignal(int(pf.Fd()), 0, nil, 0); err != nil {
+			t.Fatalf("pidfd_send_signal(0) through OpenPidfd's pidfd: %v", err)
+		}
+		pf.Close()
+		if err := s.Respond(n, seccompstream.Return(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serveAll(t, s, func(*seccompstream.Notification) seccompstream.Response { return seccompstream.Continue() })
+	exitZero(t, c)
+}
+
+func TestGetFDTargetKilled(t *testing.T) {
+	c, s := startNotify(t, "fd-target", nil, "getppid")
+	n := receiveMarked(t, s, "getppid", 1, 0)
+	c.Cmd.Process.Kill()
+	c.Wait()
+	if _, err := n.GetFD(int(n.Args[0])); !errors.Is(err, seccompstream.ErrGone) {
+		t.Fatalf("GetFD after the kill = %v, want ErrGone", err)
+	}
+	if _, err := n.OpenPidfd(); !errors.Is(err, seccompstream.ErrGone) {
+		t.Fatalf("OpenPidfd after the kill = %v, want ErrGone", err)
 	}
 }

@@ -3,6 +3,7 @@ package seccompstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -14,8 +15,8 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
-// threadCount returns the number of threads of the test process.
-func threadCount(t *testing.T) int {
+// serveThreadCount returns the number of threads of the test process.
+func serveThreadCount(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestGroupManyTargets(t *testing.T) {
 	}
 	// sectest reaps each child with a blocking waitid: one thread each,
 	// there before serving starts.
-	before := threadCount(t)
+	before := serveThreadCount(t)
 	var st seccompstream.Stats
 	g := seccompstream.NewGroup(testCtx(t), seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		return seccompstream.Return(int64(1000 + n.Args[0]))
@@ -48,7 +49,7 @@ func TestGroupManyTargets(t *testing.T) {
 		tick := time.NewTicker(2 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			m = max(m, threadCount(t))
+			m = max(m, serveThreadCount(t))
 			select {
 			case <-stop:
 				peak <- m
@@ -133,4 +134,59 @@ func TestGroupStreamError(t *testing.T) {
 		t.Fatalf("Wait = %v, want an error naming the listener and matching os.ErrClosed", err)
 	}
 	wantExit0(t, c)
+}
+
+// BenchmarkGroup measures aggregate answered calls per second with 1, 4,
+// 16 and 64 targets served by one Group (b.N calls in all, split among
+// the targets).
+func BenchmarkGroup(b *testing.B) {
+	for _, targets := range []int{1, 4, 16, 64} {
+		b.Run(strconv.Itoa(targets), func(b *testing.B) {
+			per := max(1, b.N/targets)
+			streams := make([]*seccompstream.Stream, targets)
+			for i := range streams {
+				c := sectest.StartChild(b, sectest.Opts{Scenario: "spin", Args: []string{strconv.Itoa(per)},
+					Notify: []string{"getppid"}, WaitKillableRecv: true})
+				s, err := seccompstream.New(c.Listener, seccompstream.WithSyncWakeup())
+				if err != nil {
+					b.Skip(err)
+				}
+				streams[i] = s
+			}
+			b.ResetTimer()
+			begin := time.Now()
+			g := seccompstream.NewGroup(context.Background(), seccompstream.Answer(seccompstream.Return(1)))
+			for _, s := range streams {
+				g.Serve(s)
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(per*targets)/time.Since(begin).Seconds(), "calls/s")
+		})
+	}
+}
+
+func ExampleGroup() {
+	ctx := context.Background()
+	var stats seccompstream.Stats
+	mux := seccompstream.NewMux()
+	mux.HandleDefault(seccompstream.Answer(seccompstream.Continue()))
+	g := seccompstream.NewGroup(ctx, mux, seccompstream.WithStats(&stats))
+
+	// For each new target (a container started by a runtime, a sandboxed
+	// command): hand its Stream to the Group, which serves and closes it.
+	var listeners []int // from Start, a container runtime, or seccomp(2)
+	for _, fd := range listeners {
+		s, err := seccompstream.New(fd)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			continue
+		}
+		g.Serve(s)
+	}
+	if err := g.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	fmt.Println(stats.Snapshot().Received, "calls served")
 }

@@ -445,6 +445,34 @@ func BenchmarkReadString40(b *testing.B) {
 			}
 		})
 	}
+	b.Run("ID_VALID-only", func(b *testing.B) {
+		// The check every read ends with, for scale.
+		_, s := startNotify(b, "mem-block", []string{path}, "openat")
+		n := receiveMarked(b, s, "openat", 3, markBlock)
+		b.ReportAllocs()
+		for b.Loop() {
+			if !n.Valid() {
+				b.Fatal("not valid")
+			}
+		}
+	})
+	b.Run("OpenMemory+proc-mem+Close", func(b *testing.B) {
+		// A one-off read through /proc: open, validate, read, close.
+		_, s := startNotify(b, "mem-block", []string{path}, "openat")
+		n := receiveMarked(b, s, "openat", 3, markBlock)
+		b.ReportAllocs()
+		for b.Loop() {
+			m, err := n.OpenMemory()
+			if err != nil {
+				b.Fatal(err)
+			}
+			seccompstream.ForceProcMem(m)
+			if got, err := m.ReadString(n.Args[1], seccompstream.PathMax); err != nil || len(got) != 40 {
+				b.Fatalf("ReadString = %q, %v", got, err)
+			}
+			m.Close()
+		}
+	})
 	b.Run("Notification.ReadString", func(b *testing.B) {
 		_, s := startNotify(b, "mem-block", []string{path}, "openat")
 		n := receiveMarked(b, s, "openat", 3, markBlock)
@@ -456,4 +484,3 @@ func BenchmarkReadString40(b *testing.B) {
 		}
 	})
 }
-

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -12,32 +13,32 @@ import (
 	"github.com/seccompstream/seccompstream"
 )
 
-// note builds a notification as the kernel would hand it out.
-func note(arch uint32, nr int32) *seccompstream.Notification {
+// muxNote builds a notification as the kernel would hand it out.
+func muxNote(arch uint32, nr int32) *seccompstream.Notification {
 	return &seccompstream.Notification{Arch: arch, Syscall: nr}
 }
 
-func answer(v int64) seccompstream.Handler { return seccompstream.Answer(seccompstream.Return(v)) }
+func muxAnswer(v int64) seccompstream.Handler { return seccompstream.Answer(seccompstream.Return(v)) }
 
 func TestMuxRoutesAcrossArches(t *testing.T) {
 	m := seccompstream.NewMux()
-	m.Handle("openat", answer(1))
-	m.Handle("getppid", answer(2))
+	m.Handle("openat", muxAnswer(1))
+	m.Handle("getppid", muxAnswer(2))
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
 		n    *seccompstream.Notification
 		want int64
 	}{
-		{"x86_64 openat", note(unix.AUDIT_ARCH_X86_64, 257), 1},
-		{"x86_64 getppid", note(unix.AUDIT_ARCH_X86_64, 110), 2},
-		{"i386 openat", note(unix.AUDIT_ARCH_I386, 295), 1},
-		{"i386 getppid", note(unix.AUDIT_ARCH_I386, 64), 2},
-		{"x32 openat", note(unix.AUDIT_ARCH_X86_64, 257|0x40000000), 1},
-		{"aarch64 openat", note(unix.AUDIT_ARCH_AARCH64, 56), 1},
+		{"x86_64 openat", muxNote(unix.AUDIT_ARCH_X86_64, 257), 1},
+		{"x86_64 getppid", muxNote(unix.AUDIT_ARCH_X86_64, 110), 2},
+		{"i386 openat", muxNote(unix.AUDIT_ARCH_I386, 295), 1},
+		{"i386 getppid", muxNote(unix.AUDIT_ARCH_I386, 64), 2},
+		{"x32 openat", muxNote(unix.AUDIT_ARCH_X86_64, 257|0x40000000), 1},
+		{"aarch64 openat", muxNote(unix.AUDIT_ARCH_AARCH64, 56), 1},
 		// 295 on x86_64 is preadv, not openat.
-		{"x86_64 295", note(unix.AUDIT_ARCH_X86_64, 295), -int64(unix.ENOSYS)},
-		{"unknown arch", note(0x12345678, 257), -int64(unix.ENOSYS)},
+		{"x86_64 295", muxNote(unix.AUDIT_ARCH_X86_64, 295), -int64(unix.ENOSYS)},
+		{"unknown arch", muxNote(0x12345678, 257), -int64(unix.ENOSYS)},
 	} {
 		r := m.ServeNotification(ctx, tc.n)
 		got := r.Value()
@@ -48,17 +49,17 @@ func TestMuxRoutesAcrossArches(t *testing.T) {
 			t.Errorf("%s (%s): %v, want %d", tc.name, tc.n.SyscallName(), r, tc.want)
 		}
 	}
-	if _, routed := m.Handler(note(unix.AUDIT_ARCH_I386, 64)); !routed {
+	if _, routed := m.Handler(muxNote(unix.AUDIT_ARCH_I386, 64)); !routed {
 		t.Error("Handler: i386 getppid not routed")
 	}
-	if _, routed := m.Handler(note(unix.AUDIT_ARCH_I386, 65)); routed {
+	if _, routed := m.Handler(muxNote(unix.AUDIT_ARCH_I386, 65)); routed {
 		t.Error("Handler: i386 getpgrp routed")
 	}
 }
 
 func TestMuxDefault(t *testing.T) {
 	m := seccompstream.NewMux()
-	n := note(unix.AUDIT_ARCH_X86_64, 110)
+	n := muxNote(unix.AUDIT_ARCH_X86_64, 110)
 	if r := m.ServeNotification(context.Background(), n); r.Errno() != unix.ENOSYS {
 		t.Fatalf("empty Mux answered %v, want ENOSYS", r)
 	}
@@ -96,8 +97,8 @@ func TestMuxMiddlewareOrder(t *testing.T) {
 		return seccompstream.Return(0)
 	}))
 	ctx := context.Background()
-	m.ServeNotification(ctx, note(unix.AUDIT_ARCH_X86_64, 110))
-	m.ServeNotification(ctx, note(unix.AUDIT_ARCH_X86_64, 111))
+	m.ServeNotification(ctx, muxNote(unix.AUDIT_ARCH_X86_64, 110))
+	m.ServeNotification(ctx, muxNote(unix.AUDIT_ARCH_X86_64, 111))
 	got := strings.Join(trace, " ")
 	want := "a> b> c> getppid <c <b <a a> b> c> default <c <b <a"
 	if got != want {
@@ -111,10 +112,10 @@ func TestMuxBadRoutes(t *testing.T) {
 		f    func(m *seccompstream.Mux)
 		want string
 	}{
-		{"unknown", func(m *seccompstream.Mux) { m.Handle("opne", answer(0)) }, `"opne"`},
+		{"unknown", func(m *seccompstream.Mux) { m.Handle("opne", muxAnswer(0)) }, `"opne"`},
 		{"nil", func(m *seccompstream.Mux) { m.Handle("openat", nil) }, "nil Handler"},
 		{"nil func", func(m *seccompstream.Mux) { m.HandleFunc("openat", nil) }, "nil func"},
-		{"twice", func(m *seccompstream.Mux) { m.Handle("openat", answer(0)); m.Handle("openat", answer(0)) }, "twice"},
+		{"twice", func(m *seccompstream.Mux) { m.Handle("openat", muxAnswer(0)); m.Handle("openat", muxAnswer(0)) }, "twice"},
 		{"nil middleware", func(m *seccompstream.Mux) { m.Use(nil) }, "nil"},
 		{"middleware returns nil", func(m *seccompstream.Mux) {
 			m.Use(func(seccompstream.Handler) seccompstream.Handler { return nil })
@@ -138,9 +139,9 @@ func TestMuxBadRoutes(t *testing.T) {
 
 func TestMuxAllocs(t *testing.T) {
 	m := seccompstream.NewMux()
-	m.Handle("getppid", answer(1))
+	m.Handle("getppid", muxAnswer(1))
 	m.Use(func(h seccompstream.Handler) seccompstream.Handler { return h })
-	n := note(unix.AUDIT_ARCH_X86_64, 110)
+	n := muxNote(unix.AUDIT_ARCH_X86_64, 110)
 	ctx := context.Background()
 	if a := testing.AllocsPerRun(1000, func() { m.ServeNotification(ctx, n) }); a != 0 {
 		t.Fatalf("%.1f allocations per routed call", a)
@@ -153,7 +154,7 @@ func TestMuxServe(t *testing.T) {
 	threads, calls := 4, 200
 	c, s := start(t, "threads", []string{strconv.Itoa(threads), strconv.Itoa(calls)})
 	m := seccompstream.NewMux()
-	var seen int
+	var seen atomic.Int64
 	m.Use(func(next seccompstream.Handler) seccompstream.Handler {
 		return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 			r := next.ServeNotification(ctx, n)
@@ -161,15 +162,15 @@ func TestMuxServe(t *testing.T) {
 		})
 	})
 	m.HandleFunc("getppid", func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
-		seen++ // only with WithMaxInFlight(1)
+		seen.Add(1)
 		return seccompstream.Return(int64(n.Args[0]))
 	})
 	if err := s.Serve(testCtx(t), m, seccompstream.WithMaxInFlight(1)); err != nil {
 		t.Fatal(err)
 	}
 	wantExit0(t, c)
-	if seen < threads*calls {
-		t.Fatalf("getppid route saw %d calls, want >= %d", seen, threads*calls)
+	if seen.Load() < int64(threads*calls) {
+		t.Fatalf("getppid route saw %d calls, want >= %d", seen.Load(), threads*calls)
 	}
 }
 

@@ -128,9 +128,9 @@ func init() {
 	}
 }
 
-// serve runs s.Serve in a goroutine and returns a function that waits for
+// startServe runs s.Serve in a goroutine and returns a function that waits for
 // its result (failing the test if it takes longer than 60s).
-func serve(t *testing.T, ctx context.Context, s *seccompstream.Stream, h seccompstream.Handler, opts ...seccompstream.ServeOption) func() error {
+func startServe(t *testing.T, ctx context.Context, s *seccompstream.Stream, h seccompstream.Handler, opts ...seccompstream.ServeOption) func() error {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ctx, h, opts...) }()
@@ -155,7 +155,7 @@ func serve(t *testing.T, ctx context.Context, s *seccompstream.Stream, h seccomp
 	}
 }
 
-func childWait(t *testing.T, c *sectest.Child, d time.Duration) {
+func serveChildExit0(t *testing.T, c *sectest.Child, d time.Duration) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
@@ -177,7 +177,7 @@ func TestServeThreads(t *testing.T) {
 		threads, calls := 16, sectest.Scale(2000)
 		c, s := start(t, "threads", []string{strconv.Itoa(threads), strconv.Itoa(calls)}, opts...)
 		var st seccompstream.Stats
-		wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 			return seccompstream.Return(int64(n.Args[0] * 3))
 		}), seccompstream.WithStats(&st))
 		if err := wait(); err != nil {
@@ -205,7 +205,7 @@ func TestServePanic(t *testing.T) {
 	var st seccompstream.Stats
 	var mu sync.Mutex
 	var reported []error
-	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		if n.Args[0]%mod == mod-1 {
 			panic(fmt.Sprintf("boom %d", n.Args[0]))
 		}
@@ -242,7 +242,7 @@ func TestServeInvalidResponse(t *testing.T) {
 	const mod = 2
 	c, s := start(t, "serve-seq", []string{"20", strconv.Itoa(mod)})
 	var herrs atomic.Int32
-	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		if n.Args[0]%mod == mod-1 {
 			return seccompstream.Response{}
 		}
@@ -266,7 +266,7 @@ func TestServeInvalidResponse(t *testing.T) {
 
 func TestServeFallbackOption(t *testing.T) {
 	c, s := start(t, "errno", []string{strconv.Itoa(int(unix.EHWPOISON))})
-	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		panic("no")
 	}), seccompstream.WithFallback(seccompstream.Errno(unix.EHWPOISON)))
 	if err := wait(); err != nil {
@@ -275,8 +275,8 @@ func TestServeFallbackOption(t *testing.T) {
 	wantExit0(t, c)
 }
 
-// parseEach reads serve-each's output: errno per thread.
-func parseEach(t *testing.T, out string, threads int) map[int]int {
+// serveParseEach reads serve-each's output: errno per thread.
+func serveParseEach(t *testing.T, out string, threads int) map[int]int {
 	t.Helper()
 	got := map[int]int{}
 	for _, line := range strings.Split(out, "\n") {
@@ -318,7 +318,7 @@ func TestServeCanceledDuring(t *testing.T) {
 			var started, running atomic.Int32
 			all := make(chan struct{})
 			var st seccompstream.Stats
-			wait := serve(t, ctx, s, seccompstream.HandlerFunc(func(hctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+			wait := startServe(t, ctx, s, seccompstream.HandlerFunc(func(hctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 				running.Add(1)
 				defer running.Add(-1)
 				if started.Add(1) == threads {
@@ -343,8 +343,8 @@ func TestServeCanceledDuring(t *testing.T) {
 				t.Fatalf("%d handlers still running after Serve returned", n)
 			}
 			// Every thread had its answer: the child exits by itself.
-			childWait(t, c, 30*time.Second)
-			for th, errno := range parseEach(t, c.Output(), threads) {
+			serveChildExit0(t, c, 30*time.Second)
+			for th, errno := range serveParseEach(t, c.Output(), threads) {
 				if errno != int(tc.want) {
 					t.Errorf("thread %d saw errno %d, want %d", th, errno, tc.want)
 				}
@@ -372,7 +372,7 @@ func TestServeCanceledIgnored(t *testing.T) {
 	defer cancel()
 	started, release := make(chan struct{}), make(chan struct{})
 	var returned atomic.Bool
-	wait := serve(t, ctx, s, seccompstream.HandlerFunc(func(context.Context, *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, ctx, s, seccompstream.HandlerFunc(func(context.Context, *seccompstream.Notification) seccompstream.Response {
 		close(started)
 		<-release // ignores its context
 		returned.Store(true)
@@ -381,8 +381,8 @@ func TestServeCanceledIgnored(t *testing.T) {
 	<-started
 	cancel()
 	// The target is answered while the handler still runs.
-	childWait(t, c, 30*time.Second)
-	if got := parseEach(t, c.Output(), 1)[0]; got != int(unix.ENOSYS) {
+	serveChildExit0(t, c, 30*time.Second)
+	if got := serveParseEach(t, c.Output(), 1)[0]; got != int(unix.ENOSYS) {
 		t.Fatalf("errno %d, want ENOSYS", got)
 	}
 	close(release)
@@ -411,7 +411,7 @@ func TestServeAbandoned(t *testing.T) {
 	started := make(chan start, 1)
 	canceled := make(chan time.Time, 1)
 	const threshold = 100 * time.Millisecond
-	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		started <- start{int(n.Args[0]), ctx.Done()}
 		<-ctx.Done()
 		canceled <- time.Now()
@@ -451,7 +451,7 @@ func TestServeSignalStorm(t *testing.T) {
 	calls := sectest.Scale(20000)
 	c, s := start(t, "serve-alarm", []string{strconv.Itoa(calls)})
 	var st seccompstream.Stats
-	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		return seccompstream.Return(int64(5*n.Args[0] + 1))
 	}), seccompstream.WithStats(&st))
 	if err := wait(); err != nil {
@@ -463,6 +463,9 @@ func TestServeSignalStorm(t *testing.T) {
 		calls, strings.TrimSpace(c.Output()), snap.Received, snap.Answered(), snap.Gone, s.Skipped())
 	if snap.Returned < uint64(calls) {
 		t.Fatalf("returned %d, want >= %d", snap.Returned, calls)
+	}
+	if got := snap.Answered() + snap.Gone + snap.Failed; got != snap.Received || snap.InFlight != 0 {
+		t.Fatalf("received %d, accounted for %d: %+v", snap.Received, got, snap)
 	}
 }
 
@@ -505,7 +508,7 @@ func TestServeCanceledBefore(t *testing.T) {
 
 func TestServeClosed(t *testing.T) {
 	_, s := start(t, "idle", nil)
-	wait := serve(t, context.Background(), s, seccompstream.HandlerFunc(func(context.Context, *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, context.Background(), s, seccompstream.HandlerFunc(func(context.Context, *seccompstream.Notification) seccompstream.Response {
 		return seccompstream.Return(0)
 	}))
 	s.Close()
@@ -518,7 +521,7 @@ func TestServeClosed(t *testing.T) {
 func TestServeMaxInFlight(t *testing.T) {
 	c, s := start(t, "threads", []string{"4", strconv.Itoa(sectest.Scale(200))})
 	var running, peak atomic.Int32
-	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		r := running.Add(1)
 		if r > peak.Load() {
 			peak.Store(r)
@@ -540,7 +543,7 @@ func TestServeHandlerContextValues(t *testing.T) {
 	type key struct{}
 	c, s := start(t, "once", nil)
 	ctx := context.WithValue(testCtx(t), key{}, "v")
-	wait := serve(t, ctx, s, seccompstream.HandlerFunc(func(hctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, ctx, s, seccompstream.HandlerFunc(func(hctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		if hctx.Value(key{}) != "v" {
 			t.Error("handler context lacks Serve's values")
 		}
@@ -672,7 +675,7 @@ func TestServeDependentHandlers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		childWait(t, c, 30*time.Second)
+		serveChildExit0(t, c, 30*time.Second)
 	}
 }
 
@@ -681,7 +684,7 @@ func TestServeDependentHandlers(t *testing.T) {
 func TestServeGoexit(t *testing.T) {
 	c, s := start(t, "serve-seq", []string{"100", "10"})
 	var reports atomic.Int32
-	wait := serve(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	wait := startServe(t, testCtx(t), s, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 		if n.Args[0]%10 == 9 {
 			runtime.Goexit()
 		}
@@ -693,5 +696,52 @@ func TestServeGoexit(t *testing.T) {
 	wantExit0(t, c)
 	if reports.Load() != 0 {
 		t.Fatalf("%d reports for Goexit", reports.Load())
+	}
+}
+
+// TestServeDerivedContext: contexts derived from a handler's context are
+// cancelled with it, and context.AfterFunc works on it.
+func TestServeDerivedContext(t *testing.T) {
+	c := sectest.StartChild(t, sectest.Opts{Scenario: "serve-each", Args: []string{"1"},
+		Notify: []string{"getppid"}, WaitKillableRecv: true})
+	s, err := seccompstream.New(c.Listener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	after := make(chan struct{})
+	wait := startServe(t, ctx, s, seccompstream.HandlerFunc(func(hctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		for range 20 { // derived and released: must not pile up
+			_, c := context.WithCancel(hctx)
+			c()
+		}
+		context.AfterFunc(hctx, func() { close(after) })
+		stopped := context.AfterFunc(hctx, func() { t.Error("stopped AfterFunc ran") })
+		stopped()
+		dctx, dcancel := context.WithTimeout(hctx, time.Hour)
+		defer dcancel()
+		close(started)
+		<-dctx.Done()
+		if dctx.Err() != context.Canceled {
+			t.Errorf("derived ctx.Err() = %v", dctx.Err())
+		}
+		return seccompstream.Return(1)
+	}), seccompstream.WithStopGrace(time.Minute))
+	<-started
+	cancel()
+	if err := wait(); err != context.Canceled {
+		t.Fatalf("Serve = %v", err)
+	}
+	select {
+	case <-after:
+	case <-time.After(30 * time.Second):
+		t.Fatal("AfterFunc did not run")
+	}
+	serveChildExit0(t, c, 30*time.Second)
+	if got := serveParseEach(t, c.Output(), 1)[0]; got != 0 {
+		t.Fatalf("errno %d, want the handler's answer", got)
 	}
 }

@@ -253,19 +253,26 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64) (*S
 	// Answer the launcher's own calls until its execveat of the program.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var early launcherEvent
+	var (
+		early    launcherEvent
+		gotEvent bool
+	)
 	gotEarly := make(chan struct{})
 	go func() {
 		defer close(gotEarly)
 		select {
 		case early = <-events:
+			gotEvent = true
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
 	pid := cmd.Process.Pid
 	execveat, _ := sysnames.Number(sysnames.Native(), "execveat")
-	var rerr error
+	var (
+		rerr     error
+		released bool // the launcher's execveat was answered
+	)
 	for {
 		n, err := s.Receive(ctx)
 		if err != nil {
@@ -275,6 +282,8 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64) (*S
 		if n.Arch == sysnames.Native() && n.Syscall == execveat && n.Args[0]&^0xffffffff == marker && n.PID == pid {
 			if err := s.Respond(n, Continue()); err != nil {
 				rerr = fmt.Errorf("seccompstream: Start: letting the launcher execute %s: %w", cmd.Path, err)
+			} else {
+				released = true
 			}
 			break
 		}
@@ -286,20 +295,23 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64) (*S
 	}
 	cancel()
 	<-gotEarly
-	if early.err != nil {
+	if !released {
 		s.Close()
-		return nil, launcherFailure(cmd, early.err)
-	}
-	if rerr != nil {
-		s.Close()
+		if gotEvent {
+			return nil, launcherFailure(cmd, early.err)
+		}
 		if rerr == io.EOF {
 			return nil, launcherFailure(cmd, io.EOF)
 		}
 		return nil, fmt.Errorf("seccompstream: Start: serving the launcher: %w", rerr)
 	}
 	// The socket closes when the exec succeeds (close-on-exec) or the
-	// launcher dies; a failed exec is reported before.
-	ev = <-events
+	// launcher dies; a failed exec is reported before. The event may have
+	// come in already, while the loop above was ending.
+	ev = early
+	if !gotEvent {
+		ev = <-events
+	}
 	if ev.err != io.EOF {
 		s.Close()
 		return nil, launcherFailure(cmd, ev.err)

@@ -566,3 +566,75 @@ func TestStartBadArgs(t *testing.T) {
 	}
 	_ = runtime.NumGoroutine
 }
+
+// The launcher makes no call under the filter but its marked execveat, so
+// a filter that denies or kills what the Go runtime uses (futex, mmap,
+// signals, reads and writes) does not stop it, with one CPU or several.
+func TestStartLauncherImmuneToDenyRules(t *testing.T) {
+	for _, procs := range []string{"1", "4"} {
+		for _, action := range []filter.Action{filter.Errno(unix.EPERM), filter.KillProcess} {
+			t.Run(fmt.Sprintf("GOMAXPROCS=%s/%v", procs, action), func(t *testing.T) {
+				f := filter.New(filter.Allow)
+				// Everything the Go runtime of the launcher may call that
+				// /bin/true itself (dynamically linked) does not.
+				if err := f.Add(action, "futex", "rt_sigreturn", "nanosleep", "write", "madvise",
+					"sched_yield", "tgkill", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "clone",
+					"clone3", "execve", "epoll_pwait", "epoll_ctl", "fcntl", "getpid", "gettid",
+					"sched_getaffinity", "exit"); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command("/bin/true")
+				cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs)
+				p := startCmd(t, cmd, f)
+				serveStart(t, p.s, nil)
+				if err := p.wait(); err != nil {
+					t.Fatalf("true: %v; output:\n%s", err, p.out)
+				}
+			})
+		}
+	}
+}
+
+// With one CPU for the launcher's runtime, its helper thread still gets to
+// run while the filtered thread waits.
+func TestStartGOMAXPROCS1(t *testing.T) {
+	cmd := goTarget(t, "getppid", "50")
+	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+	p := startCmd(t, cmd, filter.New(filter.Notify))
+	serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response {
+		if n.SyscallName() == "getppid" {
+			return seccompstream.Return(int64(1000 + n.Args[0]))
+		}
+		return seccompstream.Continue()
+	})
+	if err := p.wait(); err != nil {
+		t.Fatalf("target: %v; output:\n%s", err, p.out)
+	}
+}
+
+// An exec that fails after the launcher let it go (here ENOEXEC: not a
+// program) is Start's error, and no process is left.
+func TestStartExecFails(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "garbage")
+	if err := os.WriteFile(bad, []byte("\x00\x01\x02 not a program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*filter.Filter{filter.New(filter.Allow), filter.New(filter.Notify)} {
+		cmd := exec.Command(bad)
+		s, err := seccompstream.Start(cmd, f)
+		if err == nil {
+			s.Close()
+			cmd.Wait()
+			t.Fatal("Start succeeded")
+		}
+		if !errors.Is(err, unix.ENOEXEC) || !strings.Contains(err.Error(), bad) {
+			t.Errorf("Start = %v, want ENOEXEC naming %s", err, bad)
+		}
+		if cmd.ProcessState == nil {
+			t.Error("launcher not reaped")
+		}
+	}
+	if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); err != unix.ECHILD {
+		t.Errorf("a child is left: wait4: %v", err)
+	}
+}

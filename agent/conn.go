@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,15 +25,15 @@ func closeFDs(fds []int) {
 	}
 }
 
-// readMessage reads conn to EOF: the JSON text, possibly split over several
-// messages, and the SCM_RIGHTS descriptors. Descriptors that arrive after
+// readMessage reads conn to EOF, or until the bytes read form a whole JSON
+// object: the JSON text, possibly split over several messages, and the
+// SCM_RIGHTS descriptors. Descriptors that arrive after
 // the first batch are closed, and make the message invalid (the protocol
 // sends them only with the first part). On error every received descriptor
 // is closed. The descriptors are close-on-exec (net sets MSG_CMSG_CLOEXEC).
-func readMessage(conn *net.UnixConn, maxBytes, maxFDs int, deadline time.Time) (_ *message, err error) {
-	if err := conn.SetReadDeadline(deadline); err != nil {
-		return nil, fmt.Errorf("agent: set read deadline: %w", err)
-	}
+//
+// The caller sets conn's read deadline.
+func readMessage(conn *net.UnixConn, maxBytes, maxFDs int) (_ *message, err error) {
 	var (
 		m       message
 		extra   int  // descriptors beyond the first batch (closed at once)

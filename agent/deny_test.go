@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -90,5 +89,3 @@ func TestDenyMkdir(t *testing.T) {
 		}
 	})
 }
-
-var _ sync.Locker // keep sync for later tests

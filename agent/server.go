@@ -175,10 +175,14 @@ func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn) {
 		maxFDs = DefaultMaxFDs
 	}
 	peer := peerPID(conn)
-	// Shutdown interrupts a runtime that is still sending.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-	m, err := readMessage(conn, maxBytes, maxFDs, time.Now().Add(timeout))
-	stop()
+	// The deadline first: shutdown replaces it to interrupt a runtime that
+	// is still sending.
+	m, err := (*message)(nil), conn.SetReadDeadline(time.Now().Add(timeout))
+	if err == nil {
+		stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+		m, err = readMessage(conn, maxBytes, maxFDs)
+		stop()
+	}
 	conn.Close()
 	if err != nil {
 		if ctx.Err() != nil {

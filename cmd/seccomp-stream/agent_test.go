@@ -285,3 +285,69 @@ func TestAgentCLIUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentCLIKilled runs the built command as the agent and kills it
+// while a container runs: the container's next notified call fails with
+// ENOSYS and the container ends normally.
+func TestAgentCLIKilled(t *testing.T) {
+	agentNeed(t, "runc")
+	if _, err := exec.LookPath("go"); err != nil {
+		if sectest.InCI() {
+			t.Fatal("no go tool")
+		}
+		t.Skip("no go tool")
+	}
+	bin := buildCLI(t)
+	socket := filepath.Join(t.TempDir(), "agent.sock")
+	agentErr := newSyncBuffer()
+	agentCmd := exec.Command(bin, "agent", "--socket", socket, "--deny", "mkdir:EDQUOT,mkdirat:EDQUOT")
+	agentCmd.Stderr = agentErr
+	if err := agentCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	agentDone := make(chan struct{})
+	go func() { agentCmd.Wait(); close(agentDone) }()
+	t.Cleanup(func() { agentCmd.Process.Kill(); <-agentDone })
+	agentErr.waitFor(t, "listening")
+
+	state := t.TempDir()
+	id := "cli-killed"
+	bundle := agentBundle(t, agentRootfs(t), socket, `mkdir /tmp/a; echo "a=$?"; read x; mkdir /tmp/c; echo "c=$?"`, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdinW.Close()
+	out := newSyncBuffer()
+	ctr := exec.CommandContext(ctx, "runc", "--root", state, "run", "--bundle", bundle, id)
+	ctr.Stdin, ctr.Stdout, ctr.Stderr = stdinR, out, out
+	ctr.WaitDelay = 10 * time.Second
+	if err := ctr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdinR.Close()
+	ctrDone := make(chan error, 1)
+	go func() { ctrDone <- ctr.Wait() }()
+	t.Cleanup(func() {
+		exec.Command("runc", "--root", state, "delete", "-f", id).Run()
+		stdinW.Close()
+		<-ctrDone
+	})
+
+	out.waitFor(t, "a=1")
+	agentCmd.Process.Kill()
+	<-agentDone
+	stdinW.Write([]byte("go\n"))
+	if err := <-ctrDone; err != nil {
+		t.Errorf("runc run: %v", err)
+	}
+	ctrDone <- nil // for the cleanup
+	got := strings.ToLower(out.String())
+	for _, want := range []string{"/tmp/a': disk quota exceeded", "/tmp/c': function not implemented", "c=1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("container output lacks %q:\n%s", want, got)
+		}
+	}
+}

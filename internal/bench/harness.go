@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -614,14 +613,18 @@ func idleBench(c *benchConfig) error {
 		if k == "lsg" {
 			bin = c.self
 		}
-		out, err := exec.Command(bin, "idle", "-kind", k, "-n", strconv.Itoa(c.idleN), "-listeners", filepath.Join(c.binDir, "listeners")).CombinedOutput()
-		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				fmt.Printf("| %s | error: %s |\n", k, strings.TrimSpace(string(out)))
-				continue
-			}
+		cmd := exec.Command(bin, "idle", "-kind", k, "-n", strconv.Itoa(c.idleN), "-listeners", filepath.Join(c.binDir, "listeners"))
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
 			return err
+		}
+		err := waitTimeout(cmd, runTimeout)
+		out := buf.Bytes()
+		if err != nil {
+			first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+			fmt.Printf("| %s | error: %v: %s |\n", tputLabel(k), err, first)
+			continue
 		}
 		kv := map[string]string{}
 		for _, f := range strings.Fields(strings.TrimSpace(string(out))) {

@@ -21,6 +21,7 @@ func runIdle(args []string) error {
 	n := fs.Int("n", 1000, "number of idle streams")
 	helper := fs.String("listeners", "listeners", "path of the C listeners helper")
 	settle := fs.Duration("settle", time.Second, "how long to sample the thread count after the receivers started")
+	stopWait := fs.Duration("stop-wait", 30*time.Second, "how long cancelled receivers may take to return")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,10 +78,19 @@ func runIdle(args []string) error {
 	}
 	stopped := "n/a"
 	if stop != nil {
-		if err := stop(); err != nil {
-			return fmt.Errorf("stopping the receivers: %w", err)
+		errc := make(chan error, 1)
+		t0 := time.Now()
+		go func() { errc <- stop() }()
+		select {
+		case err := <-errc:
+			if err != nil {
+				return fmt.Errorf("stopping the receivers: %w", err)
+			}
+			stopped = fmt.Sprintf("ok(%.0fms)", time.Since(t0).Seconds()*1000)
+		case <-time.After(*stopWait):
+			// Leave the waiters behind; the process exits below.
+			stopped = fmt.Sprintf("HUNG(>%v)", *stopWait)
 		}
-		stopped = "ok"
 	}
 	fmt.Printf("idle kind=%s streams=%d gomaxprocs=%d threads_before=%d threads_peak=%d threads_end=%d goal=%d stop=%s\n",
 		*kind, *n, runtime.GOMAXPROCS(0), before, peak, last, 2*runtime.GOMAXPROCS(0)+16, stopped)
