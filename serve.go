@@ -404,14 +404,13 @@ func (sv *server) worker() {
 			<-sv.turn
 			return
 		}
-		n, err := sv.s.Receive(sv.ctx)
-		if err != nil {
+		c := &call{sv: sv}
+		if err := sv.s.receive(sv.ctx, &c.notif); err != nil {
 			sv.halt(err)
 			<-sv.turn
 			return
 		}
-
-		c := &call{n: n, sv: sv}
+		c.n = &c.notif
 		start := time.Now()
 		if st := sv.st; st != nil {
 			st.received.Add(1)
@@ -752,7 +751,8 @@ var closedChan = func() chan struct{} {
 
 // call is one notification in flight, and its handler's context.
 type call struct {
-	n        *Notification
+	n        *Notification // &notif
+	notif    Notification
 	sv       *server
 	answered atomic.Bool
 	canceled atomic.Bool

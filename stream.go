@@ -176,6 +176,16 @@ func (s *Stream) FD() int { return s.fd }
 // In the default mode Receive waits in the runtime's network poller and
 // holds no OS thread while it waits.
 func (s *Stream) Receive(ctx context.Context) (*Notification, error) {
+	n := new(Notification)
+	if err := s.receive(ctx, n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// receive is Receive into a Notification the caller provides (Serve embeds
+// it in its per-call record, which saves an allocation).
+func (s *Stream) receive(ctx context.Context, n *Notification) error {
 	// Take the receiver's turn.
 	select {
 	case s.recvSem <- struct{}{}:
@@ -183,21 +193,21 @@ func (s *Stream) Receive(ctx context.Context) (*Notification, error) {
 		select {
 		case s.recvSem <- struct{}{}:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-s.done:
-			return nil, errClosed
+			return errClosed
 		}
 	}
 	defer func() { <-s.recvSem }()
 
 	if s.closed.Load() {
-		return nil, errClosed
+		return errClosed
 	}
 	if s.eof.Load() {
-		return nil, io.EOF
+		return io.EOF
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	var err error
 	if s.cfg.dedicated {
@@ -206,11 +216,10 @@ func (s *Stream) Receive(ctx context.Context) (*Notification, error) {
 		err = s.recvPoller(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	n := new(Notification)
 	n.fill(&s.buf, s)
-	return n, nil
+	return nil
 }
 
 // recvPoller waits in the network poller. The caller owns the token.

@@ -16,6 +16,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -41,6 +43,9 @@ func main() {
 		}
 	default:
 		err = fmt.Errorf("unknown command %q (want run, sup, idle or kinds)", cmd)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", cmd, err)
