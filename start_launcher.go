@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,6 +179,15 @@ func startInit(v string) {
 		opts = append(opts, filter.WithWaitKillableRecv())
 	}
 
+	// The filtered thread keeps its P while it waits in execveat (a raw
+	// call: see installAndExec), so the helper needs another one, and no
+	// garbage collection may start: its stop-the-world would wait for the
+	// filtered thread forever.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
+	debug.SetGCPercent(-1)
+
 	st := new(launcherState)
 	st.listener.Store(-1)
 	go launcherHelper(sock, st)
@@ -242,11 +252,10 @@ func growStack(i int) byte {
 }
 
 // installAndExec installs the filter on the calling thread and executes
-// the program. The seccomp call is raw (no runtime bookkeeping around it,
-// which could block in a futex once the filter is on); the execveat enters
-// the runtime's syscall state, so that the helper thread can run while
-// this one waits for its notification to be answered. It returns only on
-// failure.
+// the program. Both calls are raw: the runtime's bookkeeping around a
+// system call can block in a futex when it returns, and once the filter is
+// on, that futex could be notified (nobody answers it yet) or denied. It
+// returns only on failure.
 //
 //go:noinline
 func installAndExec(fprog *unotify.SockFprog, flags uintptr, marker uint64, path *byte, argv, envp []*byte, st *launcherState) (installErr, execErr syscall.Errno) {
@@ -257,7 +266,7 @@ func installAndExec(fprog *unotify.SockFprog, flags uintptr, marker uint64, path
 	st.listener.Store(int32(r))
 	atFDCWD := int32(unix.AT_FDCWD)
 	dirfd := marker | uint64(uint32(atFDCWD))
-	_, _, e = unix.Syscall6(unix.SYS_EXECVEAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)),
+	_, _, e = unix.RawSyscall6(unix.SYS_EXECVEAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)),
 		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envp[0])), 0, 0)
 	return 0, e
 }
