@@ -28,6 +28,19 @@
 //		if err != nil && !errors.Is(err, seccompstream.ErrGone) { ... }
 //	}
 //
+// Around the Stream:
+//
+//   - Start runs an exec.Cmd under a filter built with package filter and
+//     returns the Stream for it and its descendants.
+//   - Serve answers notifications with a Handler, concurrently, exactly once
+//     each, whatever the handler does (panics, ignores cancellation); Mux
+//     routes by system call name; Group serves many Streams at once; Stats
+//     counts what happened.
+//   - OpenMemory and ReadString read the target's memory, checking after
+//     every read that the notification is still valid; ResolvePath,
+//     ReadSockaddr and ReadValue decode common argument shapes.
+//   - AddFD and RespondFD install a file descriptor in the target.
+//
 // # Safety
 //
 // Seccomp user notification is not a security boundary on its own. Between
