@@ -30,36 +30,42 @@ import (
 // binary (/proc/self/exe) as a launcher, marked by the environment variable
 // envStart, through cmd.Start itself: cmd.Process, cmd.Wait, Stdin, Stdout,
 // Stderr, Dir, ExtraFiles, SysProcAttr and Cancel all behave as usual. The
-// launcher's package init hook (startInit, below) never returns to the
-// program's main:
+// launcher's package init hook (startInit, in start_launcher.go) never
+// returns to the program's main:
 //
-//  1. It reads its configuration (program path, BPF program, flags) from a
-//     SOCK_SEQPACKET socket it inherits right after cmd.ExtraFiles, checks
-//     that the program can be executed, builds argv and envp, and starts a
-//     helper thread that carries no filter.
+//  1. It reads its configuration (program path, environment, BPF program,
+//     flags) from a SOCK_SEQPACKET socket it inherits right after
+//     cmd.ExtraFiles, checks that the program can be executed, builds argv
+//     and envp, turns garbage collection off, makes sure GOMAXPROCS >= 2
+//     and starts a helper goroutine locked to its own, unfiltered, thread.
+//     The launcher runs with GODEBUG=asyncpreemptoff=1 (the program gets
+//     its own environment back).
 //  2. On the main thread it sets no_new_privs and installs the filter with
 //     a raw seccomp(2) call (NEW_LISTENER, and WAIT_KILLABLE_RECV where the
 //     kernel has it; no TSYNC: only this thread is filtered). The listener
 //     is close-on-exec.
 //  3. The thread publishes the listener number in memory (no system call)
-//     and calls execveat(2) with a marker in the upper half of the dirfd
-//     argument. The kernel reads dirfd as an int, so the marker changes
-//     nothing for the call, but the filter Start installs has a prefix that
-//     notifies exactly this call: it is the boundary between launcher and
-//     program.
-//  4. The unfiltered helper thread sends the listener to the parent with
-//     SCM_RIGHTS (so neither pidfd_getfd nor ptrace permissions are needed)
-//     and closes its copy. It then stays to report a failed execveat.
+//     and makes a raw execveat(2) call with a random marker in the upper
+//     half of the dirfd argument. The kernel reads dirfd as an int, so the
+//     marker changes nothing for the call, but the filter Start installs
+//     has a prefix that notifies exactly this call: it is the boundary
+//     between launcher and program.
+//  4. The helper sends the listener to the parent with SCM_RIGHTS (so
+//     neither pidfd_getfd, Linux 5.6, nor ptrace permission is needed) and
+//     closes its copy. It then polls, with raw nanosleep calls, for a failed
+//     execveat, which it reports before ending the process.
 //  5. The parent answers every notification from the launcher with
-//     Continue (whatever the filter notifies: futex, rt_sigreturn, ...),
-//     answers the marked execveat with Continue, and waits for the socket
-//     to close, which happens when the exec succeeds (close-on-exec). Only
-//     then does Start return the Stream, so the user sees nothing from the
+//     Continue (whatever the filter notifies), answers the marked execveat
+//     with Continue, and waits for the socket to close, which happens when
+//     the exec succeeds (close-on-exec) before the program runs. Only then
+//     does Start return the Stream, so the user sees nothing from the
 //     launcher.
 //
 // After the filter is installed, the filtered thread makes no system call
-// but the marked execveat (and rt_sigreturn if a signal hits it), so a
-// filter that denies or notifies any other call cannot trap the launcher.
+// but the marked execveat, and no signal reaches it (nothing in the
+// launcher sends one), so a filter that denies or notifies any other call
+// cannot trap the launcher, and the Continue for the execveat cannot be
+// lost to an interrupted, restarted call.
 
 const (
 	// envStart marks a launcher; its value is the number of the socket.
@@ -173,7 +179,8 @@ func Start(cmd *exec.Cmd, f *filter.Filter) (*Stream, error) {
 	if feat.WaitKillableRecv && !noWaitKillable.Load() {
 		flags |= cfgWaitKillable
 	}
-	config := encodeConfig(cmd.Path, marker, flags, prog)
+	env := cmd.Environ()
+	config := encodeConfig(launchConfig{marker: marker, flags: flags, path: cmd.Path, env: env, prog: prog})
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -193,7 +200,10 @@ func Start(cmd *exec.Cmd, f *filter.Filter) (*Stream, error) {
 	if len(args) == 0 {
 		cmd.Args = []string{path}
 	}
-	cmd.Env = append(cmd.Environ(), envStart+"="+strconv.Itoa(3+len(extra)))
+	// The launcher runs without asynchronous preemption, so that the
+	// runtime never signals its filtered thread (see installAndExec); the
+	// program gets env as it is.
+	cmd.Env = append(slices.Clip(env), envStart+"="+strconv.Itoa(3+len(extra)), "GODEBUG="+launcherGODEBUG(env))
 	cmd.ExtraFiles = append(slices.Clip(extra), childEnd)
 	cmd.Path = "/proc/self/exe"
 	err = cmd.Start()
@@ -280,7 +290,12 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64) (*S
 			break
 		}
 		if n.Arch == sysnames.Native() && n.Syscall == execveat && n.Args[0]&^0xffffffff == marker && n.PID == pid {
-			if err := s.Respond(n, Continue()); err != nil {
+			err := s.Respond(n, Continue())
+			if errors.Is(err, ErrGone) {
+				// Interrupted by a signal: it comes back (SA_RESTART).
+				continue
+			}
+			if err != nil {
 				rerr = fmt.Errorf("seccompstream: Start: letting the launcher execute %s: %w", cmd.Path, err)
 			} else {
 				released = true
@@ -317,6 +332,18 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64) (*S
 		return nil, launcherFailure(cmd, ev.err)
 	}
 	return s, nil
+}
+
+// launcherGODEBUG returns the GODEBUG value for the launcher: the
+// program's, with asynchronous preemption off.
+func launcherGODEBUG(env []string) string {
+	v := "asyncpreemptoff=1"
+	for _, kv := range env {
+		if old, ok := strings.CutPrefix(kv, "GODEBUG="); ok && old != "" {
+			v = old + "," + v
+		}
+	}
+	return v
 }
 
 // launcherFailure turns what the launcher reported (or io.EOF: it died)
@@ -394,17 +421,31 @@ func launcherProgram(user []bpf.RawInstruction, marker uint64) ([]bpf.RawInstruc
 	return append(prefix, user...), nil
 }
 
-// Configuration sent to the launcher: a header, the path, the program.
+// Configuration sent to the launcher: a header, the path, the program's
+// environment, the BPF program.
 const cfgWaitKillable = 1 << 0
 
-func encodeConfig(path string, marker uint64, flags uint32, prog []bpf.RawInstruction) []byte {
-	b := make([]byte, 0, 20+len(path)+8*len(prog))
-	b = binary.LittleEndian.AppendUint64(b, marker)
-	b = binary.LittleEndian.AppendUint32(b, flags)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(path)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(prog)))
-	b = append(b, path...)
-	for _, ins := range prog {
+type launchConfig struct {
+	marker uint64
+	flags  uint32
+	path   string
+	env    []string
+	prog   []bpf.RawInstruction
+}
+
+func encodeConfig(c launchConfig) []byte {
+	b := make([]byte, 0, 24+len(c.path)+8*len(c.prog))
+	b = binary.LittleEndian.AppendUint64(b, c.marker)
+	b = binary.LittleEndian.AppendUint32(b, c.flags)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.path)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.env)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.prog)))
+	b = append(b, c.path...)
+	for _, kv := range c.env {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv)))
+		b = append(b, kv...)
+	}
+	for _, ins := range c.prog {
 		b = binary.LittleEndian.AppendUint16(b, ins.Op)
 		b = append(b, ins.Jt, ins.Jf)
 		b = binary.LittleEndian.AppendUint32(b, ins.K)
@@ -412,37 +453,49 @@ func encodeConfig(path string, marker uint64, flags uint32, prog []bpf.RawInstru
 	return b
 }
 
-type launchConfig struct {
-	marker uint64
-	flags  uint32
-	path   string
-	prog   []bpf.RawInstruction
-}
-
 func decodeConfig(b []byte) (launchConfig, error) {
 	var c launchConfig
-	if len(b) < 20 {
-		return c, fmt.Errorf("configuration of %d bytes", len(b))
+	bad := func(what string) (launchConfig, error) {
+		return launchConfig{}, fmt.Errorf("configuration of %d bytes: %s", len(b), what)
+	}
+	if len(b) < 24 {
+		return bad("short header")
 	}
 	c.marker = binary.LittleEndian.Uint64(b)
 	c.flags = binary.LittleEndian.Uint32(b[8:])
-	np := int(binary.LittleEndian.Uint32(b[12:]))
-	ni := int(binary.LittleEndian.Uint32(b[16:]))
-	b = b[20:]
-	if np < 0 || ni < 0 || len(b) != np+8*ni {
-		return c, fmt.Errorf("configuration: %d bytes for a path of %d and %d instructions", len(b), np, ni)
+	np := uint64(binary.LittleEndian.Uint32(b[12:]))
+	ne := uint64(binary.LittleEndian.Uint32(b[16:]))
+	ni := uint64(binary.LittleEndian.Uint32(b[20:]))
+	r := b[24:]
+	if uint64(len(r)) < np+8*ni {
+		return bad("short body")
 	}
-	c.path = string(b[:np])
-	b = b[np:]
+	c.path = string(r[:np])
+	r = r[np:]
+	c.env = make([]string, 0, min(ne, uint64(len(r))/4))
+	for range ne {
+		if len(r) < 4 {
+			return bad("short environment")
+		}
+		n := uint64(binary.LittleEndian.Uint32(r))
+		if uint64(len(r)-4) < n {
+			return bad("short environment entry")
+		}
+		c.env = append(c.env, string(r[4:4+n]))
+		r = r[4+n:]
+	}
+	if uint64(len(r)) != 8*ni {
+		return bad("program length")
+	}
 	c.prog = make([]bpf.RawInstruction, ni)
 	for i := range c.prog {
 		c.prog[i] = bpf.RawInstruction{
-			Op: binary.LittleEndian.Uint16(b),
-			Jt: b[2],
-			Jf: b[3],
-			K:  binary.LittleEndian.Uint32(b[4:]),
+			Op: binary.LittleEndian.Uint16(r),
+			Jt: r[2],
+			Jf: r[3],
+			K:  binary.LittleEndian.Uint32(r[4:]),
 		}
-		b = b[8:]
+		r = r[8:]
 	}
 	return c, nil
 }

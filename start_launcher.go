@@ -8,9 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -152,8 +150,7 @@ func startInit(v string) {
 	if err := checkExecutable(cfg.path); err != nil {
 		fail("exec", errnoOf(err), err.Error())
 	}
-	env := os.Environ()
-	env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, envStart+"=") })
+	env := cfg.env
 	path, err := unix.BytePtrFromString(cfg.path)
 	if err != nil {
 		fail("exec", unix.EINVAL, "path contains NUL")
@@ -179,10 +176,10 @@ func startInit(v string) {
 		opts = append(opts, filter.WithWaitKillableRecv())
 	}
 
-	// The filtered thread keeps its P while it waits in execveat (a raw
-	// call: see installAndExec), so the helper needs another one, and no
-	// garbage collection may start: its stop-the-world would wait for the
-	// filtered thread forever.
+	// The helper must be able to run while the filtered thread waits: give
+	// it a P of its own, and let no garbage collection start, whose
+	// stop-the-world could wait for the filtered thread forever (and whose
+	// preemption signals would interrupt its notified execveat).
 	if runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 	}
@@ -207,13 +204,19 @@ func startInit(v string) {
 		}
 		fail("install", ierr, detail)
 	}
-	// The exec failed. The helper thread reports it; this thread is under
-	// the filter now and waits to be killed.
+	// The exec failed. The helper thread reports it and ends the process;
+	// this thread is under the filter now and makes no call until then.
 	st.execErrno.Store(int32(xerr))
 	for {
-		time.Sleep(time.Hour)
+		spin()
 	}
 }
+
+// spin does nothing, in a function call, so that the loop around it can
+// be preempted.
+//
+//go:noinline
+func spin() {}
 
 // checkExecutable reports, as os/exec would at exec time, why path cannot
 // be executed.
@@ -252,12 +255,17 @@ func growStack(i int) byte {
 }
 
 // installAndExec installs the filter on the calling thread and executes
-// the program. Both calls are raw: the runtime's bookkeeping around a
-// system call can block in a futex when it returns, and once the filter is
-// on, that futex could be notified (nobody answers it yet) or denied. It
-// returns only on failure.
+// the program. It returns only on failure.
 //
-//go:noinline
+// Both calls are raw: the runtime's bookkeeping after a system call can
+// block in a futex, and once the filter is on, that futex could be
+// notified (nobody can answer it yet) or denied. The thread keeps its P
+// meanwhile (the helper has another one), and nothing signals it: the
+// launcher runs with GODEBUG=asyncpreemptoff=1 and no garbage collection,
+// so the runtime's monitor does not send it preemption signals. No signal
+// means the notification of the execveat is never interrupted, so the
+// parent's Continue cannot be lost to a restart, even on kernels without
+// WAIT_KILLABLE_RECV.
 func installAndExec(fprog *unotify.SockFprog, flags uintptr, marker uint64, path *byte, argv, envp []*byte, st *launcherState) (installErr, execErr syscall.Errno) {
 	r, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(fprog)))
 	if e != 0 {
@@ -273,25 +281,36 @@ func installAndExec(fprog *unotify.SockFprog, flags uintptr, marker uint64, path
 
 // launcherHelper runs on its own, unfiltered, thread of the launcher. It
 // sends the listener to the parent once the main thread has installed the
-// filter, closes its copy, and reports a failed execveat.
+// filter, closes its copy, and reports a failed execveat. It waits with raw
+// nanosleep calls, not with the runtime's timers: the main thread holds a
+// P and may be stuck in the scheduler under the filter, and nothing here
+// may depend on it.
 func launcherHelper(sock int, st *launcherState) {
 	runtime.LockOSThread()
 	for st.listener.Load() < 0 {
-		time.Sleep(20 * time.Microsecond)
+		rawSleep(20 * time.Microsecond)
 	}
 	l := int(st.listener.Load())
 	if err := unix.Sendmsg(sock, []byte{msgListener}, unix.UnixRights(l), nil, 0); err != nil {
-		_, _ = unix.Write(sock, encodeError("listener", errnoOf(err), "sending the listener to the parent"))
-		os.Exit(127)
+		rawReport(sock, encodeError("listener", errnoOf(err), "sending the listener to the parent"))
 	}
 	unix.Close(l)
 	for {
 		if e := st.execErrno.Load(); e != 0 {
-			_, _ = unix.Write(sock, encodeError("exec", syscall.Errno(e), "execveat"))
-			for {
-				time.Sleep(time.Hour)
-			}
+			rawReport(sock, encodeError("exec", syscall.Errno(e), "execveat"))
 		}
-		time.Sleep(time.Millisecond)
+		rawSleep(time.Millisecond)
 	}
+}
+
+// rawSleep sleeps in a raw nanosleep call (a signal may cut it short).
+func rawSleep(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
+// rawReport sends msg to the parent and ends the launcher.
+func rawReport(sock int, msg []byte) {
+	unix.RawSyscall(unix.SYS_WRITE, uintptr(sock), uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)))
+	unix.RawSyscall(unix.SYS_EXIT_GROUP, 127, 0, 0)
 }

@@ -451,7 +451,7 @@ func TestStartCmdFields(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "SECCOMPSTREAM_START_FD") {
+	if strings.Contains(got, "SECCOMPSTREAM_START_FD") || strings.Contains(got, "asyncpreemptoff") {
 		t.Errorf("launcher marker leaked into the environment:\n%s", got)
 	}
 	// Exit status and stdin through a shell.
@@ -636,5 +636,73 @@ func TestStartExecFails(t *testing.T) {
 	}
 	if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); err != unix.ECHILD {
 		t.Errorf("a child is left: wait4: %v", err)
+	}
+}
+
+// Several Starts at once, from several goroutines, each get their own
+// program's notifications only.
+func TestStartConcurrent(t *testing.T) {
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf("exit %d", i))
+			s, err := seccompstream.Start(cmd, notifyFilter(t, filter.Allow, "exit_group"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			waited := make(chan struct{})
+			go func() { cmd.Wait(); close(waited) }()
+			for n, err := range s.All(context.Background()) {
+				if err != nil {
+					errs <- err
+					break
+				}
+				if n.PID != cmd.Process.Pid || n.Args[0] != uint64(i) {
+					errs <- fmt.Errorf("program %d (pid %d) got %v", i, cmd.Process.Pid, n)
+				}
+				s.Respond(n, seccompstream.Continue())
+			}
+			<-waited
+			if code := cmd.ProcessState.ExitCode(); code != i {
+				errs <- fmt.Errorf("program %d: exit %d", i, code)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// A command made with exec.CommandContext is killed when its context ends,
+// and the stream ends.
+func TestStartCommandContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", "read x")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	p := startCmd(t, cmd, notifyFilter(t, filter.Allow, "read"))
+	first := true
+	serveStart(t, p.s, func(*seccompstream.Notification) seccompstream.Response {
+		if first {
+			first = false
+			cancel() // kill the program while a call of it waits
+		}
+		return seccompstream.Continue()
+	})
+	p.wait()
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != unix.SIGKILL {
+		t.Fatalf("status %v, want killed", cmd.ProcessState)
 	}
 }

@@ -164,6 +164,18 @@ var argSpecs = map[string]string{
 	"getpid": "", "getppid": "", "gettid": "", "getuid": "", "geteuid": "", "getgid": "", "getegid": "",
 	"fork": "", "vfork": "", "sched_yield": "", "sync": "",
 	"unshare": "x", "setns": "f x", "umask": "m",
+	"brk": "x", "mmap": "x u x x f i", "mprotect": "x u x", "munmap": "x u", "madvise": "x u i",
+	"arch_prctl": "x x", "set_tid_address": "x", "set_robust_list": "x u", "rseq": "x u x x",
+	"prlimit64": "i i x x", "getrandom": "x u x", "fstat": "f x", "newfstat": "f x", "lseek": "f i i",
+	"ioctl": "f x x", "fcntl": "f i x", "getdents64": "f x u", "rt_sigaction": "i x x u",
+	"rt_sigprocmask": "i x x u", "rt_sigreturn": "", "futex": "x i i x x i", "clone": "x x x x x",
+	"clone3": "x u", "wait4": "i x x x", "pipe2": "x o", "socket": "i i i", "sendmsg": "f x x",
+	"recvmsg": "f x x", "recvfrom": "f x u x x x", "getcwd": "x u", "uname": "x", "sysinfo": "x",
+	"sched_getaffinity": "i u x", "sigaltstack": "x x", "readv": "f x i", "writev": "f x i",
+	"poll": "x u i", "ppoll": "x u x x u", "epoll_pwait": "f x i i x u", "epoll_ctl": "f i f x",
+	"nanosleep": "x x", "clock_nanosleep": "i x x x", "clock_gettime": "i x", "gettimeofday": "x x",
+	"setpgid": "i i", "getpgrp": "", "setsid": "", "prctl": "i x x x x", "seccomp": "u x x",
+	"pidfd_open": "i x", "close_range": "u u x",
 }
 
 const maxPath = 4096
