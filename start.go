@@ -132,6 +132,10 @@ func init() {
 // still answered correctly, but an interrupted call comes back as a new
 // notification.
 //
+// opts configure the returned Stream as they do for New (WithSyncWakeup,
+// WithDedicatedThread); an option the kernel cannot honour makes Start fail
+// with no process left.
+//
 // Errors: a program that cannot be executed (missing, not executable)
 // gives an *fs.PathError like os/exec does, matching fs.ErrNotExist or
 // fs.ErrPermission; a filter the kernel refuses gives the kernel's errno
@@ -139,7 +143,7 @@ func init() {
 // filter with a listener, as in some containers). On error no process is
 // left: a started child has been killed and reaped, and cmd must not be
 // waited for.
-func Start(cmd *exec.Cmd, f *filter.Filter) (*Stream, error) {
+func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 	if cmd == nil {
 		return nil, errors.New("seccompstream: Start: nil *exec.Cmd")
 	}
@@ -212,7 +216,7 @@ func Start(cmd *exec.Cmd, f *filter.Filter) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccompstream: Start: starting the launcher: %w", err)
 	}
-	s, err := launch(cmd, conn, config, marker)
+	s, err := launch(cmd, conn, config, marker, opts)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -222,7 +226,7 @@ func Start(cmd *exec.Cmd, f *filter.Filter) (*Stream, error) {
 }
 
 // launch drives a started launcher up to the program's execve.
-func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64) (*Stream, error) {
+func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64, opts []Option) (*Stream, error) {
 	if err := conn.send(config); err != nil {
 		return nil, fmt.Errorf("seccompstream: Start: sending the configuration to the launcher: %w", err)
 	}
@@ -255,7 +259,7 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64) (*S
 	if ev.err != nil {
 		return nil, launcherFailure(cmd, ev.err)
 	}
-	s, err := New(ev.fd)
+	s, err := New(ev.fd, opts...)
 	if err != nil {
 		unix.Close(ev.fd)
 		return nil, fmt.Errorf("seccompstream: Start: %w", err)

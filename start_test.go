@@ -706,3 +706,41 @@ func TestStartCommandContext(t *testing.T) {
 		t.Fatalf("status %v, want killed", cmd.ProcessState)
 	}
 }
+
+func TestStartWithOptions(t *testing.T) {
+	f := filter.New(filter.Allow)
+	if err := f.Add(filter.Notify, "getppid"); err != nil {
+		t.Fatal(err)
+	}
+	feat, err := seccompstream.KernelFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/true")
+	s, err := seccompstream.Start(cmd, f, seccompstream.WithSyncWakeup(), seccompstream.WithDedicatedThread())
+	if !feat.SyncWakeUp {
+		if !errors.Is(err, seccompstream.ErrNotSupported) {
+			t.Fatalf("Start with WithSyncWakeup on a kernel without it: %v", err)
+		}
+		if cmd.Process != nil {
+			if _, err := os.FindProcess(cmd.Process.Pid); err == nil && unix.Kill(cmd.Process.Pid, 0) == nil {
+				t.Fatal("child left behind")
+			}
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for _, err := range s.All(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

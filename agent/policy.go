@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/seccompstream/seccompstream/internal/errnames"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
@@ -64,34 +66,13 @@ func ParseAction(s string) (Action, error) {
 		if !hasArg {
 			return Deny(unix.EPERM), nil
 		}
-		e, err := parseErrno(arg)
+		e, err := errnames.Parse(arg)
 		if err != nil {
 			return Action{}, fmt.Errorf("agent: action %q: %w", s, err)
 		}
 		return Deny(e), nil
 	}
 	return Action{}, fmt.Errorf(`agent: unknown action %q (want "allow", "trace", "deny" or "deny:ERRNO")`, s)
-}
-
-// parseErrno parses "EACCES", "eacces" or "13".
-func parseErrno(s string) (syscall.Errno, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 4095 {
-			return 0, fmt.Errorf("errno %d out of range 1..4095", n)
-		}
-		return syscall.Errno(n), nil
-	}
-	want := strings.ToUpper(s)
-	if want == "" {
-		return 0, fmt.Errorf("empty errno")
-	}
-	for e := syscall.Errno(1); e < 4096; e++ {
-		if unix.ErrnoName(e) == want {
-			return e, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown errno %q", s)
 }
 
 // String returns the action as ParseAction reads it ("deny:EACCES").

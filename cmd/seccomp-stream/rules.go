@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/seccompstream/seccompstream/internal/errnames"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
@@ -79,7 +81,7 @@ func parseRulesArch(arch uint32, trace, deny []string) (*rules, error) {
 			e := syscall.Errno(unix.EPERM)
 			if hasErrno {
 				var err error
-				if e, err = parseErrno(errs); err != nil {
+				if e, err = errnames.Parse(errs); err != nil {
 					return nil, fmt.Errorf("--deny %q: %w", item, err)
 				}
 			}
@@ -121,24 +123,6 @@ func suggest(arch uint32, name string) string {
 		}
 	}
 	return ""
-}
-
-// parseErrno parses "EACCES", "eacces" or "13".
-func parseErrno(s string) (syscall.Errno, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 4095 {
-			return 0, fmt.Errorf("errno %d out of range 1..4095", n)
-		}
-		return syscall.Errno(n), nil
-	}
-	want := strings.ToUpper(s)
-	for e := syscall.Errno(1); e < 4096; e++ {
-		if unix.ErrnoName(e) == want {
-			return e, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown errno %q", s)
 }
 
 // errnoString names an errno ("EACCES"), or gives its number.
