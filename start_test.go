@@ -692,7 +692,9 @@ func TestStartCommandContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	p := startCmd(t, cmd, notifyFilter(t, filter.Allow, "read"))
+	// Every call notifies: shells differ in what they call first (dash
+	// reads, busybox polls), and the first call of the program is enough.
+	p := startCmd(t, cmd, notifyFilter(t, filter.Notify))
 	first := true
 	serveStart(t, p.s, func(*seccompstream.Notification) seccompstream.Response {
 		if first {
