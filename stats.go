@@ -87,7 +87,11 @@ type LatencyBucket struct {
 	Count      uint64
 }
 
-// Snapshot returns the current counts.
+// Snapshot returns the current counts. The counters are read one at a
+// time, not as one atomic picture: while calls are being answered, a
+// snapshot can see a call that has left InFlight before its outcome was
+// counted. Once the Serve calls that use s have returned, the counts add up
+// (Received equals the sum of the outcomes).
 func (s *Stats) Snapshot() StatsSnapshot {
 	snap := StatsSnapshot{
 		Received:       s.received.Load(),
