@@ -297,35 +297,58 @@ func (s *Stream) tryRecv(fd uintptr) bool {
 		if n == 0 {
 			return false
 		}
-		re := s.pfd[0].Revents
-		switch {
-		case re&unix.POLLIN != 0:
-			switch err := unotify.Recv(int(fd), &s.buf); err {
-			case nil:
-				s.rerr = nil
-				return true
-			case unix.EINTR:
-				continue
-			case unix.ENOENT:
-				// Withdrawn between wake-up and receive; or (Linux 6.11+)
-				// the filter lost its last user: the next poll says which.
-				s.skipped.Add(1)
-				continue
-			default:
-				s.rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
-				return true
-			}
-		case re&unix.POLLHUP != 0:
-			s.rerr = io.EOF
+		switch s.onPoll(fd, s.pfd[0].Revents) {
+		case recvDone:
 			return true
-		case re&(unix.POLLERR|unix.POLLNVAL) != 0:
-			s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
-			return true
+		case recvAgain:
+			continue
 		}
 		// POLLOUT alone: received notifications wait for answers, none
 		// waits to be received.
 		return false
 	}
+}
+
+// What onPoll found.
+const (
+	recvWait  = iota // nothing to receive: wait for readiness
+	recvAgain        // a notification was withdrawn: poll again at once
+	recvDone         // s.buf holds a notification, or s.rerr says why not
+)
+
+// onPoll acts on the listener's poll result re: RECV on POLLIN, io.EOF on
+// a hang-up with nothing pending. After a withdrawn notification
+// (ENOENT) the caller must poll again before it waits: others may be
+// pending whose wake-up it already consumed.
+func (s *Stream) onPoll(fd uintptr, re int16) int {
+	switch {
+	case re&unix.POLLIN != 0:
+		for {
+			switch err := unotify.Recv(int(fd), &s.buf); err {
+			case nil:
+				s.rerr = nil
+				return recvDone
+			case unix.EINTR:
+				continue
+			case unix.ENOENT:
+				// Withdrawn between wake-up and receive (the target was
+				// killed or signalled); or, on Linux 6.11+, the filter
+				// lost its last user. The next poll says which.
+				s.skipped.Add(1)
+				return recvAgain
+			default:
+				s.rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
+				return recvDone
+			}
+		}
+	case re&unix.POLLHUP != 0:
+		s.rerr = io.EOF
+		return recvDone
+	case re&(unix.POLLERR|unix.POLLNVAL) != 0:
+		s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
+		return recvDone
+	}
+	return recvWait
 }
 
 // recvDedicated waits in blocking system calls on the calling goroutine's
@@ -389,27 +412,7 @@ func (s *Stream) recvBlocking(fd uintptr) {
 			_, _ = unix.Read(s.wakefd, b[:])
 			continue
 		}
-		re := s.pfd[0].Revents
-		switch {
-		case re&unix.POLLIN != 0:
-			switch err := unotify.Recv(int(fd), &s.buf); err {
-			case nil:
-				s.rerr = nil
-				return
-			case unix.EINTR:
-				continue
-			case unix.ENOENT:
-				s.skipped.Add(1)
-				continue
-			default:
-				s.rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
-				return
-			}
-		case re&unix.POLLHUP != 0:
-			s.rerr = io.EOF
-			return
-		case re&(unix.POLLERR|unix.POLLNVAL) != 0:
-			s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
+		if s.onPoll(fd, s.pfd[0].Revents) == recvDone {
 			return
 		}
 	}
