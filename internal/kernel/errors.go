@@ -23,6 +23,7 @@ type UnsupportedFeatureError struct {
 	MinimumVersion string
 }
 
+// Error names the feature and the first Linux release that has it.
 func (e *UnsupportedFeatureError) Error() string {
 	return fmt.Sprintf("%s not supported (needs Linux %s)", e.Name, e.MinimumVersion)
 }
