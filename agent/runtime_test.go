@@ -18,28 +18,13 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
-// requireTool returns the path of a program the test needs. It skips the
-// test when the program is missing, except in CI (SECCOMPSTREAM_CI=1),
-// where that fails it.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if sectest.InCI() {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
-
 // busyboxApplets are linked to /bin/busybox in the test rootfs.
 var busyboxApplets = []string{"sh", "mkdir", "echo", "cat", "sleep", "ls", "true", "rmdir"}
 
 // newRootfs makes a rootfs with busybox (busybox-static) in it.
 func newRootfs(t *testing.T) string {
 	t.Helper()
-	bb := requireTool(t, "busybox")
+	bb := sectest.RequireTool(t, "busybox")
 	root := filepath.Join(t.TempDir(), "rootfs")
 	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -138,9 +123,9 @@ func forRuntimes(t *testing.T, f func(t *testing.T, rt *ociRuntime)) {
 
 func newRuntime(t *testing.T, name string) *ociRuntime {
 	t.Helper()
-	requireTool(t, name)
+	sectest.RequireTool(t, name)
 	if name == "crun" {
-		requireTool(t, "unshare")
+		sectest.RequireTool(t, "unshare")
 	}
 	return &ociRuntime{name: name, root: t.TempDir()}
 }

@@ -390,13 +390,7 @@ func buildHelper386(t *testing.T) string {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("int $0x80 test is for x86_64")
 	}
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		if sectest.InCI() {
-			t.Fatalf("gcc not found (CI must install it): %v", err)
-		}
-		t.Skipf("gcc not found: %v", err)
-	}
+	gcc := sectest.RequireTool(t, "gcc")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "int80.c")
 	bin := filepath.Join(dir, "int80")

@@ -17,24 +17,10 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
-// agentNeed returns the path of a tool the agent tests need; it skips the
-// test without it, or fails it in CI.
-func agentNeed(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if sectest.InCI() {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
-
 // agentRootfs makes a rootfs with busybox (busybox-static) in it.
 func agentRootfs(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(agentNeed(t, "busybox"))
+	data, err := os.ReadFile(sectest.RequireTool(t, "busybox"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +79,7 @@ func agentBundle(t *testing.T, rootfs, socket, script string, annotations map[st
 // output. The container is deleted when the test ends.
 func agentRunc(t *testing.T, state, bundle, id string) string {
 	t.Helper()
-	agentNeed(t, "runc")
+	sectest.RequireTool(t, "runc")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	t.Cleanup(func() {
@@ -177,7 +163,7 @@ func startAgentCLI(t *testing.T, args ...string) (socket string, stdout, stderr 
 // TestAgentCLIDeny: --deny fails mkdir in a runc container with the errno
 // given, and the trace line names the container and the path.
 func TestAgentCLIDeny(t *testing.T) {
-	agentNeed(t, "runc")
+	sectest.RequireTool(t, "runc")
 	socket, stdout, stderr := startAgentCLI(t, "--deny", "mkdir:EDQUOT,mkdirat:EDQUOT")
 	bundle := agentBundle(t, agentRootfs(t), socket, `mkdir /tmp/x; echo "rc=$?"`, nil)
 	out := agentRunc(t, t.TempDir(), bundle, "cli-deny")
@@ -198,7 +184,7 @@ func TestAgentCLIDeny(t *testing.T) {
 // TestAgentCLIJSON: --json lines carry the container id and the decoded
 // call.
 func TestAgentCLIJSON(t *testing.T) {
-	agentNeed(t, "runc")
+	sectest.RequireTool(t, "runc")
 	socket, stdout, _ := startAgentCLI(t, "--trace", "mkdir,mkdirat", "--json")
 	bundle := agentBundle(t, agentRootfs(t), socket, `mkdir /tmp/y && echo made`, nil)
 	out := agentRunc(t, t.TempDir(), bundle, "cli-json")
@@ -225,7 +211,7 @@ func TestAgentCLIJSON(t *testing.T) {
 // TestAgentCLIPolicy: a policy file denies mkdir to containers with an
 // annotation, and traces it for the others.
 func TestAgentCLIPolicy(t *testing.T) {
-	agentNeed(t, "runc")
+	sectest.RequireTool(t, "runc")
 	policy := filepath.Join(t.TempDir(), "policy.json")
 	os.WriteFile(policy, []byte(`{
   "syscalls": {"mkdir": "trace", "mkdirat": "trace"},
@@ -290,7 +276,7 @@ func TestAgentCLIUsage(t *testing.T) {
 // while a container runs: the container's next notified call fails with
 // ENOSYS and the container ends normally.
 func TestAgentCLIKilled(t *testing.T) {
-	agentNeed(t, "runc")
+	sectest.RequireTool(t, "runc")
 	if _, err := exec.LookPath("go"); err != nil {
 		if sectest.InCI() {
 			t.Fatal("no go tool")
