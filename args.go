@@ -3,13 +3,14 @@ package seccompstream
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
 	"strings"
-	"unsafe"
 
+	"github.com/seccompstream/seccompstream/internal/unotify"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,7 +44,7 @@ func ReadValue[T any](m *Memory, addr uint64) (T, error) {
 	if err := checkPlain(reflect.TypeFor[T]()); err != nil {
 		return v, fmt.Errorf("seccompstream: ReadValue[%v]: %w", reflect.TypeFor[T](), err)
 	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&v)), unsafe.Sizeof(v))
+	b := unotify.Bytes(&v)
 	if _, err := m.readValid(b, addr); err != nil {
 		var zero T
 		return zero, err
@@ -82,7 +83,7 @@ func (m *Memory) byteOrder() binary.ByteOrder {
 // is64 reports whether the target's ABI has 64-bit pointers.
 func (m *Memory) is64() bool {
 	if m.arch == 0 {
-		return unsafe.Sizeof(uintptr(0)) == 8
+		return bits.UintSize == 64
 	}
 	return m.arch&auditArch64Bit != 0
 }

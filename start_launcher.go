@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -255,7 +254,7 @@ func growStack(i int) byte {
 }
 
 // installAndExec installs the filter on the calling thread and executes
-// the program. It returns only on failure.
+// the program (unotify.InstallAndExecveat). It returns only on failure.
 //
 // Both calls are raw: the runtime's bookkeeping after a system call can
 // block in a futex, and once the filter is on, that futex could be
@@ -267,16 +266,8 @@ func growStack(i int) byte {
 // parent's Continue cannot be lost to a restart, even on kernels without
 // WAIT_KILLABLE_RECV.
 func installAndExec(fprog *unotify.SockFprog, flags uintptr, marker uint64, path *byte, argv, envp []*byte, st *launcherState) (installErr, execErr syscall.Errno) {
-	r, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(fprog)))
-	if e != 0 {
-		return e, 0
-	}
-	st.listener.Store(int32(r))
 	atFDCWD := int32(unix.AT_FDCWD)
-	dirfd := marker | uint64(uint32(atFDCWD))
-	_, _, e = unix.RawSyscall6(unix.SYS_EXECVEAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)),
-		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envp[0])), 0, 0)
-	return 0, e
+	return unotify.InstallAndExecveat(fprog, flags, &st.listener, marker|uint64(uint32(atFDCWD)), path, argv, envp)
 }
 
 // launcherHelper runs on its own, unfiltered, thread of the launcher. It
@@ -306,11 +297,10 @@ func launcherHelper(sock int, st *launcherState) {
 // rawSleep sleeps in a raw nanosleep call (a signal may cut it short).
 func rawSleep(d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))
-	unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+	unotify.RawNanosleep(&ts)
 }
 
 // rawReport sends msg to the parent and ends the launcher.
 func rawReport(sock int, msg []byte) {
-	unix.RawSyscall(unix.SYS_WRITE, uintptr(sock), uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)))
-	unix.RawSyscall(unix.SYS_EXIT_GROUP, 127, 0, 0)
+	unotify.RawWriteAndExit(sock, msg, 127)
 }
