@@ -63,6 +63,33 @@ func TestAllocsPerRoundTrip(t *testing.T) {
 // from the supervisor's side. For ratios against a C supervisor, use
 // scripts/bench.
 func BenchmarkRoundTrip(b *testing.B) {
+	benchModes(b, func(b *testing.B, opts ...seccompstream.Option) {
+		c := sectest.StartChild(b, sectest.Opts{Scenario: "spin", Args: []string{strconv.Itoa(b.N)}, Notify: []string{"getppid"}, WaitKillableRecv: true})
+		s, err := seccompstream.New(c.Listener, opts...)
+		if err != nil {
+			b.Skip(err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			n, err := s.Receive(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// A Go target's calls can be interrupted (preemption
+			// signals) before they were received: then they are gone.
+			if err := s.Respond(n, seccompstream.Return(1)); err != nil && !errors.Is(err, seccompstream.ErrGone) {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// benchModes runs a benchmark in both receive modes, each with and
+// without SYNC_WAKE_UP.
+func benchModes(b *testing.B, f func(b *testing.B, opts ...seccompstream.Option)) {
 	for _, m := range modes {
 		for _, sync := range []bool{false, true} {
 			name := m.name
@@ -71,28 +98,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				name += "/syncwakeup"
 				opts = append(opts[:len(opts):len(opts)], seccompstream.WithSyncWakeup())
 			}
-			b.Run(name, func(b *testing.B) {
-				c := sectest.StartChild(b, sectest.Opts{Scenario: "spin", Args: []string{strconv.Itoa(b.N)}, Notify: []string{"getppid"}, WaitKillableRecv: true})
-				s, err := seccompstream.New(c.Listener, opts...)
-				if err != nil {
-					b.Skip(err)
-				}
-				defer s.Close()
-				ctx := context.Background()
-				b.ReportAllocs()
-				b.ResetTimer()
-				for range b.N {
-					n, err := s.Receive(ctx)
-					if err != nil {
-						b.Fatal(err)
-					}
-					// A Go target's calls can be interrupted (preemption
-					// signals) before they were received: then they are gone.
-					if err := s.Respond(n, seccompstream.Return(1)); err != nil && !errors.Is(err, seccompstream.ErrGone) {
-						b.Fatal(err)
-					}
-				}
-			})
+			b.Run(name, func(b *testing.B) { f(b, opts...) })
 		}
 	}
 }

@@ -622,30 +622,19 @@ func Example_serve() {
 // BenchmarkServe measures one trapped call answered through Serve, to set
 // beside BenchmarkRoundTrip (a bare Receive/Respond loop).
 func BenchmarkServe(b *testing.B) {
-	for _, m := range modes {
-		for _, sync := range []bool{false, true} {
-			name := m.name
-			opts := m.opts
-			if sync {
-				name += "/syncwakeup"
-				opts = append(opts[:len(opts):len(opts)], seccompstream.WithSyncWakeup())
-			}
-			b.Run(name, func(b *testing.B) {
-				c := sectest.StartChild(b, sectest.Opts{Scenario: "spin", Args: []string{strconv.Itoa(b.N)}, Notify: []string{"getppid"}, WaitKillableRecv: true})
-				s, err := seccompstream.New(c.Listener, opts...)
-				if err != nil {
-					b.Skip(err)
-				}
-				defer s.Close()
-				b.ReportAllocs()
-				b.ResetTimer()
-				err = s.Serve(context.Background(), seccompstream.Answer(seccompstream.Return(1)))
-				if err != nil {
-					b.Fatal(err)
-				}
-			})
+	benchModes(b, func(b *testing.B, opts ...seccompstream.Option) {
+		c := sectest.StartChild(b, sectest.Opts{Scenario: "spin", Args: []string{strconv.Itoa(b.N)}, Notify: []string{"getppid"}, WaitKillableRecv: true})
+		s, err := seccompstream.New(c.Listener, opts...)
+		if err != nil {
+			b.Skip(err)
 		}
-	}
+		defer s.Close()
+		b.ReportAllocs()
+		b.ResetTimer()
+		if err := s.Serve(context.Background(), seccompstream.Answer(seccompstream.Return(1))); err != nil {
+			b.Fatal(err)
+		}
+	})
 }
 
 // TestServeDependentHandlers: the handler of one call waits for the
