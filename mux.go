@@ -31,11 +31,39 @@ type Mux struct {
 
 // muxTable is one immutable state of a Mux.
 type muxTable struct {
-	byKey map[uint64]Handler // arch<<32 | number
+	routes *muxRoutes
+	def    Handler
+	mws    []func(Handler) Handler
+	chain  Handler // mws around the table
+}
+
+// muxRoutes are the routes of a muxTable by name, and by arch and number
+// once a lookup needed them. Building the numbers on first use keeps Handle
+// linear in the number of names (a rule set of 300 names is one build, not
+// 300); tables that differ only in default or middleware share them.
+type muxRoutes struct {
 	names map[string]Handler
-	def   Handler
-	mws   []func(Handler) Handler
-	chain Handler // mws around the table
+	once  sync.Once
+	byKey map[uint64]Handler // arch<<32 | number
+}
+
+func (r *muxRoutes) keys() map[uint64]Handler {
+	r.once.Do(func() {
+		r.byKey = make(map[uint64]Handler, len(r.names))
+		for name, h := range r.names {
+			for _, arch := range sysnames.Arches() {
+				nr, ok := sysnames.Number(arch, name)
+				if !ok {
+					continue
+				}
+				r.byKey[muxKey(arch, nr)] = h
+				if arch == unix.AUDIT_ARCH_X86_64 {
+					r.byKey[muxKey(arch, nr|sysnames.X32Bit)] = h
+				}
+			}
+		}
+	})
+	return r.byKey
 }
 
 // enosysHandler answers ENOSYS: the default default.
@@ -48,26 +76,14 @@ func (enosysHandler) ServeNotification(context.Context, *Notification) Response 
 // NewMux returns an empty Mux: every call gets ENOSYS until routes are added.
 func NewMux() *Mux {
 	m := new(Mux)
-	m.t.Store(newMuxTable(nil, nil, nil))
+	m.t.Store(newMuxTable(&muxRoutes{}, nil, nil))
 	return m
 }
 
-func newMuxTable(names map[string]Handler, def Handler, mws []func(Handler) Handler) *muxTable {
-	t := &muxTable{byKey: make(map[uint64]Handler), names: names, def: def, mws: mws}
+func newMuxTable(routes *muxRoutes, def Handler, mws []func(Handler) Handler) *muxTable {
+	t := &muxTable{routes: routes, def: def, mws: mws}
 	if t.def == nil {
 		t.def = enosysHandler{}
-	}
-	for name, h := range names {
-		for _, arch := range sysnames.Arches() {
-			nr, ok := sysnames.Number(arch, name)
-			if !ok {
-				continue
-			}
-			t.byKey[muxKey(arch, nr)] = h
-			if arch == unix.AUDIT_ARCH_X86_64 {
-				t.byKey[muxKey(arch, nr|sysnames.X32Bit)] = h
-			}
-		}
 	}
 	var h Handler = t
 	for i := len(mws) - 1; i >= 0; i-- {
@@ -88,7 +104,7 @@ func (t *muxTable) ServeNotification(ctx context.Context, n *Notification) Respo
 }
 
 func (t *muxTable) lookup(n *Notification) Handler {
-	if h, ok := t.byKey[muxKey(n.Arch, n.Syscall)]; ok {
+	if h, ok := t.routes.keys()[muxKey(n.Arch, n.Syscall)]; ok {
 		return h
 	}
 	return t.def
@@ -104,7 +120,7 @@ func (m *Mux) ServeNotification(ctx context.Context, n *Notification) Response {
 // and whether that is a route rather than the default.
 func (m *Mux) Handler(n *Notification) (h Handler, routed bool) {
 	t := m.t.Load()
-	h, routed = t.byKey[muxKey(n.Arch, n.Syscall)]
+	h, routed = t.routes.keys()[muxKey(n.Arch, n.Syscall)]
 	if !routed {
 		h = t.def
 	}
@@ -127,15 +143,15 @@ func (m *Mux) Handle(name string, h Handler) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.t.Load()
-	if _, dup := old.names[name]; dup {
+	if _, dup := old.routes.names[name]; dup {
 		panic(fmt.Sprintf("seccompstream: Mux.Handle: system call %q routed twice", name))
 	}
-	names := make(map[string]Handler, len(old.names)+1)
-	for k, v := range old.names {
+	names := make(map[string]Handler, len(old.routes.names)+1)
+	for k, v := range old.routes.names {
 		names[k] = v
 	}
 	names[name] = h
-	m.t.Store(newMuxTable(names, old.def, old.mws))
+	m.t.Store(newMuxTable(&muxRoutes{names: names}, old.def, old.mws))
 }
 
 // HandleFunc routes the system call name to f; see Handle.
@@ -153,7 +169,7 @@ func (m *Mux) HandleDefault(h Handler) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.t.Load()
-	m.t.Store(newMuxTable(old.names, h, old.mws))
+	m.t.Store(newMuxTable(old.routes, h, old.mws))
 }
 
 // Use adds middleware, which wraps every call the Mux serves, routed or
@@ -171,7 +187,7 @@ func (m *Mux) Use(mw ...func(Handler) Handler) {
 	defer m.mu.Unlock()
 	old := m.t.Load()
 	mws := append(old.mws[:len(old.mws):len(old.mws)], mw...)
-	m.t.Store(newMuxTable(old.names, old.def, mws))
+	m.t.Store(newMuxTable(old.routes, old.def, mws))
 }
 
 // KnownSyscall reports whether name is a system call of at least one
