@@ -45,9 +45,9 @@ const (
 )
 
 // buildABIHelper builds abiHelper (non-PIE, as the i386 ABI's 32-bit
-// registers can then hold its addresses) and checks that this kernel runs
-// i386 code at all.
-func buildABIHelper(t *testing.T) string {
+// registers can then hold its addresses; with extra gcc flags such as
+// -static) and checks that this kernel runs i386 code at all.
+func buildABIHelper(t *testing.T, gccFlags ...string) string {
 	t.Helper()
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the i386 and x32 ABIs are x86_64's")
@@ -58,7 +58,8 @@ func buildABIHelper(t *testing.T) string {
 	if err := os.WriteFile(src, []byte(abiHelper), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(gcc, "-O2", "-no-pie", "-o", bin, src).CombinedOutput(); err != nil {
+	args := append([]string{"-O2", "-no-pie", "-o", bin, src}, gccFlags...)
+	if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "i386", i386Getpid).Output()
