@@ -15,26 +15,16 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
-// abiHelper is a 64-bit program that makes one system call through another
-// ABI and prints the raw result (a negative errno on failure): "i386 NR"
-// through int $0x80 with an i386 number, "x32 NR" through the syscall
-// instruction with the x32 bit set in NR.
-const abiHelper = `#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-int main(int argc, char **argv) {
-	long ret, nr;
-	if (argc != 3)
-		return 100;
-	nr = strtol(argv[2], 0, 0);
-	if (strcmp(argv[1], "i386") == 0)
-		__asm__ volatile ("int $0x80" : "=a"(ret) : "a"(nr) : "memory");
-	else
-		__asm__ volatile ("syscall" : "=a"(ret) : "a"(nr | 0x40000000L) : "rcx", "r11", "memory");
-	printf("%ld\n", ret);
-	return 0;
-}
-`
+// testdata/abi.c is a 64-bit program that makes one system call through
+// another ABI and prints the raw result (a negative errno on failure):
+// "abi i386 NR" goes through int $0x80 with an i386 number, "abi x32 NR"
+// through the syscall instruction with the x32 bit set in NR.
+const abiSource = "testdata/abi.c"
+
+// envABIHelper names a prebuilt static build of abiSource to use instead
+// of building one, for the qemu guest of scripts/kernel-test, which has no
+// gcc (.ci/run builds it with gcc -static -no-pie and passes it in).
+const envABIHelper = "SECCOMPSTREAM_ABI_HELPER"
 
 // Call numbers for the helper: getpid is 20 on i386 (x86_64's 20 is
 // writev) and 39 on x32 and x86_64; 520 is x32's own execve.
@@ -44,7 +34,7 @@ const (
 	x32Execve  = "520"
 )
 
-// buildABIHelper builds abiHelper (non-PIE, as the i386 ABI's 32-bit
+// buildABIHelper builds abiSource (non-PIE, as the i386 ABI's 32-bit
 // registers can then hold its addresses; with extra gcc flags such as
 // -static) and checks that this kernel runs i386 code at all.
 func buildABIHelper(t *testing.T, gccFlags ...string) string {
@@ -52,15 +42,14 @@ func buildABIHelper(t *testing.T, gccFlags ...string) string {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the i386 and x32 ABIs are x86_64's")
 	}
-	gcc := sectest.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, bin := filepath.Join(dir, "abi.c"), filepath.Join(dir, "abi")
-	if err := os.WriteFile(src, []byte(abiHelper), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"-O2", "-no-pie", "-o", bin, src}, gccFlags...)
-	if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
+	bin := os.Getenv(envABIHelper)
+	if bin == "" {
+		gcc := sectest.RequireTool(t, "gcc")
+		bin = filepath.Join(t.TempDir(), "abi")
+		args := append([]string{"-O2", "-no-pie", "-o", bin, abiSource}, gccFlags...)
+		if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, out)
+		}
 	}
 	out, err := exec.Command(bin, "i386", i386Getpid).Output()
 	if v, _ := strconv.Atoi(strings.TrimSpace(string(out))); err != nil || v <= 0 {
