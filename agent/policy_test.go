@@ -15,19 +15,12 @@ import (
 	"github.com/seccompstream/seccompstream/policy"
 )
 
+// A policy with a rule set for every container and one for some.
 const examplePolicy = `{
-  "default": "trace",
-  "syscalls": {"mkdir": "deny:EACCES", "mkdirat": "deny:EACCES", "unlink": "trace"},
+  "syscalls": {"mkdir": "deny:EACCES", "mkdirat": "deny:EACCES"},
   "containers": [
-    {
-      "match": {"annotations": {"org.example/sandbox": "strict"}},
-      "default": "deny",
-      "syscalls": {"unlink": "deny:EROFS"}
-    },
-    {
-      "match": {"id": "debug-*", "metadata": "trusted"},
-      "syscalls": {"mkdir": "allow", "mkdirat": "allow"}
-    }
+    {"match": {"annotations": {"org.example/sandbox": "strict"}}, "default": "deny"},
+    {"match": {"id": "debug-*", "metadata": "trusted"}, "syscalls": {"mkdirat": "allow"}}
   ]
 }`
 

@@ -33,13 +33,7 @@ func TestHandlerRoutesEveryABI(t *testing.T) {
 		t.Skip("the numbers below are x86_64's and i386's")
 	}
 	const x86, i386 = unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_I386
-	nr := func(arch uint32, name string) int32 {
-		n, ok := sysnames.Number(arch, name)
-		if !ok {
-			t.Fatalf("no %s on %s", name, sysnames.ArchName(arch))
-		}
-		return n
-	}
+	nr := func(arch uint32, name string) int32 { return number(t, arch, name) }
 	for _, tc := range []struct {
 		name        string
 		trace, deny []string

@@ -17,6 +17,16 @@ import (
 	"github.com/seccompstream/seccompstream/policy"
 )
 
+// number is the number of the call name on arch.
+func number(t *testing.T, arch uint32, name string) int32 {
+	t.Helper()
+	n, ok := sysnames.Number(arch, name)
+	if !ok {
+		t.Fatalf("no %s on %s", name, sysnames.ArchName(arch))
+	}
+	return n
+}
+
 func parseX86(t *testing.T, trace, deny []string) *policy.Rules {
 	t.Helper()
 	r, err := policy.ParseListsFor(unix.AUDIT_ARCH_X86_64, trace, deny)
@@ -213,13 +223,7 @@ func TestFilterEveryABI(t *testing.T) {
 		arch uint32
 		want filter.Action
 	}
-	nr := func(arch uint32, name string) int32 {
-		n, ok := sysnames.Number(arch, name)
-		if !ok {
-			t.Fatalf("no %s on %s", name, sysnames.ArchName(arch))
-		}
-		return n
-	}
+	nr := func(arch uint32, name string) int32 { return number(t, arch, name) }
 	for _, tc := range []struct {
 		name        string
 		trace, deny []string
