@@ -179,8 +179,8 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		}
 	}()
 
-	// Serve answers every call exactly once (a handler that panics gets
-	// ENOSYS), and cancels the trace of a call its target gave up.
+	// Serve answers every call exactly once, whatever a handler does (one
+	// that panics gets ENOSYS for its call), and reports what went wrong.
 	serr := s.Serve(ctx, h, seccompstream.WithErrorHandler(func(err error) {
 		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
 	}))
