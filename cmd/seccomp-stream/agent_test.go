@@ -10,12 +10,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
 // agentRootfs makes a rootfs with busybox (busybox-static) in it.
@@ -376,5 +378,28 @@ func TestAgentCLII386(t *testing.T) {
 	stdout.waitFor(t, "= EXDEV\n")
 	if trace := stdout.String(); !regexp.MustCompile(`(?m)^cli-i386 \d+ getpid.*i386.*= EXDEV$`).MatchString(trace) {
 		t.Errorf("trace lacks a line cli-i386 PID getpid[i386](...) = EXDEV:\n%s", trace)
+	}
+}
+
+// agentPolicy: no rule flags shows every notified call; lists and files
+// give their rules; a file and lists together are refused.
+func TestAgentPolicyFromFlags(t *testing.T) {
+	p, err := agentPolicy("", nil, nil)
+	if err != nil || p.Rules.Default != policy.Trace || len(p.Rules.Syscalls) != 0 {
+		t.Errorf("no flags: %+v, %v", p, err)
+	}
+	p, err = agentPolicy("", []string{"openat"}, []string{"mkdir,mkdirat:EACCES"})
+	if err != nil || p.Rules.Default != policy.Allow || p.Rules.Action("mkdir") != policy.Deny(syscall.EACCES) ||
+		p.Rules.Action("openat") != policy.Trace {
+		t.Errorf("lists: %+v, %v", p, err)
+	}
+	file := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(file, []byte(`{"syscalls":{"mkdir":"allow"}}`), 0o644)
+	p, err = agentPolicy(file, nil, nil)
+	if err != nil || p.Rules.Default != policy.Trace || p.Rules.Action("mkdir") != policy.Allow {
+		t.Errorf("file: %+v, %v", p, err)
+	}
+	if _, err := agentPolicy(file, nil, []string{"mkdir"}); err == nil || !strings.Contains(err.Error(), "cannot be combined") {
+		t.Errorf("file and lists: %v", err)
 	}
 }
