@@ -137,7 +137,17 @@ func (p *Policy) Validate() error {
 
 // The policy file as JSON reads it. The fields of a rule set are the same
 // at the top level and in each container rule (ruleSetJSON), so that every
-// kind of rule added later works in both places.
+// kind of rule added later works in both places. Where the next kinds go
+// (none is read yet, so each is an unknown field today):
+//
+//	ruleSetJSON: "files": {"read": [...], "write": [...]}     file allow-lists
+//	             "network": {"connect": [...], "bind": [...]} address allow-lists
+//	             "profile": "FILE"                            an OCI seccomp profile
+//	             "intercepts": {"mknod": {...}, "sysinfo": {...}}
+//	matchJSON:   "namespace", "pod", "container"              pod selectors
+//
+// Each becomes a field of Rules (or of Match and Subject) with the same
+// meaning at both levels, and For merges it as it merges Syscalls.
 type (
 	fileJSON struct {
 		ruleSetJSON
