@@ -3,6 +3,7 @@ package seccompstream
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,7 +17,9 @@ import (
 //
 // Routing is by name across architectures: a Handler registered for
 // "openat" gets openat from an x86_64 target, from an i386 one (int $0x80 on
-// x86_64) and from an x32 one, although each ABI numbers openat differently;
+// x86_64) and from an x32 one (x86_64's number with the x32 bit, or x32's
+// own number where the tables know one, as for execve), although each ABI
+// numbers openat differently;
 // n.Arch and n.Syscall tell them apart where it matters. Calls without a
 // route go to the default Handler (HandleDefault), which answers ENOSYS
 // unless set. Middleware added with Use wraps the whole Mux: it sees every
@@ -62,9 +65,37 @@ func (r *muxRoutes) keys() map[uint64]Handler {
 				}
 			}
 		}
+		if len(r.names) > 0 {
+			r.addX32Own()
+		}
 	})
 	return r.byKey
 }
+
+// addX32Own routes the x32 calls that x32 numbers apart from x86_64 (its
+// own execve, ioctl, readv... from 512 up), for the tables that name them:
+// the x32 names are x86_64's, so Number finds only the x86_64 number.
+func (r *muxRoutes) addX32Own() {
+	const x86 = unix.AUDIT_ARCH_X86_64
+	for nr := int32(0); nr < x32MaxNr; nr++ {
+		name, ok := sysnames.Name(x86, nr|sysnames.X32Bit)
+		if !ok {
+			continue
+		}
+		name = strings.TrimSuffix(name, sysnames.X32Suffix)
+		h, ok := r.names[name]
+		if !ok {
+			continue
+		}
+		if n64, _ := sysnames.Number(x86, name); n64 != nr {
+			r.byKey[muxKey(x86, nr|sysnames.X32Bit)] = h
+		}
+	}
+}
+
+// x32MaxNr bounds the x32 call numbers addX32Own looks at (the kernel's
+// x32 table ends at 547).
+const x32MaxNr = 1024
 
 // enosysHandler answers ENOSYS: the default default.
 type enosysHandler struct{}

@@ -230,3 +230,25 @@ func TestMuxRoutesAfterLookup(t *testing.T) {
 		}
 	}
 }
+
+// x32 numbers its own calls from 512 up (execve is 520 there, 59 on
+// x86_64): where the tables name them, a route by name gets them too.
+func TestMuxRoutesX32OwnNumbers(t *testing.T) {
+	const x86 = unix.AUDIT_ARCH_X86_64
+	ctx := context.Background()
+	for nr := int32(512); nr < 1024; nr++ {
+		name, ok := sysnames.Name(x86, nr|sysnames.X32Bit)
+		if !ok {
+			continue
+		}
+		name = strings.TrimSuffix(name, sysnames.X32Suffix)
+		if n64, _ := sysnames.Number(x86, name); n64 == nr {
+			continue
+		}
+		m := seccompstream.NewMux()
+		m.Handle(name, muxAnswer(7))
+		if got := m.ServeNotification(ctx, muxNote(x86, nr|sysnames.X32Bit)); got.Value() != 7 {
+			t.Errorf("x32 %s (%d): %v, want the route", name, nr, got)
+		}
+	}
+}
