@@ -119,14 +119,21 @@ func enforce(t *testing.T, p *profile.Profile, cmd *exec.Cmd) result {
 }
 
 func TestRecordShell(t *testing.T) {
-	script := "ls / >/dev/null; cat /etc/hostname"
+	file := filepath.Join(t.TempDir(), "hostname")
+	if err := os.WriteFile(file, []byte("box\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "ls / >/dev/null; cat " + file
 	plain := runPlain(t, exec.Command("sh", "-c", script))
+	if plain.code != 0 || plain.stdout != "box\n" {
+		t.Fatalf("plain run: %+v", plain)
+	}
 	p, _, got := record(t, exec.Command("sh", "-c", script))
 	if got != plain {
 		t.Fatalf("recorded run: %+v\nplain run: %+v", got, plain)
 	}
 	native, _ := nativeOCIArch()
-	for _, name := range []string{"execve", "exit_group", "read", "write", "getdents64"} {
+	for _, name := range []string{"execve", "exit_group", "write", "getdents64"} {
 		if !p.Has(native, name) {
 			t.Errorf("recording lacks %s", name)
 		}
@@ -134,10 +141,14 @@ func TestRecordShell(t *testing.T) {
 	if !p.Has(native, "openat") && !p.Has(native, "open") {
 		t.Error("recording lacks openat and open")
 	}
+	if !p.Has(native, "read") && !p.Has(native, "sendfile") { // busybox cat: sendfile
+		t.Error("recording lacks read and sendfile")
+	}
 	// Start answers the exec of sh itself (it is the launcher's last
-	// call), so the Stream shows only the two that sh makes.
-	if c, _ := p.Lookup(native, "execve"); c.Count != 2 {
-		t.Errorf("execve count %d, want 2 (ls, cat)", c.Count)
+	// call), so the Stream shows only the ones sh makes: ls and cat (as a
+	// busybox shell in the qemu guest runs them, at least one).
+	if c, _ := p.Lookup(native, "execve"); c.Count < 1 || c.Count > 2 {
+		t.Errorf("execve count %d, want 1 or 2 (ls, cat)", c.Count)
 	}
 	b, err := p.Marshal()
 	if err != nil {
