@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
@@ -52,7 +55,17 @@ func goWork() int {
 	return 0
 }
 
-var scenarios = map[string]sectest.Scenario{}
+// Child scenarios (see sectest.StartChild).
+var scenarios = map[string]sectest.Scenario{
+	// spin N: make N getppid calls.
+	"spin": func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		for range n {
+			unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+		}
+		return 0
+	},
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envGoWork) == "1" {

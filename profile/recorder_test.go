@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -491,4 +492,36 @@ func BenchmarkRecordParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkServeRecorder measures a notified call answered through Serve
+// by a Recorder, beside the same Serve with a handler that only answers
+// Continue: the difference is what recording costs per call.
+func BenchmarkServeRecorder(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		h    func() seccompstream.Handler
+	}{
+		{"continue", func() seccompstream.Handler { return seccompstream.Answer(seccompstream.Continue()) }},
+		{"recorder", func() seccompstream.Handler { return profile.NewRecorder() }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := sectest.StartChild(b, sectest.Opts{Scenario: "spin", Args: []string{strconv.Itoa(b.N)}, Notify: []string{"getppid"}, WaitKillableRecv: true})
+			s, err := seccompstream.New(c.Listener)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			h := bc.h()
+			b.ReportAllocs()
+			b.ResetTimer()
+			if err := s.Serve(context.Background(), h); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if code := c.ExitCode(); code != 0 {
+				b.Fatalf("child exited %d: %s", code, c.Output())
+			}
+		})
+	}
 }
