@@ -26,6 +26,15 @@
 // runtimes ignore. The output is deterministic: the same calls and counts
 // give the same bytes.
 //
+// A recording holds what the filter showed. Calls made before the filter
+// was installed are not in it, and neither is the exec that starts the
+// program under seccompstream.Start (Start answers it itself). A container
+// runtime makes calls of its own between installing a container's filter
+// and exec'ing its workload (execve, write, close, and for runc, a Go
+// program, futex and rt_sigreturn at times): a profile for a container
+// must allow those too, which recording through the agent shows, except
+// write, which runc refuses to notify.
+//
 // ReadFile and Parse read profiles back, and real-world ones too: OCI
 // profiles, whole config.json files, and Docker's and containers-common's
 // profile templates (archMap, includes/excludes). Errors name the file

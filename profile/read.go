@@ -75,7 +75,11 @@ func WithCapabilities(caps ...string) ReadOption {
 	return func(c *readConfig) { c.caps = slices.Clone(caps) }
 }
 
-// The formats the readers accept, as JSON objects:
+// ReadFile reads the profile file name and returns the calls it allows
+// (see FromOCI), with the counts the writer stored beside them. Errors are
+// *Error values naming the file and the item.
+//
+// The readers accept these JSON objects:
 //
 //   - an OCI linux.seccomp object (runtime-spec's specs.LinuxSeccomp), which
 //     is also what a Kubernetes "Localhost" profile file and Docker's
@@ -84,13 +88,10 @@ func WithCapabilities(caps ...string) ReadOption {
 //   - Docker's (moby) and containers-common's profile templates: "archMap"
 //     (the native architecture's entry is used, with its
 //     sub-architectures), "includes"/"excludes" on rules (decided for this
-//     machine's architecture and kernel and the WithCapabilities set), the
-//     old single "name", "comment", and containers-common's "defaultErrno"
-//     and "errno" names ("ENOSYS") and SCMP_ARCH_NATIVE.
-
-// ReadFile reads the profile file name and returns the calls it allows
-// (see FromOCI), with the counts the writer stored beside them. Errors are
-// *Error values naming the file and the item.
+//     machine's architecture and kernel and the WithCapabilities set, as
+//     moby decides them), the old single "name", "comment", and
+//     containers-common's "defaultErrno" and "errno" names ("ENOSYS") and
+//     SCMP_ARCH_NATIVE.
 func ReadFile(name string, opts ...ReadOption) (*Profile, error) {
 	data, err := readFile(name)
 	if err != nil {
