@@ -123,7 +123,7 @@ var kindNames = [numKinds]string{
 	ShutdownHow: "ShutdownHow", MemfdFlags: "MemfdFlags", WaitOptions: "WaitOptions",
 	IDType: "IDType", SeccompOp: "SeccompOp", TimerFlags: "TimerFlags", IPCCall: "IPCCall", ResolveFlags: "ResolveFlags",
 	SocketCall: "SocketCall",
-	Pointer: "Pointer", Path: "Path", String: "String", Buffer: "Buffer",
+	Pointer:    "Pointer", Path: "Path", String: "String", Buffer: "Buffer",
 	StringArray: "StringArray", EnvArray: "EnvArray", Sockaddr: "Sockaddr", OpenHow: "OpenHow",
 	MmapArgs: "MmapArgs", SocketCallArgs: "SocketCallArgs", MsgHdr: "MsgHdr", CloneArgs: "CloneArgs",
 }
