@@ -248,18 +248,19 @@ func (d decoder) word(b []byte, size int) uint64 {
 // stringArray reads a NULL-terminated array of string pointers: the strings
 // too when strs is set, only their number otherwise.
 func (d decoder) stringArray(a *Arg, max int, strs bool) {
-	const chunk = 64
+	chunk := 64
 	for a.Count < max {
 		n := min(chunk, max-a.Count)
 		ptrs, err := d.words(a.Value+uint64(a.Count)*uint64(d.abi.ptrSize), n)
-		if err != nil {
+		if err != nil && n > 1 {
 			// The array may end right before unmapped memory: read the
 			// rest one entry at a time.
-			ptrs, err = d.words(a.Value+uint64(a.Count)*uint64(d.abi.ptrSize), 1)
-			if err != nil {
-				a.Err = err
-				return
-			}
+			chunk = 1
+			continue
+		}
+		if err != nil {
+			a.Err = err
+			return
 		}
 		for _, p := range ptrs {
 			if p == 0 {
@@ -480,11 +481,14 @@ func (c *Call) ArgStrings() []string {
 		if a.Unused {
 			continue
 		}
-		if a.Kind == SocketCallArgs && c.Sub != nil {
+		switch {
+		case !c.Described:
+			out = append(out, hex(a.Value)) // raw registers
+		case a.Kind == SocketCallArgs && c.Sub != nil:
 			out = append(out, "["+strings.Join(c.Sub.ArgStrings(), ", ")+"]")
-			continue
+		default:
+			out = append(out, a.String())
 		}
-		out = append(out, a.String())
 	}
 	return out
 }

@@ -101,29 +101,8 @@ func (k Kind) Named() bool { return k >= Signal && k <= SocketCall }
 // String returns the Go name of the kind ("OpenFlags").
 func (k Kind) String() string {
 	if k < numKinds && kindNames[k] != "" {
-		return kindNames[k]
+		return kindNames[k] // generated from this file
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-var kindNames = [numKinds]string{
-	Invalid: "Invalid", Int: "Int", Uint: "Uint", Long: "Long", Ulong: "Ulong", Hex: "Hex",
-	Size: "Size", Offset: "Offset", PID: "PID", UID: "UID", GID: "GID", FD: "FD",
-	DirFD: "DirFD", Signal: "Signal", Mode: "Mode", NodeMode: "NodeMode",
-	SockaddrLen: "SockaddrLen", FcntlArg: "FcntlArg",
-	OpenFlags: "OpenFlags", FileFlags: "FileFlags", FDFlags: "FDFlags", AtFlags: "AtFlags",
-	UnlinkFlags: "UnlinkFlags", AccessAtFlags: "AccessAtFlags", AccessMode: "AccessMode",
-	MmapProt: "MmapProt", MmapFlags: "MmapFlags", CloneFlags: "CloneFlags",
-	UnshareFlags: "UnshareFlags", SocketFamily: "SocketFamily", SocketType: "SocketType",
-	SocketFlags: "SocketFlags", FcntlCmd: "FcntlCmd", PrctlOption: "PrctlOption",
-	Personality: "Personality", Whence: "Whence", MsgFlags: "MsgFlags",
-	RenameFlags: "RenameFlags", MountFlags: "MountFlags", UmountFlags: "UmountFlags",
-	FutexOp: "FutexOp", ClockID: "ClockID", SigprocmaskHow: "SigprocmaskHow",
-	RlimitResource: "RlimitResource", EpollOp: "EpollOp", MadviseAdvice: "MadviseAdvice",
-	ShutdownHow: "ShutdownHow", MemfdFlags: "MemfdFlags", WaitOptions: "WaitOptions",
-	IDType: "IDType", SeccompOp: "SeccompOp", TimerFlags: "TimerFlags", IPCCall: "IPCCall", ResolveFlags: "ResolveFlags",
-	SocketCall: "SocketCall",
-	Pointer:    "Pointer", Path: "Path", String: "String", Buffer: "Buffer",
-	StringArray: "StringArray", EnvArray: "EnvArray", Sockaddr: "Sockaddr", OpenHow: "OpenHow",
-	MmapArgs: "MmapArgs", SocketCallArgs: "SocketCallArgs", MsgHdr: "MsgHdr", CloneArgs: "CloneArgs",
-}

@@ -187,6 +187,12 @@ func (a *abi) lookupName(k Kind, name string) (uint64, bool) {
 		return 0, false
 	}
 	s := a.sets[k]
+	if s.signal {
+		// clone's exit signal.
+		if v, ok := a.lookupName(Signal, name); ok && v&s.mask == v {
+			return v, true
+		}
+	}
 	for _, list := range [][]named{s.exact, s.field, s.flags} {
 		for _, e := range list {
 			if e.name == name {

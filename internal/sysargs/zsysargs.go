@@ -4,6 +4,9 @@ package sysargs
 
 import "github.com/seccompstream/seccompstream/internal/sysnames"
 
+// kindNames are the names of the Kind constants of kind.go.
+var kindNames = [numKinds]string{Invalid: "Invalid", Int: "Int", Uint: "Uint", Long: "Long", Ulong: "Ulong", Hex: "Hex", Size: "Size", Offset: "Offset", PID: "PID", UID: "UID", GID: "GID", FD: "FD", DirFD: "DirFD", Mode: "Mode", SockaddrLen: "SockaddrLen", FcntlArg: "FcntlArg", Signal: "Signal", NodeMode: "NodeMode", OpenFlags: "OpenFlags", FileFlags: "FileFlags", FDFlags: "FDFlags", AtFlags: "AtFlags", UnlinkFlags: "UnlinkFlags", AccessAtFlags: "AccessAtFlags", AccessMode: "AccessMode", MmapProt: "MmapProt", MmapFlags: "MmapFlags", CloneFlags: "CloneFlags", UnshareFlags: "UnshareFlags", SocketFamily: "SocketFamily", SocketType: "SocketType", SocketFlags: "SocketFlags", FcntlCmd: "FcntlCmd", PrctlOption: "PrctlOption", Personality: "Personality", Whence: "Whence", MsgFlags: "MsgFlags", RenameFlags: "RenameFlags", MountFlags: "MountFlags", UmountFlags: "UmountFlags", FutexOp: "FutexOp", ClockID: "ClockID", SigprocmaskHow: "SigprocmaskHow", RlimitResource: "RlimitResource", EpollOp: "EpollOp", MadviseAdvice: "MadviseAdvice", ShutdownHow: "ShutdownHow", MemfdFlags: "MemfdFlags", WaitOptions: "WaitOptions", IDType: "IDType", SeccompOp: "SeccompOp", TimerFlags: "TimerFlags", IPCCall: "IPCCall", ResolveFlags: "ResolveFlags", SocketCall: "SocketCall", Pointer: "Pointer", Path: "Path", String: "String", Buffer: "Buffer", StringArray: "StringArray", EnvArray: "EnvArray", Sockaddr: "Sockaddr", OpenHow: "OpenHow", MmapArgs: "MmapArgs", SocketCallArgs: "SocketCallArgs", MsgHdr: "MsgHdr", CloneArgs: "CloneArgs"}
+
 // abis lists every ABI, in the order of sysnames.Arches (x32 after x86_64).
 var abis = [...]*abi{&abi_x86_64, &abi_x32, &abi_aarch64, &abi_i386, &abi_arm, &abi_riscv64, &abi_loongarch64, &abi_ppc64le, &abi_ppc64, &abi_ppc, &abi_s390x, &abi_mips, &abi_mipsel, &abi_mips64, &abi_mipsel64, &abi_sparc64}
 

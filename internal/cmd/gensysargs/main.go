@@ -131,11 +131,18 @@ type kindInfo struct {
 	named  bool // its values have a set in values.txt
 }
 
+// kindSet is what kind.go defines: the words of the text files, and the
+// names of every Kind constant in order.
+type kindSet struct {
+	words map[string]kindInfo
+	names []string
+}
+
 // parseKinds reads the Kind constants of kind.go and the words that name
 // them in the text files: "Int // (int) ...", "Path // (path) ...". A word
 // with the suffix "64" (off64, hex64) names the kind of the word without
 // it, 64 bits wide.
-func parseKinds(path string) (map[string]kindInfo, error) {
+func parseKinds(path string) (*kindSet, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, path, nil, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
@@ -156,6 +163,7 @@ func parseKinds(path string) (map[string]kindInfo, error) {
 		return nil, fmt.Errorf("%s: no \"Named values\" and \"Pointer kinds\" comments around the named kinds", path)
 	}
 	kinds := map[string]kindInfo{}
+	var names []string
 	for _, d := range f.Decls {
 		gd, ok := d.(*ast.GenDecl)
 		if !ok || gd.Tok != token.CONST {
@@ -163,6 +171,11 @@ func parseKinds(path string) (map[string]kindInfo, error) {
 		}
 		for _, spec := range gd.Specs {
 			vs := spec.(*ast.ValueSpec)
+			for _, id := range vs.Names {
+				if id.Name != "numKinds" {
+					names = append(names, id.Name)
+				}
+			}
 			named := vs.Pos() > namedFrom && vs.Pos() < namedTo
 			if vs.Comment == nil || len(vs.Names) != 1 {
 				continue
@@ -187,7 +200,7 @@ func parseKinds(path string) (map[string]kindInfo, error) {
 	if len(kinds) == 0 {
 		return nil, fmt.Errorf("%s: no kinds", path)
 	}
-	return kinds, nil
+	return &kindSet{words: kinds, names: names}, nil
 }
 
 // param is one parameter of a prototype line.
@@ -208,7 +221,7 @@ type proto struct {
 }
 
 // parseProtos reads syscalls.txt.
-func parseProtos(path string, kinds map[string]kindInfo) (map[string][]*proto, error) {
+func parseProtos(path string, kinds *kindSet) (map[string][]*proto, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -241,7 +254,7 @@ func parseProtos(path string, kinds map[string]kindInfo) (map[string][]*proto, e
 	return protos, sc.Err()
 }
 
-func parseProto(line string, kinds map[string]kindInfo) (*proto, error) {
+func parseProto(line string, kinds *kindSet) (*proto, error) {
 	p := &proto{}
 	if strings.HasPrefix(line, "@") {
 		list, rest, ok := strings.Cut(line[1:], " ")
@@ -270,10 +283,10 @@ func parseProto(line string, kinds map[string]kindInfo) (*proto, error) {
 			return nil, fmt.Errorf("%s: parameter %q: want \"name kind\"", p.name, strings.TrimSpace(item))
 		}
 		typ, ref, _ := strings.Cut(f[1], ":")
-		k, ok := kinds[typ]
+		k, ok := kinds.words[typ]
 		wide := false
 		if base, cut := strings.CutSuffix(typ, "64"); cut && !ok {
-			k, ok = kinds[base]
+			k, ok = kinds.words[base]
 			wide = ok
 		}
 		if !ok {
@@ -310,7 +323,7 @@ type valueLine struct {
 }
 
 // parseValues reads values.txt.
-func parseValues(path string, kinds map[string]kindInfo) ([]*setDef, error) {
+func parseValues(path string, kinds *kindSet) ([]*setDef, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -332,7 +345,7 @@ func parseValues(path string, kinds map[string]kindInfo) ([]*setDef, error) {
 			if len(fields) != 2 {
 				return nil, bad("want \"kind WORD\"")
 			}
-			k, ok := kinds[fields[1]]
+			k, ok := kinds.words[fields[1]]
 			if !ok || !k.named {
 				return nil, bad("%q is not a named kind of kind.go", fields[1])
 			}
