@@ -19,8 +19,10 @@ var abiSource string
 
 // BuildABI compiles testdata/abi.c with gcc into a temporary directory of t and
 // returns the program's path. The program takes a file path; it makes, in
-// this order, the native calls mmap, mprotect, rt_sigaction(SIGINT),
-// openat(path, O_RDONLY|O_CLOEXEC), then the i386 calls (int $0x80) getpid,
+// this order, the native calls mmap(NULL, 4096, PROT_READ|PROT_WRITE,
+// MAP_PRIVATE|MAP_ANONYMOUS, -1, 0), mprotect(PROT_READ),
+// rt_sigaction(SIGINT), openat(path, O_RDONLY|O_CLOEXEC) (and stops there
+// when the path follows a "--native" argument), then the i386 calls (int $0x80) getpid,
 // write(1, "hello\n", 6), open(path, O_RDONLY), close, mmap2, munmap, the
 // old mmap (struct of six values), rt_sigaction(SIGINT), and socketcall's
 // SYS_SOCKET (AF_INET, SOCK_STREAM) and SYS_CONNECT (127.0.0.1:9), and

@@ -3,7 +3,8 @@
  * whose arguments the sysargs tests decode. Built non-PIE, so that its
  * static buffers sit below 4 GiB where 32-bit pointers reach them.
  *
- * Usage: abi PATH. Exits 0 when every call gave the expected result.
+ * Usage: abi [--native] PATH. Exits 0 when every call gave the expected
+ * result. With --native it stops after the native calls.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -56,9 +57,12 @@ int main(int argc, char **argv)
 	void *p;
 	struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } sa64 = { SIG_IGN, 0, 0, 0 };
 
-	if (argc != 2 || strlen(argv[1]) >= sizeof(path32))
+	int native = argc == 3 && strcmp(argv[1], "--native") == 0;
+	const char *path = argv[argc - 1];
+
+	if ((argc != 2 && !native) || strlen(path) >= sizeof(path32))
 		return 2;
-	strcpy(path32, argv[1]);
+	strcpy(path32, path);
 
 	/* Native calls. */
 	p = (void *)syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -68,9 +72,11 @@ int main(int argc, char **argv)
 		return fail("mprotect", r);
 	if ((r = syscall(SYS_rt_sigaction, SIGINT, &sa64, 0, 8)) != 0)
 		return fail("rt_sigaction", r);
-	if ((r = syscall(SYS_openat, AT_FDCWD, argv[1], O_RDONLY | O_CLOEXEC)) < 0)
+	if ((r = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC)) < 0)
 		return fail("openat", r);
 	close(r);
+	if (native)
+		return 0;
 
 	/* i386 calls. */
 	if ((r = sys32(NR32_getpid, 0, 0, 0, 0, 0, 0)) != getpid())
