@@ -61,8 +61,12 @@ type Arg struct {
 	// Str is what a Path, String or Buffer points to (a Buffer: its first
 	// BufferMax bytes).
 	Str string
-	// Strs are the strings of a StringArray (its first ArrayMax).
+	// Strs are the strings of a StringArray (its first ArrayMax). An entry
+	// that could not be read is "", with its reason in Errs.
 	Strs []string
+	// Errs is nil when every entry of Strs was read, and holds one error
+	// (or nil) per entry otherwise.
+	Errs []error
 	// Count is the number of entries of a StringArray or EnvArray (at most
 	// ArrayMax or EnvMax, see Truncated).
 	Count int
@@ -83,7 +87,8 @@ type Arg struct {
 	Unused bool
 
 	abi  *abi
-	read bool // what the pointer points to was read
+	read bool     // what the pointer points to was read
+	ptrs []uint64 // StringArray: the entries' addresses, for unreadable ones
 }
 
 // Decode decodes call nr on arch with the six register values args. It
@@ -270,12 +275,14 @@ func (d decoder) stringArray(a *Arg, max int, strs bool) {
 			a.Count++
 			if strs {
 				s, err := d.mem.ReadString(p, PathMax)
-				if err != nil {
-					s = unreadable(p, err)
-				} else {
-					s = strconv.Quote(s)
+				if err != nil && a.Errs == nil {
+					a.Errs = make([]error, len(a.Strs), ArrayMax)
+				}
+				if a.Errs != nil {
+					a.Errs = append(a.Errs, err)
 				}
 				a.Strs = append(a.Strs, s)
+				a.ptrs = append(a.ptrs, p)
 			}
 		}
 	}
@@ -559,7 +566,15 @@ func (a *Arg) String() string {
 		}
 	case StringArray:
 		if a.read {
-			s := "[" + strings.Join(a.Strs, ", ")
+			parts := make([]string, len(a.Strs))
+			for i, e := range a.Strs {
+				if a.Errs != nil && a.Errs[i] != nil {
+					parts[i] = unreadable(a.ptrs[i], a.Errs[i])
+				} else {
+					parts[i] = strconv.Quote(e)
+				}
+			}
+			s := "[" + strings.Join(parts, ", ")
 			if a.Truncated {
 				s += ", ..."
 			}

@@ -243,3 +243,17 @@ func TestDecodeReadsBounded(t *testing.T) {
 		t.Errorf("%d reads", m.reads)
 	}
 }
+
+func TestDecodeArgvEntries(t *testing.T) {
+	m := newMemory()
+	a0 := m.putString(0x1000, "sh")
+	argv := m.putWords(0x2000, 8, binary.LittleEndian, a0, 0x9999000, a0, 0)
+	c := decode(t, x86, "execve", m, a0, argv, 0)
+	a := c.Args[1]
+	if len(a.Strs) != 3 || a.Strs[0] != "sh" || a.Strs[1] != "" || a.Errs == nil || a.Errs[0] != nil || !errors.Is(a.Errs[1], unix.EFAULT) {
+		t.Errorf("argv: %q, errs %v", a.Strs, a.Errs)
+	}
+	if got := c.String(); got != `execve("sh", ["sh", 0x9999000 <EFAULT>, "sh"], NULL)` {
+		t.Errorf("got %s", got)
+	}
+}

@@ -98,6 +98,32 @@ func (k Kind) Pointer() bool { return k >= Pointer && k < numKinds }
 // Format and Parse know.
 func (k Kind) Named() bool { return k >= Signal && k <= SocketCall }
 
+// signed32 reports whether the kernel declares parameters of kind k as a
+// signed 32-bit int whose sign matters.
+func (k Kind) signed32() bool {
+	switch k {
+	case Int, FD, DirFD, PID, Signal, SockaddrLen, ClockID:
+		return true
+	}
+	return false
+}
+
+// unsigned32 reports whether the kernel declares parameters of kind k 32
+// bits wide (or narrower): flags and constants passed as a C int or
+// unsigned int.
+func (k Kind) unsigned32() bool {
+	switch k {
+	case Uint, UID, GID, Mode, NodeMode, Personality, Whence, MsgFlags, RenameFlags,
+		UmountFlags, RlimitResource, MemfdFlags, SeccompOp, IPCCall, FDFlags,
+		FcntlCmd, SocketFamily, SocketType, SocketFlags, FutexOp, SigprocmaskHow,
+		EpollOp, MadviseAdvice, ShutdownHow, IDType, SocketCall, PrctlOption,
+		OpenFlags, FileFlags, AtFlags, UnlinkFlags, AccessAtFlags, AccessMode,
+		WaitOptions, TimerFlags:
+		return true
+	}
+	return false
+}
+
 // String returns the Go name of the kind ("OpenFlags").
 func (k Kind) String() string {
 	if k < numKinds && kindNames[k] != "" {

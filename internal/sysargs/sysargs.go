@@ -126,28 +126,25 @@ func (s Syscall) PointerSize() int {
 	return int(s.abi.ptrSize)
 }
 
-// Value returns the value of parameter i: its register, or its two halves
-// joined, with the bits above 32 dropped on 32-bit ABIs. Values of signed
-// kinds come back sign-extended to 64 bits as the kernel would read them
-// (an Int from the low 32 bits).
+// Value returns the value of parameter i as the kernel reads it: its
+// register, or its two halves joined, with the bits above 32 dropped on
+// 32-bit ABIs and for parameters the kernel declares 32 bits wide (C int
+// and unsigned int: fds, signals, open flags, ...; their upper register
+// bits are not defined by the calling convention). Signed kinds come back
+// sign-extended to 64 bits (AT_FDCWD as -100).
 func (s Syscall) Value(i int, args [6]uint64) uint64 {
 	p := s.Params[i]
 	v := s.reg(p.Reg, args)
 	if p.Hi >= 0 {
-		v |= s.reg(p.Hi, args) << 32
-		if p.Kind == Offset {
-			return v // already 64 bits: signed as it is
-		}
+		return v | s.reg(p.Hi, args)<<32
 	}
-	switch p.Kind {
-	case Int, FD, DirFD, PID, Signal, SockaddrLen:
+	switch {
+	case p.Kind.signed32():
 		return uint64(int64(int32(v)))
-	case Uint, UID, GID:
+	case p.Kind.unsigned32():
 		return uint64(uint32(v))
-	case Long, Offset:
-		if !s.Is64() {
-			return uint64(int64(int32(v)))
-		}
+	case (p.Kind == Long || p.Kind == Offset) && !s.Is64():
+		return uint64(int64(int32(v)))
 	}
 	return v
 }

@@ -294,3 +294,19 @@ func TestValue(t *testing.T) {
 		t.Errorf("i386 mmap2 len = %#x", v)
 	}
 }
+
+// TestValueWidth: the kernel reads int parameters from the low 32 bits of
+// their register; the calling convention leaves the upper bits undefined.
+func TestValueWidth(t *testing.T) {
+	openat := abiCall(t, "x86_64", "openat")
+	if v := openat.Value(2, [6]uint64{2: 0xdead000000080000}); v != unix.O_CLOEXEC {
+		t.Errorf("openat flags = %#x", v)
+	}
+	mmap := abiCall(t, "x86_64", "mmap")
+	if v := mmap.Value(3, [6]uint64{3: 0x100000022}); v != 0x100000022 {
+		t.Errorf("mmap flags (unsigned long) = %#x", v)
+	}
+	if v := int64(mmap.Value(4, [6]uint64{4: 0xffffffff})); v != -1 {
+		t.Errorf("mmap fd = %d", v)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"go/format"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -301,7 +302,50 @@ func (g *gen) sockcallSet() *setDef {
 	return nil
 }
 
+// check reports lines of syscalls.txt that name an unknown ABI or a call no
+// ABI has: both would be ignored silently otherwise.
+func (g *gen) check(abis []*abiDef) error {
+	known := map[string]bool{}
+	calls := map[string]bool{}
+	for _, a := range abis {
+		known[a.name] = true
+		for _, n := range a.calls {
+			calls[n] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(g.protos)) {
+		for _, p := range g.protos[name] {
+			for _, a := range p.abis {
+				if !known[a] {
+					return fmt.Errorf("syscalls.txt:%d: unknown ABI %q", p.line, a)
+				}
+			}
+			if !calls[name] {
+				return fmt.Errorf("syscalls.txt:%d: no ABI has a call named %s", p.line, name)
+			}
+		}
+	}
+	for _, d := range g.sets {
+		for _, l := range d.lines {
+			for _, it := range l.items {
+				name, _, _ := strings.Cut(it, "=")
+				if _, list, ok := strings.Cut(name, "@"); ok {
+					for _, a := range strings.Split(list, ",") {
+						if !known[a] {
+							return fmt.Errorf("values.txt:%d: unknown ABI %q", l.line, a)
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (g *gen) generate(abis []*abiDef) ([]byte, error) {
+	if err := g.check(abis); err != nil {
+		return nil, err
+	}
 	var body bytes.Buffer
 	var abiNames []string
 	for _, a := range abis {

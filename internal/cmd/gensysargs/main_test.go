@@ -71,6 +71,24 @@ func TestBadSources(t *testing.T) {
 	if _, err := parseProtos(write("dup.txt", "getpid()\ngetpid()\n"), kinds); err == nil || !strings.Contains(err.Error(), "dup.txt:2: getpid described twice") {
 		t.Errorf("duplicate prototype: %v", err)
 	}
+	abis := []*abiDef{{name: "x86_64", calls: map[int32]string{39: "getpid"}}}
+	for _, tc := range []struct{ protos, values, want string }{
+		{"@i368 getpid()\n", "", `syscalls.txt:1: unknown ABI "i368"`},
+		{"getpidd()\n", "", "syscalls.txt:1: no ABI has a call named getpidd"},
+		{"getpid()\n", "kind signal\n\tenum SIGX@vax=1\n", `values.txt:2: unknown ABI "vax"`},
+	} {
+		protos, err := parseProtos(write("p.txt", tc.protos), kinds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets, err := parseValues(write("v.txt", tc.values), kinds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := newGen("v0", kinds, protos, sets).check(abis); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("check(%q, %q) = %v, want %q", tc.protos, tc.values, err, tc.want)
+		}
+	}
 	for _, tc := range []struct{ text, want string }{
 		{"kind bogus\n", `"bogus" is not a named kind`},
 		{"kind path\n", `"path" is not a named kind`},
