@@ -1,21 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
-	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sysargs"
 	"github.com/seccompstream/seccompstream/internal/sysargs/sysargstest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
@@ -66,56 +61,19 @@ func TestFormatCallRaw(t *testing.T) {
 	}
 }
 
-// formatABIHelper runs the ABI helper under a filter that lets i386 through
-// and notifies calls on both ABIs, and returns formatCall's lines (text,
-// and JSON) for every notification, each answered with Continue.
+// formatABIHelper runs the ABI helper with the listed calls notified, and
+// returns formatCall's lines (text, and JSON) for every notification.
 func formatABIHelper(t *testing.T, args []string, calls ...string) (lines []string, records []traceRecord) {
 	t.Helper()
 	bin := sysargstest.BuildABI(t)
-	f := filter.New(filter.Allow)
-	if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Add(filter.Notify, calls...); err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = &stderr
-	s, err := seccompstream.Start(cmd, f)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	defer s.Close()
-	var wg sync.WaitGroup
-	var waitErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		waitErr = cmd.Wait()
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for n, err := range s.All(ctx) {
-		if err != nil {
-			t.Errorf("Receive: %v", err)
-			break
-		}
+	sysargstest.RunABI(t, bin, args, calls, func(n *seccompstream.Notification) {
 		lines = append(lines, string(formatCall(n, seccompstream.Continue(), false)))
 		var rec traceRecord
 		if err := json.Unmarshal(formatCall(n, seccompstream.Continue(), true), &rec); err != nil {
 			t.Errorf("JSON line: %v", err)
 		}
 		records = append(records, rec)
-		if err := s.Respond(n, seccompstream.Continue()); err != nil {
-			t.Errorf("Respond: %v", err)
-		}
-	}
-	cancel()
-	wg.Wait()
-	if waitErr != nil {
-		t.Fatalf("helper: %v\n%s", waitErr, stderr.String())
-	}
+	})
 	return lines, records
 }
 

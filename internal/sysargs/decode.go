@@ -303,11 +303,25 @@ func (d decoder) field(name string, k Kind, v uint64) Arg {
 	return Arg{Param: Param{Name: name, Kind: k, Reg: -1, Hi: -1, Ref: -1}, Value: v, abi: d.abi}
 }
 
-// openHow reads struct open_how {u64 flags, mode, resolve}, as much of it as
-// the size argument covers.
+// openHow reads struct open_how {u64 flags, mode, resolve}.
 func (d decoder) openHow(c *Call, a *Arg) {
-	n := 24
-	if l := ref(c, a); l != nil && l.Value < 24 {
+	d.u64Struct(c, a, []string{"flags", "mode", "resolve"}, []Kind{OpenFlags, Mode, ResolveFlags})
+}
+
+// cloneArgs reads the first members of struct clone_args: flags, pidfd,
+// child_tid, parent_tid, exit_signal, stack, stack_size, tls.
+func (d decoder) cloneArgs(c *Call, a *Arg) {
+	d.u64Struct(c, a,
+		[]string{"flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls"},
+		[]Kind{UnshareFlags, Pointer, Pointer, Pointer, Signal, Pointer, Size, Hex})
+}
+
+// u64Struct reads the leading u64 members of a struct (open_how,
+// clone_args) into a.Fields, as many of them as the size argument a refers
+// to covers.
+func (d decoder) u64Struct(c *Call, a *Arg, names []string, kinds []Kind) {
+	n := 8 * len(names)
+	if l := ref(c, a); l != nil && l.Value < uint64(n) {
 		n = int(l.Value) / 8 * 8
 	}
 	if n == 0 {
@@ -317,8 +331,6 @@ func (d decoder) openHow(c *Call, a *Arg) {
 	if a.Err = d.readFull(b, a.Value); a.Err != nil {
 		return
 	}
-	kinds := [...]Kind{OpenFlags, Mode, ResolveFlags}
-	names := [...]string{"flags", "mode", "resolve"}
 	for i := 0; i*8 < n; i++ {
 		a.Fields = append(a.Fields, d.field(names[i], kinds[i], d.word(b[i*8:], 8)))
 	}
@@ -376,27 +388,6 @@ func (d decoder) msgHdr(a *Arg) {
 	}
 	if name.Sockaddr != nil {
 		a.Sockaddr = name.Sockaddr
-	}
-}
-
-// cloneArgs reads the first members of struct clone_args (all u64): flags,
-// pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls.
-func (d decoder) cloneArgs(c *Call, a *Arg) {
-	n := 64
-	if l := ref(c, a); l != nil && l.Value < 64 {
-		n = int(l.Value) / 8 * 8
-	}
-	if n == 0 {
-		return
-	}
-	b := make([]byte, n)
-	if a.Err = d.readFull(b, a.Value); a.Err != nil {
-		return
-	}
-	kinds := [...]Kind{UnshareFlags, Pointer, Pointer, Pointer, Signal, Pointer, Size, Hex}
-	names := [...]string{"flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls"}
-	for i := 0; i*8 < n; i++ {
-		a.Fields = append(a.Fields, d.field(names[i], kinds[i], d.word(b[i*8:], 8)))
 	}
 }
 

@@ -1,19 +1,12 @@
 package sysargs_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
-	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysargs"
 	"github.com/seccompstream/seccompstream/internal/sysargs/sysargstest"
@@ -30,9 +23,8 @@ type traced struct {
 	call sysargs.Call
 }
 
-// traceABIHelper runs the C helper under a filter that lets i386 through and
-// notifies the listed calls on both ABIs, decodes every notification with
-// the target's real memory, and answers Continue.
+// traceABIHelper runs the ABI helper with the listed calls notified and
+// decodes every notification with the target's real memory.
 func traceABIHelper(t *testing.T, calls ...string) []traced {
 	t.Helper()
 	bin := sysargstest.BuildABI(t)
@@ -40,56 +32,20 @@ func traceABIHelper(t *testing.T, calls ...string) []traced {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := filter.New(filter.Allow)
-	if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Add(filter.Notify, calls...); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr strings.Builder
-	cmd := exec.Command(bin, file)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	s, err := seccompstream.Start(cmd, f)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	defer s.Close()
-	var wg sync.WaitGroup
-	var waitErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		waitErr = cmd.Wait()
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	var seen []traced
-	for n, err := range s.All(ctx) {
-		if err != nil {
-			t.Errorf("Receive: %v", err)
-			break
-		}
-		m, err := n.OpenMemory()
+	out := sysargstest.RunABI(t, bin, []string{file}, calls, func(n *seccompstream.Notification) {
 		var c sysargs.Call
-		if err != nil {
+		if m, err := n.OpenMemory(); err != nil {
+			t.Errorf("OpenMemory: %v", err)
 			c = sysargs.Decode(n.Arch, n.Syscall, n.Args, nil)
 		} else {
 			c = sysargs.Decode(n.Arch, n.Syscall, n.Args, m)
 			m.Close()
 		}
 		seen = append(seen, traced{abi: c.ABI(), text: c.String(), call: c})
-		if err := s.Respond(n, seccompstream.Continue()); err != nil {
-			t.Errorf("Respond: %v", err)
-		}
-	}
-	cancel()
-	wg.Wait()
-	if waitErr != nil {
-		t.Fatalf("helper: %v\nstderr: %s", waitErr, stderr.String())
-	}
-	if stdout.String() != "hello\n" {
-		t.Errorf("helper wrote %q, want the i386 write's hello", stdout.String())
+	})
+	if out != "hello\n" {
+		t.Errorf("helper wrote %q, want the i386 write's hello", out)
 	}
 	return seen
 }

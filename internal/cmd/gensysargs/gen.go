@@ -19,22 +19,19 @@ type gen struct {
 	protos  map[string][]*proto
 	sets    []*setDef
 
-	params    []string       // Go literals of Param, in order
-	shapes    []string       // Go literals of shape
-	shapeIdx  map[string]int // a shape's key to its index+1
-	shapeName []string       // first call of each shape, for comments
-	setLits   []string       // Go literals of valueSet
-	setIdx    map[string]int
-	setArrays []string // Go literals of [numKinds]*valueSet
-	arrayIdx  map[string]int
+	params    []string        // Go literals of Param, in order
+	shapes    []string        // Go literals of shape
+	shapeIdx  map[string]int  // a shape's key to its index+1
+	shapeName []string        // first call of each shape, for comments
+	valueSets literals        // Go literals of valueSet
+	setArrays literals        // Go literals of [numKinds]*valueSet
 	found     map[string]bool // value names found on some ABI
 }
 
 func newGen(version string, kinds *kindSet, protos map[string][]*proto, sets []*setDef) *gen {
 	return &gen{
 		version: version, kinds: kinds, protos: protos, sets: sets,
-		shapeIdx: map[string]int{}, setIdx: map[string]int{}, arrayIdx: map[string]int{},
-		found: map[string]bool{},
+		shapeIdx: map[string]int{}, found: map[string]bool{},
 	}
 }
 
@@ -260,14 +257,7 @@ func (g *gen) valueSet(a *abiDef, d *setDef) (string, error) {
 		b.WriteString("decimal: true, ")
 	}
 	b.WriteString("}")
-	lit := b.String()
-	i, ok := g.setIdx[lit]
-	if !ok {
-		g.setLits = append(g.setLits, lit)
-		i = len(g.setLits) - 1
-		g.setIdx[lit] = i
-	}
-	return "set" + strconv.Itoa(i), nil
+	return "set" + strconv.Itoa(g.valueSets.intern(b.String())), nil
 }
 
 // abiSets returns the name of the Go variable of ABI a's value sets.
@@ -282,14 +272,26 @@ func (g *gen) abiSets(a *abiDef) (string, error) {
 		fmt.Fprintf(&b, "%s: &%s, ", d.kind, v)
 	}
 	b.WriteString("}")
-	lit := b.String()
-	i, ok := g.arrayIdx[lit]
-	if !ok {
-		g.setArrays = append(g.setArrays, lit)
-		i = len(g.setArrays) - 1
-		g.arrayIdx[lit] = i
+	return "sets" + strconv.Itoa(g.setArrays.intern(b.String())), nil
+}
+
+// literals holds distinct Go literals, each emitted once.
+type literals struct {
+	list []string
+	idx  map[string]int
+}
+
+// intern returns the index of lit, adding it if it is new.
+func (l *literals) intern(lit string) int {
+	if i, ok := l.idx[lit]; ok {
+		return i
 	}
-	return "sets" + strconv.Itoa(i), nil
+	if l.idx == nil {
+		l.idx = map[string]int{}
+	}
+	l.list = append(l.list, lit)
+	l.idx[lit] = len(l.list) - 1
+	return len(l.list) - 1
 }
 
 // sockcallSet returns the set of socketcall call numbers.
@@ -442,11 +444,11 @@ func (g *gen) generate(abis []*abiDef) ([]byte, error) {
 		fmt.Fprintf(&b, "\t%s, // %d: %s\n", s, i+1, g.shapeName[i])
 	}
 	b.WriteString("}\n\n")
-	for i, s := range g.setLits {
+	for i, s := range g.valueSets.list {
 		fmt.Fprintf(&b, "var set%d = %s\n", i, s)
 	}
 	b.WriteString("\n")
-	for i, s := range g.setArrays {
+	for i, s := range g.setArrays.list {
 		fmt.Fprintf(&b, "var sets%d = %s\n\n", i, s)
 	}
 	b.Write(body.Bytes())

@@ -44,12 +44,12 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/seccompstream/seccompstream/internal/cmd/internal/xsyssrc"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
@@ -74,7 +74,7 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *sysDir == "" || *version == "" {
-		d, v, err := locateSys()
+		d, v, err := xsyssrc.Locate()
 		if err != nil {
 			return err
 		}
@@ -107,22 +107,6 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	return os.WriteFile(*out, src, 0o644)
-}
-
-// locateSys asks the go command where the golang.org/x/sys module of the
-// current build is.
-func locateSys() (dir, version string, err error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}\n{{.Version}}", "golang.org/x/sys")
-	cmd.Stderr = os.Stderr
-	b, err := cmd.Output()
-	if err != nil {
-		return "", "", fmt.Errorf("go list -m golang.org/x/sys: %w", err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 || f[0] == "" {
-		return "", "", fmt.Errorf("go list -m golang.org/x/sys: unexpected output %q", b)
-	}
-	return f[0], f[1], nil
 }
 
 // kindInfo is one Kind constant of kind.go.
@@ -164,37 +148,30 @@ func parseKinds(path string) (*kindSet, error) {
 	}
 	kinds := map[string]kindInfo{}
 	var names []string
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
+	for vs := range xsyssrc.Consts(f) {
+		for _, id := range vs.Names {
+			if id.Name != "numKinds" {
+				names = append(names, id.Name)
+			}
+		}
+		named := vs.Pos() > namedFrom && vs.Pos() < namedTo
+		if vs.Comment == nil || len(vs.Names) != 1 {
 			continue
 		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for _, id := range vs.Names {
-				if id.Name != "numKinds" {
-					names = append(names, id.Name)
-				}
+		text := strings.TrimSpace(vs.Comment.Text())
+		if !strings.HasPrefix(text, "(") {
+			continue
+		}
+		end := strings.Index(text, ")")
+		if end < 0 {
+			return nil, fmt.Errorf("%s: comment of %s: no closing parenthesis", fset.Position(vs.Pos()), vs.Names[0].Name)
+		}
+		for w := range strings.SplitSeq(text[1:end], ",") {
+			w = strings.TrimSpace(w)
+			if _, dup := kinds[w]; dup {
+				return nil, fmt.Errorf("%s: kind word %q used twice", fset.Position(vs.Pos()), w)
 			}
-			named := vs.Pos() > namedFrom && vs.Pos() < namedTo
-			if vs.Comment == nil || len(vs.Names) != 1 {
-				continue
-			}
-			text := strings.TrimSpace(vs.Comment.Text())
-			if !strings.HasPrefix(text, "(") {
-				continue
-			}
-			end := strings.Index(text, ")")
-			if end < 0 {
-				return nil, fmt.Errorf("%s: comment of %s: no closing parenthesis", fset.Position(vs.Pos()), vs.Names[0].Name)
-			}
-			for w := range strings.SplitSeq(text[1:end], ",") {
-				w = strings.TrimSpace(w)
-				if _, dup := kinds[w]; dup {
-					return nil, fmt.Errorf("%s: kind word %q used twice", fset.Position(vs.Pos()), w)
-				}
-				kinds[w] = kindInfo{goName: vs.Names[0].Name, named: named}
-			}
+			kinds[w] = kindInfo{goName: vs.Names[0].Name, named: named}
 		}
 	}
 	if len(kinds) == 0 {
@@ -477,20 +454,13 @@ func loadConsts(sysDir, goarch string) (map[string]uint64, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range f.Decls {
-			gd, ok := d.(*ast.GenDecl)
-			if !ok || gd.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				vs := spec.(*ast.ValueSpec)
-				for i, id := range vs.Names {
-					if i >= len(vs.Values) {
-						continue
-					}
-					if v, ok := intValue(vs.Values[i]); ok {
-						consts[id.Name] = v
-					}
+		for vs := range xsyssrc.Consts(f) {
+			for i, id := range vs.Names {
+				if i >= len(vs.Values) {
+					continue
+				}
+				if v, ok := intValue(vs.Values[i]); ok {
+					consts[id.Name] = v
 				}
 			}
 		}

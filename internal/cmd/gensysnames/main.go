@@ -23,11 +23,12 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/seccompstream/seccompstream/internal/cmd/internal/xsyssrc"
 )
 
 func main() {
@@ -90,7 +91,7 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *sysDir == "" || *version == "" {
-		dir, ver, err := locateSys()
+		dir, ver, err := xsyssrc.Locate()
 		if err != nil {
 			return err
 		}
@@ -118,22 +119,6 @@ func run(args []string, stderr io.Writer) error {
 	return os.WriteFile(*out, src, 0o644)
 }
 
-// locateSys asks the go command where the golang.org/x/sys module of the
-// current build is.
-func locateSys() (dir, version string, err error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}\n{{.Version}}", "golang.org/x/sys")
-	cmd.Stderr = os.Stderr
-	b, err := cmd.Output()
-	if err != nil {
-		return "", "", fmt.Errorf("go list -m golang.org/x/sys: %w", err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 || f[0] == "" {
-		return "", "", fmt.Errorf("go list -m golang.org/x/sys: unexpected output %q", b)
-	}
-	return f[0], f[1], nil
-}
-
 // parseTable returns the SYS_* constants of one zsysnum file, sorted by
 // number.
 func parseTable(path string) ([]sysnum, error) {
@@ -144,35 +129,28 @@ func parseTable(path string) ([]sysnum, error) {
 	}
 	var t []sysnum
 	seen := map[int64]string{}
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, s := range gd.Specs {
-			vs := s.(*ast.ValueSpec)
-			for i, id := range vs.Names {
-				if !strings.HasPrefix(id.Name, "SYS_") || skip[id.Name] {
-					continue
-				}
-				if i >= len(vs.Values) {
-					return nil, fmt.Errorf("%s: %s has no value", fset.Position(id.Pos()), id.Name)
-				}
-				lit, ok := vs.Values[i].(*ast.BasicLit)
-				if !ok || lit.Kind != token.INT {
-					return nil, fmt.Errorf("%s: %s is not an integer literal", fset.Position(id.Pos()), id.Name)
-				}
-				nr, err := strconv.ParseInt(lit.Value, 0, 32)
-				if err != nil || nr < 0 {
-					return nil, fmt.Errorf("%s: %s: bad number %s", fset.Position(id.Pos()), id.Name, lit.Value)
-				}
-				name := strings.ToLower(strings.TrimPrefix(id.Name, "SYS_"))
-				if prev, dup := seen[nr]; dup {
-					return nil, fmt.Errorf("%s: %s and %s share number %d", fset.Position(id.Pos()), prev, name, nr)
-				}
-				seen[nr] = name
-				t = append(t, sysnum{name, nr})
+	for vs := range xsyssrc.Consts(f) {
+		for i, id := range vs.Names {
+			if !strings.HasPrefix(id.Name, "SYS_") || skip[id.Name] {
+				continue
 			}
+			if i >= len(vs.Values) {
+				return nil, fmt.Errorf("%s: %s has no value", fset.Position(id.Pos()), id.Name)
+			}
+			lit, ok := vs.Values[i].(*ast.BasicLit)
+			if !ok || lit.Kind != token.INT {
+				return nil, fmt.Errorf("%s: %s is not an integer literal", fset.Position(id.Pos()), id.Name)
+			}
+			nr, err := strconv.ParseInt(lit.Value, 0, 32)
+			if err != nil || nr < 0 {
+				return nil, fmt.Errorf("%s: %s: bad number %s", fset.Position(id.Pos()), id.Name, lit.Value)
+			}
+			name := strings.ToLower(strings.TrimPrefix(id.Name, "SYS_"))
+			if prev, dup := seen[nr]; dup {
+				return nil, fmt.Errorf("%s: %s and %s share number %d", fset.Position(id.Pos()), prev, name, nr)
+			}
+			seen[nr] = name
+			t = append(t, sysnum{name, nr})
 		}
 	}
 	if len(t) == 0 {

@@ -1,8 +1,9 @@
-// Package sysargstest builds the C program the sysargs and CLI tests run
-// to see native and i386 calls decoded on the real kernel.
+// Package sysargstest builds and runs the C program the sysargs and CLI
+// tests use to see native and i386 calls decoded on the real kernel.
 package sysargstest
 
 import (
+	"context"
 	_ "embed"
 	"os"
 	"os/exec"
@@ -10,7 +11,12 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -57,4 +63,48 @@ func BuildABI(t testing.TB) string {
 		t.Skipf("%s does not run (no IA32 emulation?): %v\n%s", bin, err, out)
 	}
 	return bin
+}
+
+// RunABI runs the program BuildABI built, with args, under a filter that
+// lets i386 calls through and notifies calls (resolved on x86_64 and on
+// i386), calls handle for each notification before answering it with
+// Continue, and returns once the program has exited and the stream has
+// ended. It fails the test if the program fails; it returns what the
+// program wrote to its standard output.
+func RunABI(t testing.TB, bin string, args []string, calls []string, handle func(*seccompstream.Notification)) string {
+	t.Helper()
+	f := filter.New(filter.Allow)
+	if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Add(filter.Notify, calls...); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	s, err := seccompstream.Start(cmd, f)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer s.Close()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for n, err := range s.All(ctx) {
+		if err != nil {
+			t.Errorf("Receive: %v", err)
+			_ = cmd.Process.Kill()
+			break
+		}
+		handle(n)
+		if err := s.Respond(n, seccompstream.Continue()); err != nil {
+			t.Errorf("Respond: %v", err)
+		}
+	}
+	if err := <-waited; err != nil {
+		t.Fatalf("%s: %v\nstderr: %s", bin, err, stderr.String())
+	}
+	return stdout.String()
 }
