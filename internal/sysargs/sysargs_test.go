@@ -310,3 +310,66 @@ func TestValueWidth(t *testing.T) {
 		t.Errorf("mmap fd = %d", v)
 	}
 }
+
+// TestEmulationCalls: the calls a file or network policy decides on have
+// their path (with its directory fd) or socket address described on every
+// ABI that has them, so that an emulator finds them by kind.
+func TestEmulationCalls(t *testing.T) {
+	paths := strings.Fields(`open openat openat2 creat stat lstat newfstatat fstatat64 stat64 lstat64
+		oldstat oldlstat statx access faccessat faccessat2 readlink readlinkat chdir mkdir mkdirat
+		unlink unlinkat rmdir rename renameat renameat2 link linkat symlink symlinkat chmod fchmodat
+		fchmodat2 chown lchown chown32 lchown32 fchownat truncate truncate64 utimensat
+		utimensat_time64 utime utimes futimesat mknod mknodat execve execveat`)
+	atCalls := map[string]bool{}
+	for _, n := range strings.Fields(`openat openat2 newfstatat fstatat64 statx faccessat faccessat2
+		readlinkat mkdirat unlinkat renameat renameat2 linkat symlinkat fchmodat fchmodat2 fchownat
+		utimensat utimensat_time64 futimesat mknodat execveat`) {
+		atCalls[n] = true
+	}
+	addrs := map[string]sysargs.Kind{"connect": sysargs.Sockaddr, "bind": sysargs.Sockaddr,
+		"sendto": sysargs.Sockaddr, "sendmsg": sysargs.MsgHdr}
+	seen := 0
+	for _, arch := range sysnames.Arches() {
+		for _, name := range paths {
+			s, ok := sysargs.LookupName(arch, name)
+			if _, exists := sysnames.Number(arch, name); !exists {
+				continue
+			}
+			seen++
+			if !ok {
+				t.Errorf("%s %s not described", sysnames.ArchName(arch), name)
+				continue
+			}
+			found := false
+			for _, p := range s.Params {
+				if p.Kind != sysargs.Path {
+					continue
+				}
+				found = true
+				if p.Ref >= 0 && s.Params[p.Ref].Kind != sysargs.DirFD {
+					t.Errorf("%s %s: path %s relative to a %v", s.ABI(), name, p.Name, s.Params[p.Ref].Kind)
+				}
+			}
+			if !found {
+				t.Errorf("%s %s: no Path parameter", s.ABI(), name)
+			}
+			if atCalls[name] {
+				if s.Find(sysargs.DirFD) < 0 {
+					t.Errorf("%s %s: no DirFD", s.ABI(), name)
+				}
+			}
+		}
+		for name, k := range addrs {
+			if _, exists := sysnames.Number(arch, name); !exists {
+				continue
+			}
+			s, ok := sysargs.LookupName(arch, name)
+			if !ok || s.Find(k) < 0 {
+				t.Errorf("%s %s: no %v parameter", sysnames.ArchName(arch), name, k)
+			}
+		}
+	}
+	if seen < 300 {
+		t.Errorf("only %d calls checked", seen)
+	}
+}
