@@ -32,7 +32,9 @@ var abiSource string
 // write(1, "hello\n", 6), open(path, O_RDONLY), close, mmap2, munmap, the
 // old mmap (struct of six values), rt_sigaction(SIGINT), and socketcall's
 // SYS_SOCKET (AF_INET, SOCK_STREAM) and SYS_CONNECT (127.0.0.1:9), and
-// exits 0 when each gave the result it expects.
+// exits 0 when each gave the result it expects. "abi i386 NR" and "abi x32
+// NR" make the one call NR of that ABI, without arguments, and print its
+// raw result.
 //
 // It skips the test on anything but x86_64, and (failing in CI instead,
 // see sectest.RequireTool and RequireFeature) when gcc is missing or the
@@ -40,14 +42,14 @@ var abiSource string
 // ia32_emulation=0).
 //
 // Where gcc is missing (the qemu guest of scripts/kernel-test),
-// $SECCOMPSTREAM_ABI_HELPER may name the program built beforehand with the
-// same flags (see .ci/run).
+// $SECCOMPSTREAM_SYSARGS_HELPER may name the program built beforehand with
+// the same flags (see .ci/run).
 func BuildABI(t testing.TB) string {
 	t.Helper()
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the i386 helper is for x86_64")
 	}
-	if p := os.Getenv("SECCOMPSTREAM_ABI_HELPER"); p != "" {
+	if p := os.Getenv("SECCOMPSTREAM_SYSARGS_HELPER"); p != "" {
 		if _, err := exec.LookPath("gcc"); err != nil {
 			return checkABI(t, p)
 		}

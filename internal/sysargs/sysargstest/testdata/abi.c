@@ -5,11 +5,16 @@
  *
  * Usage: abi [--native] PATH. Exits 0 when every call gave the expected
  * result. With --native it stops after the native calls.
+ *
+ * Also: "abi i386 NR" makes the one i386 call NR (int $0x80, no
+ * arguments), "abi x32 NR" the one x32 call NR (the syscall instruction
+ * with the x32 bit set), and print the raw result.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -57,6 +62,16 @@ int main(int argc, char **argv)
 	void *p;
 	struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } sa64 = { SIG_IGN, 0, 0, 0 };
 
+	if (argc == 3 && strcmp(argv[1], "i386") == 0) {
+		printf("%ld\n", sys32(strtol(argv[2], 0, 0), 0, 0, 0, 0, 0, 0));
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "x32") == 0) {
+		long nr = strtol(argv[2], 0, 0) | 0x40000000L;
+		__asm__ volatile("syscall" : "=a"(r) : "a"(nr) : "rcx", "r11", "memory");
+		printf("%ld\n", r);
+		return 0;
+	}
 	int native = argc == 3 && strcmp(argv[1], "--native") == 0;
 	const char *path = argv[argc - 1];
 
