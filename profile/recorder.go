@@ -49,10 +49,12 @@ type Recorder struct {
 // abiCounts counts the calls of one ABI, indexed by number minus lo.
 //
 // Argument rules (a later addition) would live here too: per call number,
-// a bounded set of the register values seen for the arguments that an
-// argument table marks as scalar (a socket family, clone flags), recorded
-// from Notification.Args in Record and turned into ArgRule values by
-// Profile; never from the memory the arguments point to.
+// a bounded set of the register values seen for the parameters that
+// internal/sysargs gives a scalar Kind (SocketFamily, Personality,
+// CloneFlags under a mask; never a Kind that is a Pointer), read from
+// Notification.Args at the parameter's Reg in Record, and turned into
+// ArgRule values by Profile (the call alone once the set is full); never
+// from the memory the arguments point to.
 type abiCounts struct {
 	audit  uint32
 	x32    bool
@@ -163,7 +165,18 @@ func newABICounts(audit uint32, x32 bool) *abiCounts {
 		nr, _ := sysnames.Number(audit, name)
 		lo, hi = min(lo, nr), max(hi, nr)
 	}
-	return &abiCounts{audit: audit, x32: x32, lo: lo, counts: make([]atomic.Uint64, hi-lo+1)}
+	t := &abiCounts{audit: audit, x32: x32, lo: lo}
+	if x32 {
+		// x32 has numbers of its own above x86_64's (512-547), which
+		// Number does not resolve: find the last one Name knows.
+		for nr := hi + 1; nr < hi+1024; nr++ {
+			if _, ok := t.name(nr); ok {
+				hi = nr
+			}
+		}
+	}
+	t.counts = make([]atomic.Uint64, hi-lo+1)
+	return t
 }
 
 // Profile returns the calls recorded so far, with their counts. Calls

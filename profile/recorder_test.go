@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -393,19 +394,22 @@ func TestRecorderUnknownAndX32(t *testing.T) {
 	rec.Record(n)
 	rec.Record(&seccompstream.Notification{Arch: unix.AUDIT_ARCH_X86_64, Syscall: 99999})
 	rec.Record(&seccompstream.Notification{Arch: unix.AUDIT_ARCH_X86_64, Syscall: -1})
-	rec.Record(&seccompstream.Notification{Arch: unix.AUDIT_ARCH_X86_64, Syscall: sysnames.X32Bit | 1}) // x32 write
+	rec.Record(&seccompstream.Notification{Arch: unix.AUDIT_ARCH_X86_64, Syscall: sysnames.X32Bit | 1})   // x32 write
+	rec.Record(&seccompstream.Notification{Arch: unix.AUDIT_ARCH_X86_64, Syscall: sysnames.X32Bit | 520}) // x32's own execve
+	rec.Record(&seccompstream.Notification{Arch: unix.AUDIT_ARCH_X86_64, Syscall: sysnames.X32Bit | 59})  // x86_64's execve: not x32's
 	rec.Record(&seccompstream.Notification{Arch: 0x1234, Syscall: 3})
 	rec.Record(&seccompstream.Notification{Arch: 0x1234, Syscall: 3})
 	got := callStrings(rec.Profile())
-	if want := []string{"SCMP_ARCH_X32 write", "SCMP_ARCH_X86_64 read"}; strings.Join(got, ",") != strings.Join(want, ",") {
+	if want := []string{"SCMP_ARCH_X32 execve", "SCMP_ARCH_X32 write", "SCMP_ARCH_X86_64 read"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("Profile: %q, want %q", got, want)
 	}
 	want := []profile.UnknownCall{
 		{Arch: 0x1234, Syscall: 3, Count: 2},
 		{Arch: unix.AUDIT_ARCH_X86_64, Syscall: -1, Count: 1},
 		{Arch: unix.AUDIT_ARCH_X86_64, Syscall: 99999, Count: 1},
+		{Arch: unix.AUDIT_ARCH_X86_64, Syscall: sysnames.X32Bit | 59, Count: 1},
 	}
-	if got := rec.Unknown(); len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+	if got := rec.Unknown(); !slices.Equal(got, want) {
 		t.Errorf("Unknown() = %+v, want %+v", got, want)
 	}
 	if resp := rec.ServeNotification(context.Background(), n); !resp.IsContinue() {
