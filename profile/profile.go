@@ -90,27 +90,23 @@ func (c Call) String() string {
 // looked at it.
 type ArgRule []specs.LinuxSeccompArg
 
+// opSymbols spells the comparisons for String.
+var opSymbols = map[specs.LinuxSeccompOperator]string{
+	specs.OpEqualTo: "==", specs.OpNotEqual: "!=", specs.OpLessThan: "<", specs.OpLessEqual: "<=",
+	specs.OpGreaterThan: ">", specs.OpGreaterEqual: ">=",
+}
+
 // String describes the rule, e.g. "arg0&0x7e020000 == 0x0, arg1 == 0x3".
 func (r ArgRule) String() string {
 	parts := make([]string, len(r))
 	for i, a := range r {
-		v := "0x" + strconv.FormatUint(a.Value, 16)
 		arg := "arg" + strconv.FormatUint(uint64(a.Index), 10)
-		switch a.Op {
-		case specs.OpEqualTo:
-			parts[i] = arg + " == " + v
-		case specs.OpNotEqual:
-			parts[i] = arg + " != " + v
-		case specs.OpLessThan:
-			parts[i] = arg + " < " + v
-		case specs.OpLessEqual:
-			parts[i] = arg + " <= " + v
-		case specs.OpGreaterThan:
-			parts[i] = arg + " > " + v
-		case specs.OpGreaterEqual:
-			parts[i] = arg + " >= " + v
-		case specs.OpMaskedEqual:
+		v := "0x" + strconv.FormatUint(a.Value, 16)
+		switch sym, ok := opSymbols[a.Op]; {
+		case a.Op == specs.OpMaskedEqual:
 			parts[i] = arg + "&" + v + " == 0x" + strconv.FormatUint(a.ValueTwo, 16)
+		case ok:
+			parts[i] = arg + " " + sym + " " + v
 		default:
 			parts[i] = arg + " " + string(a.Op) + " " + v
 		}

@@ -34,6 +34,14 @@ func eq(v uint64) profile.ArgRule {
 	return profile.ArgRule{{Index: 0, Value: v, Op: specs.OpEqualTo}}
 }
 
+// checkCalls fails the test unless p's calls, as strings, are want.
+func checkCalls(t *testing.T, what string, p *profile.Profile, want ...string) {
+	t.Helper()
+	if got := callStrings(p); !slices.Equal(got, want) {
+		t.Errorf("%s:\n%q\nwant\n%q", what, got, want)
+	}
+}
+
 func callStrings(p *profile.Profile) []string {
 	var out []string
 	for _, c := range p.Calls() {
@@ -144,18 +152,14 @@ func TestMergeIntersectDiff(t *testing.T) {
 		"SCMP_ARCH_X86_64 read",
 		"SCMP_ARCH_X86_64 socket if arg0 == 0x1 | arg0 == 0x2",
 	}
-	if got := callStrings(m); !slices.Equal(got, want) {
-		t.Errorf("Merge:\n%q\nwant\n%q", got, want)
-	}
+	checkCalls(t, "Merge", m, want...)
 	if c, _ := m.Lookup(x86_64, "read"); c.Count != 2 {
 		t.Errorf("merged count %d, want 2", c.Count)
 	}
 
 	in := profile.Intersect(a, b)
 	want = []string{"SCMP_ARCH_X86_64 openat if arg0 == 0x0", "SCMP_ARCH_X86_64 read"}
-	if got := callStrings(in); !slices.Equal(got, want) {
-		t.Errorf("Intersect:\n%q\nwant\n%q", got, want)
-	}
+	checkCalls(t, "Intersect", in, want...)
 	if got := in.Arches(); !slices.Equal(got, []specs.Arch{x86_64}) {
 		t.Errorf("Intersect arches %v", got)
 	}
@@ -166,13 +170,9 @@ func TestMergeIntersectDiff(t *testing.T) {
 		"SCMP_ARCH_X86_64 openat", // any arguments, b has a rule only
 		"SCMP_ARCH_X86_64 socket if arg0 == 0x1",
 	}
-	if got := callStrings(d); !slices.Equal(got, want) {
-		t.Errorf("Diff(a, b):\n%q\nwant\n%q", got, want)
-	}
+	checkCalls(t, "Diff(a, b)", d, want...)
 	want = []string{"SCMP_ARCH_X86_64 mkdir", "SCMP_ARCH_X86_64 socket if arg0 == 0x2"}
-	if got := callStrings(profile.Diff(b, a)); !slices.Equal(got, want) {
-		t.Errorf("Diff(b, a):\n%q\nwant\n%q", got, want)
-	}
+	checkCalls(t, "Diff(b, a)", profile.Diff(b, a), want...)
 
 	if !m.Equal(profile.Merge(b, a)) || m.Equal(a) {
 		t.Error("Equal is wrong about merges")

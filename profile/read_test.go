@@ -156,9 +156,7 @@ func TestReadContainersStyle(t *testing.T) {
 		"SCMP_ARCH_X86_64 socket if arg0 != 0x28",
 		"SCMP_ARCH_X86_64 write",
 	}
-	if got := callStrings(p); !slices.Equal(got, want) {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
+	checkCalls(t, "read", p, want...)
 	s, err := profile.ParseOCI("seccomp.json", []byte(containersStyle))
 	if err != nil {
 		t.Fatal(err)
@@ -181,9 +179,7 @@ func TestReadConfigJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := callStrings(p); !slices.Equal(got, []string{"SCMP_ARCH_X86_64 read"}) {
-		t.Errorf("got %q", got)
-	}
+	checkCalls(t, "read", p, "SCMP_ARCH_X86_64 read")
 	if !w.has(`config.json: linux.seccomp.syscalls[0].names[1]: unknown system call "bogus_call": skipped`) {
 		t.Errorf("warnings %q", w)
 	}
@@ -222,9 +218,7 @@ func TestReadWarnings(t *testing.T) {
 	if len(w) != 5 {
 		t.Errorf("%d warnings, want 5 (socketcall is an i386 call: skipped silently):\n%s", len(w), strings.Join(w, "\n"))
 	}
-	if got := callStrings(p); !slices.Equal(got, []string{"SCMP_ARCH_X86_64 read"}) {
-		t.Errorf("got %q", got)
-	}
+	checkCalls(t, "read", p, "SCMP_ARCH_X86_64 read")
 	if c, _ := p.Lookup(x86_64, "read"); c.Count != 3 {
 		t.Errorf("read count %d, want 3", c.Count)
 	}
@@ -251,9 +245,7 @@ func TestReadArgRules(t *testing.T) {
 		"SCMP_ARCH_X86_64 personality if arg0 == 0x0 | arg0 == 0x8",
 		"SCMP_ARCH_X86_64 socket if arg0 == 0x1, arg1 == 0x2",
 	}
-	if got := callStrings(p); !slices.Equal(got, want) {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
+	checkCalls(t, "read", p, want...)
 }
 
 func TestReadErrors(t *testing.T) {
@@ -365,9 +357,7 @@ func TestFromOCI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"SCMP_ARCH_X86 read", "SCMP_ARCH_X86 socketcall", "SCMP_ARCH_X86_64 read"}
-	if got := callStrings(p); !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
+	checkCalls(t, "read", p, want...)
 	if !w.has(`profile: syscalls[0].names[2]: unknown system call "nonexistent_call"`) {
 		t.Errorf("warnings %q", w)
 	}

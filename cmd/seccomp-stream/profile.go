@@ -120,6 +120,22 @@ func parseInterspersed(flags *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseProfileFlags parses a profile command's flags and arguments. When
+// the command should not go on (help asked for, a bad flag) it has said so
+// and ok is false, with the exit status.
+func parseProfileFlags(flags *flag.FlagSet, args []string, stdout, stderr io.Writer) (files []string, code int, ok bool) {
+	files, err := parseInterspersed(flags, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		io.WriteString(stdout, profileUsage)
+		return nil, 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "seccomp-stream %s: %v\n\n%s", flags.Name(), err, profileUsage)
+		return nil, exitUsage, false
+	}
+	return files, 0, true
+}
+
 // profileWarner prints the readers' warnings.
 func profileWarner(stderr io.Writer) profile.ReadOption {
 	return profile.WithWarnings(func(err error) {
@@ -136,14 +152,9 @@ func profileMerge(args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(io.Discard)
 	outFile := flags.String("o", "", "")
 	errnoName := flags.String("errno", "ENOSYS", "")
-	files, err := parseInterspersed(flags, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, profileUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "seccomp-stream profile merge: %v\n\n%s", err, profileUsage)
-		return exitUsage
+	files, code, ok := parseProfileFlags(flags, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "seccomp-stream profile merge: no profile given\n\n%s", profileUsage)
@@ -226,14 +237,9 @@ const exitDiffer = 1
 func profileDiff(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("profile diff", flag.ContinueOnError)
 	flags.SetOutput(io.Discard)
-	files, err := parseInterspersed(flags, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, profileUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "seccomp-stream profile diff: %v\n\n%s", err, profileUsage)
-		return exitUsage
+	files, code, ok := parseProfileFlags(flags, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if len(files) != 2 {
 		fmt.Fprintf(stderr, "seccomp-stream profile diff: want two profiles, got %d\n\n%s", len(files), profileUsage)
