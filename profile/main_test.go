@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,8 +23,9 @@ const envGoWork = "SECCOMPSTREAM_PROFILE_GOWORK"
 
 const goWorkOutput = "sum 399920000\n"
 
-// goWork runs goroutines that allocate, collect garbage, sleep and get
-// preempted (SIGURG), and prints a result that does not depend on timing.
+// goWork runs goroutines that allocate, collect garbage, sleep, get a
+// signal and get preempted (SIGURG), and prints a result that does not
+// depend on timing.
 func goWork() int {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -46,7 +49,16 @@ func goWork() int {
 			mu.Unlock()
 		}()
 	}
-	// A busy loop long enough to be preempted by signal.
+	// A signal for sure (a handler, and its return through rt_sigreturn),
+	// and a busy loop long enough to be preempted by SIGURG.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	<-sigs
+	signal.Stop(sigs)
 	deadline := time.Now().Add(50 * time.Millisecond)
 	for x := 0; time.Now().Before(deadline); x++ {
 	}

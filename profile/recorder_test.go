@@ -340,7 +340,7 @@ func TestRecordGoProgram(t *testing.T) {
 	}
 	p := profile.Merge(runs...)
 	native, _ := nativeOCIArch()
-	for _, name := range []string{"futex", "mmap", "rt_sigaction", "exit_group"} {
+	for _, name := range []string{"futex", "mmap", "rt_sigaction", "rt_sigreturn", "exit_group"} {
 		if !p.Has(native, name) {
 			t.Errorf("recording lacks %s", name)
 		}
