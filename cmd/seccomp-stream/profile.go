@@ -81,7 +81,7 @@ Examples:
 `
 
 // runProfile is the "profile" subcommand.
-func runProfile(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runProfile(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintf(stderr, "seccomp-stream profile: merge or diff?\n\n%s", profileUsage)
 		return exitUsage
