@@ -702,6 +702,14 @@ func (t *Target) openFIFO(c *Creds, p, flags int) (int, error) {
 		fd  int
 		err error
 	}
+	// The supervisor's /proc/self/fd, pinned now: the way there through
+	// procDir closes when the target dies, and the other end is opened
+	// after that.
+	selfFD, err := openRetry(t.procDir, "../self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(selfFD)
 	done := make(chan result, 1)
 	go func() {
 		fd := -1
@@ -727,7 +735,7 @@ func (t *Target) openFIFO(c *Creds, p, flags int) (int, error) {
 				other = unix.O_WRONLY
 			}
 			for {
-				peer, _ := reopenFD(t.procDir, p, other|unix.O_NONBLOCK)
+				peer, _ := openRetry(selfFD, strconv.Itoa(p), other|unix.O_NONBLOCK|unix.O_CLOEXEC)
 				select {
 				case r := <-done:
 					if peer >= 0 {
