@@ -135,8 +135,12 @@ func TestTargetOpenUnprivileged(t *testing.T) {
 	}
 	// Do and DoWithCreds act as the target too.
 	for name, do := range map[string]func() error{
-		"Do":          func() error { return tg.Do(timeout(t), func() error { _, err := os.ReadFile(dir + "/secret"); return err }) },
-		"DoWithCreds": func() error { return tg.DoWithCreds(timeout(t), func() error { _, err := os.ReadFile(dir + "/secret"); return err }) },
+		"Do": func() error {
+			return tg.Do(timeout(t), func() error { _, err := os.ReadFile(dir + "/secret"); return err })
+		},
+		"DoWithCreds": func() error {
+			return tg.DoWithCreds(timeout(t), func() error { _, err := os.ReadFile(dir + "/secret"); return err })
+		},
 	} {
 		if err := do(); !errors.Is(err, unix.EACCES) {
 			t.Errorf("%s reading a root-only file: %v, want EACCES", name, err)
