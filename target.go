@@ -321,15 +321,42 @@ func (t *Target) readCreds() (*Creds, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccompstream: Creds: /proc/%d/status: %w", t.tid, err)
 	}
-	var their, ours unix.Stat_t
+	var their unix.Stat_t
 	if err := unix.Fstatat(t.procDir, "ns/user", &their, 0); err != nil {
 		return nil, fmt.Errorf("seccompstream: Creds: stat /proc/%d/ns/user: %w", t.tid, err)
 	}
-	if err := unix.Fstatat(t.procDir, "../self/ns/user", &ours, 0); err != nil {
+	ours, err := supervisorUserNS(t.procDir)
+	if err != nil {
 		return nil, fmt.Errorf("seccompstream: Creds: stat /proc/self/ns/user: %w", err)
 	}
-	c.SameUserNS = their.Dev == ours.Dev && their.Ino == ours.Ino
+	c.SameUserNS = their.Dev == ours.dev && their.Ino == ours.ino
 	return c, nil
+}
+
+// nsID identifies a namespace: the device and inode of its nsfs file.
+type nsID struct{ dev, ino uint64 }
+
+// ownUserNS caches the supervisor's user namespace, which never changes: a
+// multithreaded process cannot join or make another.
+var ownUserNS struct {
+	sync.Mutex
+	id nsID
+	ok bool
+}
+
+// supervisorUserNS returns the supervisor's user namespace, read through
+// procDir (an open /proc/<tid> of the supervisor's procfs) the first time.
+func supervisorUserNS(procDir int) (nsID, error) {
+	ownUserNS.Lock()
+	defer ownUserNS.Unlock()
+	if !ownUserNS.ok {
+		var st unix.Stat_t
+		if err := unix.Fstatat(procDir, "../self/ns/user", &st, 0); err != nil {
+			return nsID{}, err
+		}
+		ownUserNS.id, ownUserNS.ok = nsID{st.Dev, st.Ino}, true
+	}
+	return ownUserNS.id, nil
 }
 
 // parseStatus reads the credential lines of a /proc/<pid>/status file.
