@@ -173,6 +173,7 @@ func BenchmarkTargetCreds(b *testing.B) {
 // credentials: no thread) and for one running as uid 65534 (a throwaway
 // thread per Open), with absolute and relative paths; and a creation.
 func BenchmarkTargetOpen(b *testing.B) {
+	requireOpenat2(b)
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
 	for _, bc := range []struct {
 		name  string
@@ -256,6 +257,7 @@ func BenchmarkTargetDo(b *testing.B) {
 // RespondFD) for a root target and for one running as uid 65534.
 func BenchmarkEmulatedOpenat(b *testing.B) {
 	requireAddFD(b)
+	requireOpenat2(b)
 	for _, bc := range []struct {
 		name    string
 		emulate bool

@@ -72,6 +72,7 @@ func readOpen(tg *seccompstream.Target, dirfd int, path string) (string, error) 
 // A target running as uid 65534: Creds reports it, Open reads what it may
 // and nothing else, and creates files with its ids and umask.
 func TestTargetOpenUnprivileged(t *testing.T) {
+	requireOpenat2(t)
 	dir := publicDir(t)
 	writeFile(t, dir+"/secret", "root only", 0o600, 0, 0)
 	writeFile(t, dir+"/public", "for all", 0o644, 0, 0)
@@ -157,6 +158,7 @@ func TestTargetOpenUnprivileged(t *testing.T) {
 // its namespace, which mean nothing outside it. Open must not read what
 // the target cannot (copying its capabilities would).
 func TestTargetOpenChildUserNS(t *testing.T) {
+	requireOpenat2(t)
 	dir := publicDir(t)
 	writeFile(t, dir+"/secret", "root only", 0o600, 0, 0)
 	writeFile(t, dir+"/mine", "the user's", 0o600, 65534, 65534)
@@ -194,6 +196,7 @@ func TestTargetOpenChildUserNS(t *testing.T) {
 // Open follows open(2) for flags, symbolic links, directories and errors,
 // and never leads out of the target's root or into the supervisor's /proc.
 func TestTargetOpenSemantics(t *testing.T) {
+	requireOpenat2(t)
 	dir := t.TempDir()
 	sub := dir + "/sub"
 	os.Mkdir(sub, 0o755)
@@ -334,6 +337,7 @@ func TestTargetOpenSemantics(t *testing.T) {
 // Device nodes other than the harmless ones are refused: the supervisor's
 // device cgroup would apply, not the target's.
 func TestTargetOpenDevices(t *testing.T) {
+	requireOpenat2(t)
 	dir := t.TempDir()
 	for _, d := range []struct {
 		name         string
@@ -378,6 +382,7 @@ func TestTargetOpenDevices(t *testing.T) {
 // A FIFO opened without O_NONBLOCK waits for its other end, as open(2)
 // does; the wait ends with ErrGone when the target is killed.
 func TestTargetOpenFIFO(t *testing.T) {
+	requireOpenat2(t)
 	dir := t.TempDir()
 	fifo := dir + "/fifo"
 	if err := unix.Mkfifo(fifo, 0o666); err != nil {
@@ -464,6 +469,7 @@ func TestTargetOpenFIFO(t *testing.T) {
 }
 
 func TestTargetOpenParent(t *testing.T) {
+	requireOpenat2(t)
 	dir := publicDir(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
@@ -581,24 +587,11 @@ func serveEmulated(t *testing.T, s *seccompstream.Stream) (emulated int) {
 	return emulated
 }
 
-func requireAddFDSupport(t *testing.T) {
-	t.Helper()
-	f, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !f.AddFD {
-		if kernelAtLeast(t, 5, 9) {
-			t.Fatal("no ADDFD on Linux 5.9 or later")
-		}
-		t.Skip("needs ADDFD (Linux 5.9)")
-	}
-}
-
 // Every open of cat emulated: Open as the target, RespondFD. Relative
 // paths start from its working directory.
 func TestTargetEmulateCat(t *testing.T) {
-	requireAddFDSupport(t)
+	requireAddFD(t)
+	requireOpenat2(t)
 	busybox := sectest.RequireTool(t, "busybox")
 	dir := t.TempDir()
 	os.Mkdir(dir+"/sub", 0o755)
@@ -625,7 +618,8 @@ func TestTargetEmulateCat(t *testing.T) {
 // A chrooted shell: its absolute paths, relative paths and symbolic links
 // (absolute, and ../ climbing past its root) all stay in its root.
 func TestTargetEmulateChroot(t *testing.T) {
-	requireAddFDSupport(t)
+	requireAddFD(t)
+	requireOpenat2(t)
 	busybox := sectest.RequireTool(t, "busybox")
 	root := t.TempDir()
 	for _, d := range []string{"bin", "etc", "sub"} {
