@@ -97,6 +97,10 @@ var errTargetClosed = fmt.Errorf("seccompstream: target closed: %w", os.ErrClose
 // does afterwards acts on the thread that made this call, never on a
 // process that reused its thread id. The caller closes the Target.
 //
+// The thread's namespace files are not opened here: Do opens them, when it
+// needs them, through the pinned /proc/<tid>. They are the same ones: only
+// a task changes its own namespaces, and the thread is stopped in its call.
+//
 // Before Linux 6.9, GetFD of a thread that does not lead its process takes
 // descriptors from the process's main thread (the same table unless the
 // thread unshared it with CLONE_FILES), and fails once that thread has

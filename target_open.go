@@ -110,6 +110,11 @@ const (
 // end, as open(2) does, and gives up with ErrGone once the notification is
 // withdrawn. Other waits are the file system's (a FUSE server, NFS).
 //
+// Open joins no namespace and makes no thread when the caller already has
+// the target's credentials (a root target of a root supervisor, or a call
+// from inside Do or DoWithCreds): it works through the Target's root and
+// working directory descriptors, whose paths cross the target's mounts.
+//
 // Open refuses, with ErrSupervisorView, what the supervisor would open in
 // its own view instead of the target's. It resolves a relative path that
 // leaves its directory from the root, which needs search permission on the
@@ -173,6 +178,8 @@ func (p *Parent) Close() error { return p.Dir.Close() }
 // truncate), open the path with Open and O_PATH and use the descriptor.
 // Do the call itself with the target's credentials: DoWithCreds, with
 // OpenParent called inside it, opens and acts on one thread.
+//
+// OpenParent joins no namespace, as Open.
 //
 // A path that has no final name ("/", or ending in "." or "..") fails with
 // ErrNoFinalName; other errors are Open's. The caller closes the Parent.
