@@ -1,10 +1,8 @@
 package seccompstream_test
 
 import (
-	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -69,7 +67,7 @@ func benchTarget(b *testing.B, cred *syscall.Credential, options ...string) (*se
 	if cred == nil {
 		c, st := startNotify(b, "target-call", options, "getppid")
 		s = st
-		finish = func() { exitZeroTB(b, c.ExitCode(), c.Output()) }
+		finish = func() { exitZero(b, c) }
 	} else {
 		p := startBench(b, cred, "target-call", options...)
 		s = p.s
@@ -93,50 +91,59 @@ func benchTarget(b *testing.B, cred *syscall.Credential, options ...string) (*se
 	}
 }
 
-func exitZeroTB(b *testing.B, code int, out string) {
-	b.Helper()
-	if code != 0 {
-		b.Fatalf("child exit %d; output:\n%s", code, out)
-	}
-}
-
-// benchDir returns a directory every user may enter, holding a file
+// benchDir returns a directory every user may write, holding a file
 // "file" every user may read.
 func benchDir(b *testing.B) string {
 	b.Helper()
-	d, err := os.MkdirTemp("", "target-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(d) })
+	d := publicDir(b)
 	if err := os.Chmod(d, 0o777); err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(d+"/file", []byte("bench"), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	writeFile(b, d+"/file", "bench", 0o644, 0, 0)
 	return d
+}
+
+// startBench starts the Go target name with args under a filter that
+// notifies getppid and openat, with the credentials cred when not nil.
+func startBench(b *testing.B, cred *syscall.Credential, name string, args ...string) *started {
+	b.Helper()
+	cmd := selfTarget(b, name, args...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	return startCmd(b, cmd, notifyFilter(b, filter.Allow, "getppid", "openat"))
+}
+
+// timeEach runs op b.N times and reports the median and 90th percentile
+// of its durations.
+func timeEach(b *testing.B, op func() error) {
+	b.Helper()
+	lat := make(latencies, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	lat.report(b)
 }
 
 // BenchmarkTarget measures Target (pinning) and Close.
 func BenchmarkTarget(b *testing.B) {
 	c, s := startNotify(b, "target-call", nil, "getppid")
 	n := receiveMarked(b, s, "getppid", 0, markTarget)
-	lat := make(latencies, 0, b.N)
-	b.ResetTimer()
-	for range b.N {
-		t0 := time.Now()
+	timeEach(b, func() error {
 		tg, err := n.Target()
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
-		tg.Close()
-		lat = append(lat, time.Since(t0))
-	}
-	b.StopTimer()
-	lat.report(b)
+		return tg.Close()
+	})
 	s.Respond(n, seccompstream.Return(0))
-	exitZeroTB(b, c.ExitCode(), c.Output())
+	exitZero(b, c)
 }
 
 // BenchmarkTargetCreds measures the first Creds of a Target (reading
@@ -165,7 +172,7 @@ func BenchmarkTargetCreds(b *testing.B) {
 	b.StopTimer()
 	lat.report(b)
 	s.Respond(n, seccompstream.Return(0))
-	exitZeroTB(b, c.ExitCode(), c.Output())
+	exitZero(b, c)
 }
 
 // BenchmarkTargetOpen measures Open of an existing file with the Target's
@@ -195,19 +202,13 @@ func BenchmarkTargetOpen(b *testing.B) {
 			if _, err := tg.Creds(); err != nil {
 				b.Fatal(err)
 			}
-			lat := make(latencies, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				t0 := time.Now()
+			timeEach(b, func() error {
 				f, err := tg.Open(unix.AT_FDCWD, path, bc.flags, 0o644)
 				if err != nil {
-					b.Fatal(err)
+					return err
 				}
-				f.Close()
-				lat = append(lat, time.Since(t0))
-			}
-			b.StopTimer()
-			lat.report(b)
+				return f.Close()
+			})
 			finish()
 		})
 	}
@@ -235,17 +236,7 @@ func BenchmarkTargetDo(b *testing.B) {
 				do = tg.DoWithCreds
 			}
 			ctx := timeout(b)
-			lat := make(latencies, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				t0 := time.Now()
-				if err := do(ctx, func() error { return nil }); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			b.StopTimer()
-			lat.report(b)
+			timeEach(b, func() error { return do(ctx, func() error { return nil }) })
 			finish()
 		})
 	}
@@ -315,37 +306,4 @@ func BenchmarkEmulatedOpenat(b *testing.B) {
 			}
 		})
 	}
-}
-
-// startBench starts the Go target name with args under a filter that
-// notifies getppid and openat, with the target's credentials cred when it
-// is not nil, and reaps it in the background.
-func startBench(b *testing.B, cred *syscall.Credential, name string, args ...string) *started {
-	b.Helper()
-	cmd := exec.Command("/proc/self/exe", args...)
-	cmd.Env = append(os.Environ(), envStartTarget+"="+name)
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	p := &started{cmd: cmd, out: new(bytes.Buffer), waited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	f := filter.New(filter.Allow)
-	if err := f.Add(filter.Notify, "getppid", "openat"); err != nil {
-		b.Fatal(err)
-	}
-	s, err := seccompstream.Start(cmd, f)
-	if err != nil {
-		b.Fatalf("Start: %v", err)
-	}
-	p.s = s
-	go func() {
-		p.err = cmd.Wait()
-		close(p.waited)
-	}()
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.waited
-		s.Close()
-	})
-	return p
 }

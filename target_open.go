@@ -132,17 +132,28 @@ func (t *Target) Open(dirfd int, path string, flags int, mode uint32) (*os.File,
 	}
 	defer t.release()
 	fd, err := t.open(dirfd, path, flags, mode)
-	if err != nil {
-		if verr := t.valid(); verr != nil {
-			return nil, verr
-		}
-		return nil, fmt.Errorf("seccompstream: Open(%q) as target %d: %w", path, t.tid, err)
-	}
-	if err := t.valid(); err != nil {
-		unix.Close(fd)
+	if fd, err = t.opened("Open", path, fd, err); err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// opened finishes an open for the call op: it checks the notification
+// after the open, preferring ErrGone to the open's own error (a failure in
+// the view of a target that is gone says nothing), and closes fd on
+// ErrGone.
+func (t *Target) opened(op, path string, fd int, err error) (int, error) {
+	if err != nil {
+		if verr := t.valid(); verr != nil {
+			return -1, verr
+		}
+		return -1, fmt.Errorf("seccompstream: %s(%q) as target %d: %w", op, path, t.tid, err)
+	}
+	if err := t.valid(); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // Parent is the directory that holds the final name of a path, opened in a
@@ -193,14 +204,7 @@ func (t *Target) OpenParent(dirfd int, path string) (*Parent, error) {
 		return nil, fmt.Errorf("seccompstream: OpenParent(%q) as target %d: %w", path, t.tid, err)
 	}
 	fd, err := t.open(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		if verr := t.valid(); verr != nil {
-			return nil, verr
-		}
-		return nil, fmt.Errorf("seccompstream: OpenParent(%q) as target %d: %w", path, t.tid, err)
-	}
-	if err := t.valid(); err != nil {
-		unix.Close(fd)
+	if fd, err = t.opened("OpenParent", path, fd, err); err != nil {
 		return nil, err
 	}
 	return &Parent{Dir: os.NewFile(uintptr(fd), dir), Name: name, TrailingSlash: slash}, nil

@@ -23,7 +23,7 @@ import (
 
 // selfTarget is goTarget through /proc/self/exe, which the launcher can
 // execute whatever its uid: the test binary's own directory is only root's.
-func selfTarget(t *testing.T, name string, args ...string) *exec.Cmd {
+func selfTarget(t testing.TB, name string, args ...string) *exec.Cmd {
 	cmd := goTarget(t, name, args...)
 	cmd.Path = "/proc/self/exe"
 	return cmd
@@ -31,7 +31,7 @@ func selfTarget(t *testing.T, name string, args ...string) *exec.Cmd {
 
 // publicDir returns a new directory every user may enter, removed when the
 // test ends.
-func publicDir(t *testing.T) string {
+func publicDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "target-test-")
 	if err != nil {
@@ -45,7 +45,7 @@ func publicDir(t *testing.T) string {
 }
 
 // writeFile writes a file with the mode, owner and group given.
-func writeFile(t *testing.T, path, content string, mode os.FileMode, uid, gid int) {
+func writeFile(t testing.TB, path, content string, mode os.FileMode, uid, gid int) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)

@@ -165,7 +165,10 @@ func targetOf(t *testing.T, s *seccompstream.Stream) (*seccompstream.Notificatio
 // OpenParent need.
 func requireOpenat2(t testing.TB) {
 	t.Helper()
-	_, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC})
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC})
+	if err == nil {
+		unix.Close(fd)
+	}
 	sectest.RequireFeature(t, "openat2", "5.6", err != unix.ENOSYS)
 }
 
