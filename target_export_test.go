@@ -7,3 +7,6 @@ func TargetPidfdNamesThread(t *Target) bool { return t.pidfdThread }
 // TargetUseNSFiles makes Do join t's namespaces one at a time through
 // /proc/<tid>/ns, as it does when the pidfd names the leader.
 func TargetUseNSFiles(t *Target) { t.pidfdThread = false }
+
+// ParseStatus is parseStatus, for tests.
+func ParseStatus(b []byte) (*Creds, error) { return parseStatus(b) }
