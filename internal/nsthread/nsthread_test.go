@@ -1,4 +1,4 @@
-package nsthread
+package nsthread_test
 
 import (
 	"os"
@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/nsthread"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 	// thread (M0); tests run on other goroutines, so check this here.
 	pid := unix.Getpid()
 	for range 200 {
-		Run(func() {
+		nsthread.Run(func() {
 			if unix.Gettid() == pid {
 				mainThreadRuns++
 			}
@@ -62,7 +63,7 @@ func TestRunThreadExits(t *testing.T) {
 	for range sectest.Scale(50) {
 		var tid int
 		var uerr error
-		Run(func() {
+		nsthread.Run(func() {
 			tid = unix.Gettid()
 			// A change no other goroutine may ever see.
 			uerr = unix.Unshare(unix.CLONE_NEWUTS)
@@ -107,13 +108,13 @@ func TestRunPanic(t *testing.T) {
 			t.Fatalf("recovered %v, want boom", r)
 		}
 	}()
-	Run(func() { panic("boom") })
+	nsthread.Run(func() { panic("boom") })
 	t.Fatal("Run returned after a panic")
 }
 
 func TestRunGoexit(t *testing.T) {
 	ran := false
-	Run(func() {
+	nsthread.Run(func() {
 		ran = true
 		runtime.Goexit()
 	})
@@ -126,43 +127,43 @@ func TestSetCreds(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (setfsuid, setgroups)")
 	}
-	before, err := ThreadCreds()
+	before, err := nsthread.ThreadCreds()
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldUmask := unix.Umask(0o022)
 	unix.Umask(oldUmask)
-	want := Creds{FSUID: 65534, FSGID: 65533, Groups: []uint32{4, 65534}, Caps: 1 << unix.CAP_CHOWN}
-	var got Creds
+	want := nsthread.Creds{FSUID: 65534, FSGID: 65533, Groups: []uint32{4, 65534}, Caps: 1 << unix.CAP_CHOWN}
+	var got nsthread.Creds
 	var serr, gerr error
 	var tid int
 	var umask int
-	Run(func() {
+	nsthread.Run(func() {
 		tid = unix.Gettid()
-		if serr = UnshareFS(); serr != nil {
+		if serr = nsthread.UnshareFS(); serr != nil {
 			return
 		}
-		if serr = SetCreds(want, 0o077, true); serr != nil {
+		if serr = nsthread.SetCreds(want, 0o077, true); serr != nil {
 			return
 		}
-		got, gerr = ThreadCreds()
+		got, gerr = nsthread.ThreadCreds()
 		umask = unix.Umask(0o077)
 	})
 	if serr != nil || gerr != nil {
 		t.Fatal(serr, gerr)
 	}
-	if got.FSUID != want.FSUID || got.FSGID != want.FSGID || !SameGroups(got.Groups, want.Groups) || got.Caps != want.Caps {
+	if got.FSUID != want.FSUID || got.FSGID != want.FSGID || !nsthread.SameGroups(got.Groups, want.Groups) || got.Caps != want.Caps {
 		t.Fatalf("thread credentials %+v, want %+v", got, want)
 	}
 	if umask != 0o077 {
 		t.Errorf("thread umask %#o, want 0o077", umask)
 	}
 	waitGone(t, tid)
-	after, err := ThreadCreds()
+	after, err := nsthread.ThreadCreds()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.FSUID != before.FSUID || after.Caps != before.Caps || !SameGroups(after.Groups, before.Groups) {
+	if after.FSUID != before.FSUID || after.Caps != before.Caps || !nsthread.SameGroups(after.Groups, before.Groups) {
 		t.Fatalf("caller's credentials changed: %+v, were %+v", after, before)
 	}
 	if u := unix.Umask(oldUmask); u != oldUmask {
@@ -180,19 +181,19 @@ func TestSetCreds(t *testing.T) {
 // SetCreds never leaves more capabilities than the thread held.
 func TestSetCredsNoNewCaps(t *testing.T) {
 	var serr error
-	var got Creds
-	Run(func() {
-		all := Creds{Caps: ^uint64(0)}
-		cur, _ := ThreadCreds()
+	var got nsthread.Creds
+	nsthread.Run(func() {
+		all := nsthread.Creds{Caps: ^uint64(0)}
+		cur, _ := nsthread.ThreadCreds()
 		all.FSUID, all.FSGID, all.Groups = cur.FSUID, cur.FSGID, cur.Groups
 		// Drop to CAP_CHOWN first, then ask for everything.
-		if serr = SetCreds(Creds{FSUID: cur.FSUID, FSGID: cur.FSGID, Groups: cur.Groups, Caps: 1 << unix.CAP_CHOWN}, -1, false); serr != nil {
+		if serr = nsthread.SetCreds(nsthread.Creds{FSUID: cur.FSUID, FSGID: cur.FSGID, Groups: cur.Groups, Caps: 1 << unix.CAP_CHOWN}, -1, false); serr != nil {
 			return
 		}
-		if serr = SetCreds(all, -1, false); serr != nil {
+		if serr = nsthread.SetCreds(all, -1, false); serr != nil {
 			return
 		}
-		got, serr = ThreadCreds()
+		got, serr = nsthread.ThreadCreds()
 	})
 	if serr != nil {
 		t.Fatal(serr)
