@@ -119,6 +119,8 @@ type result struct {
 	out    string
 	err    error    // the program's end (exec.Cmd.Wait)
 	denied []string // "name errno" of each refusal OnDeny saw
+	// notified counts the notifications by call name.
+	notified map[string]int
 }
 
 func (r *result) deniedCall(name string) bool {
@@ -136,7 +138,7 @@ func (r *result) deniedCall(name string) bool {
 func sandbox(t *testing.T, p emulate.FilePolicy, cmd *exec.Cmd) *result {
 	t.Helper()
 	sectest.RequireKernel(t, sectest.AddFD)
-	res := new(result)
+	res := &result{notified: map[string]int{}}
 	var mu sync.Mutex
 	fs, err := emulate.NewFiles(p, emulate.OnDeny(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
 		name := n.SyscallName()
@@ -164,6 +166,14 @@ func sandbox(t *testing.T, p emulate.FilePolicy, cmd *exec.Cmd) *result {
 	}
 	mux := seccompstream.NewMux()
 	fs.Register(mux)
+	mux.Use(func(next seccompstream.Handler) seccompstream.Handler {
+		return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+			mu.Lock()
+			res.notified[n.SyscallName()]++
+			mu.Unlock()
+			return next.ServeNotification(ctx, n)
+		})
+	})
 	mux.HandleDefault(seccompstream.HandlerFunc(func(context.Context, *seccompstream.Notification) seccompstream.Response {
 		return seccompstream.Continue()
 	}))

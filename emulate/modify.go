@@ -142,13 +142,20 @@ func (fs *Files) unlinkCall(c *call) seccompstream.Response {
 	return c.fail(0, err)
 }
 
-// twoPaths runs fn with the checked places of the call's two paths, both
-// needing w1 and w2, on one thread with the caller's credentials.
-func (c *call) twoPaths(p1, p2 pathArg, w1, w2 want, call string, fn func(a, b *place) error) error {
+// twoPaths runs fn with the checked places of the call's two paths, which
+// need w1 and w2, on one thread with the caller's credentials. first, if
+// not nil, looks at the first place before the second path is resolved
+// (its errFollow makes the first walk follow a link).
+func (c *call) twoPaths(p1, p2 pathArg, w1, w2 want, call string, first step, fn func(a, b *place) error) error {
 	return c.withCreds(false, func() error {
 		return c.walk(p1, w1, func(a *place) error {
 			if a.name == "" {
 				return noFinalName(call, p1.path)
+			}
+			if first != nil {
+				if err := first(a); err != nil {
+					return err
+				}
 			}
 			return c.walk(p2, w2, func(b *place) error {
 				if b.name == "" {
@@ -180,7 +187,7 @@ func (fs *Files) renameCall(c *call) seccompstream.Response {
 		}
 	}
 	w := want{access: accessWrite, create: true}
-	err = c.twoPaths(oldp, newp, want{access: accessWrite}, w, "rename", func(a, b *place) error {
+	err = c.twoPaths(oldp, newp, want{access: accessWrite}, w, "rename", nil, func(a, b *place) error {
 		return dirFD(a, func(afd int) error {
 			return dirFD(b, func(bfd int) error {
 				if a.slash || b.slash {
@@ -242,16 +249,19 @@ func (fs *Files) linkCall(c *call) seccompstream.Response {
 	}
 	follow := flags&unix.AT_SYMLINK_FOLLOW != 0
 	oldWant := want{access: accessWrite, follow: follow}
-	err = c.twoPaths(oldp, newp, oldWant, newWant, "link", func(a, b *place) error {
-		if follow {
-			// The name that is linked must not be a link itself now: the
-			// walk follows it to the file it leads to.
+	var first step
+	if follow {
+		// The name linked must not be a symbolic link: the walk follows it
+		// to the file it leads to.
+		first = func(a *place) error {
 			f, _, err := c.objectAt(a, true)
-			if err != nil {
-				return err
+			if err == nil {
+				f.Close()
 			}
-			f.Close()
+			return err
 		}
+	}
+	err = c.twoPaths(oldp, newp, oldWant, newWant, "link", first, func(a, b *place) error {
 		return dirFD(a, func(afd int) error {
 			return dirFD(b, func(bfd int) error { return unix.Linkat(afd, a.name, bfd, b.name, 0) })
 		})
