@@ -1,0 +1,4 @@
+package emulate
+
+// LetThrough exports letThrough for the completeness test.
+var LetThrough = letThrough
