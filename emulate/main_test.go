@@ -118,6 +118,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 type result struct {
 	out    string
 	err    error    // the program's end (exec.Cmd.Wait)
+	mu     sync.Mutex
 	denied []string // "name errno" of each refusal OnDeny saw
 	// notified counts the notifications by call name.
 	notified map[string]int
@@ -132,26 +133,44 @@ func (r *result) deniedCall(name string) bool {
 	return false
 }
 
+// recordDenial is an OnDeny function that keeps "name errno".
+func (r *result) recordDenial(_ context.Context, n *seccompstream.Notification, resp seccompstream.Response) {
+	name := n.SyscallName()
+	if n.Arch == unix.AUDIT_ARCH_I386 {
+		name += "[i386]"
+	}
+	r.mu.Lock()
+	r.denied = append(r.denied, name+" "+resp.String())
+	r.mu.Unlock()
+}
+
 // sandbox runs cmd under policy p: a filter that notifies the file calls
 // (on x86_64 also for i386, and x32 through the mismatch action), served
 // by Files through a Mux whose other routes let calls run.
 func sandbox(t *testing.T, p emulate.FilePolicy, cmd *exec.Cmd) *result {
 	t.Helper()
-	sectest.RequireKernel(t, sectest.AddFD)
 	res := &result{notified: map[string]int{}}
-	var mu sync.Mutex
-	fs, err := emulate.NewFiles(p, emulate.OnDeny(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
-		name := n.SyscallName()
-		if n.Arch == unix.AUDIT_ARCH_I386 {
-			name += "[i386]"
-		}
-		mu.Lock()
-		res.denied = append(res.denied, name+" "+r.String())
-		mu.Unlock()
-	}))
+	fs, err := emulate.NewFiles(p, emulate.OnDeny(res.recordDenial))
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveUnder(t, fs, res, cmd)
+	return res
+}
+
+// policyHandlers are the handlers of a policy of package emulate.
+type policyHandlers interface {
+	AddRules(*filter.Filter) error
+	Register(*seccompstream.Mux)
+}
+
+// serveUnder runs cmd under the policy of h and fills res: a filter that
+// notifies what h needs (on x86_64 also for i386, and x32 through the
+// mismatch action), served by h through a Mux whose other routes let
+// calls run.
+func serveUnder(t *testing.T, h policyHandlers, res *result, cmd *exec.Cmd) {
+	t.Helper()
+	sectest.RequireKernel(t, sectest.AddFD)
 	f := filter.New(filter.Allow)
 	if runtime.GOARCH == "amd64" {
 		if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
@@ -161,16 +180,16 @@ func sandbox(t *testing.T, p emulate.FilePolicy, cmd *exec.Cmd) *result {
 			t.Fatal(err)
 		}
 	}
-	if err := fs.AddRules(f); err != nil {
+	if err := h.AddRules(f); err != nil {
 		t.Fatal(err)
 	}
 	mux := seccompstream.NewMux()
-	fs.Register(mux)
+	h.Register(mux)
 	mux.Use(func(next seccompstream.Handler) seccompstream.Handler {
 		return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
-			mu.Lock()
+			res.mu.Lock()
 			res.notified[n.SyscallName()]++
-			mu.Unlock()
+			res.mu.Unlock()
 			return next.ServeNotification(ctx, n)
 		})
 	})
@@ -197,9 +216,9 @@ func sandbox(t *testing.T, p emulate.FilePolicy, cmd *exec.Cmd) *result {
 	defer cancel()
 	var serveErrs []error
 	serr := s.Serve(ctx, mux, seccompstream.WithErrorHandler(func(err error) {
-		mu.Lock()
+		res.mu.Lock()
 		serveErrs = append(serveErrs, err)
-		mu.Unlock()
+		res.mu.Unlock()
 	}))
 	if serr != nil {
 		_ = cmd.Process.Kill()
@@ -212,7 +231,6 @@ func sandbox(t *testing.T, p emulate.FilePolicy, cmd *exec.Cmd) *result {
 	outMu.Lock()
 	res.out = out.String()
 	outMu.Unlock()
-	return res
 }
 
 type lockedWriter struct {

@@ -21,17 +21,20 @@ import (
 //   - open_by_handle_at: opens a file by a handle, not a path, so no path
 //     can be checked (it needs CAP_DAC_READ_SEARCH too).
 //   - name_to_handle_at: makes such handles; refused with the other.
-var bypassCalls = []string{"io_uring_setup", "name_to_handle_at", "open_by_handle_at"}
+//   - bpf: pinned objects are files of bpffs, opened by path; and a
+//     cgroup program (connect4, sendmsg6, ...) rewrites the addresses of
+//     connect and sendmsg inside the kernel, after the network policy
+//     checked them.
+var bypassCalls = []string{"bpf", "io_uring_setup", "name_to_handle_at", "open_by_handle_at"}
 
 // pathCallsRefused are the calls with a path that a file policy refuses
 // (EPERM) instead of carrying them out: mounting and unmounting (a bind
 // mount would put any directory under an allowed one), changing the root,
 // the new mount API, swap, process accounting, quotas, uselib (it maps a
 // library by path), fanotify marks (watching paths the policy does not
-// allow), bpf (pinned objects are files of bpffs, opened by path) and the
-// Cell processor's spu_create.
+// allow) and the Cell processor's spu_create. (bpf is one of bypassCalls.)
 var pathCallsRefused = []string{
-	"acct", "bpf", "chroot", "fanotify_mark", "fsconfig", "fsmount", "fsopen", "fspick",
+	"acct", "chroot", "fanotify_mark", "fsconfig", "fsmount", "fsopen", "fspick",
 	"mount", "mount_setattr", "move_mount", "open_tree", "open_tree_attr", "pivot_root",
 	"quotactl", "spu_create", "swapoff", "swapon", "umount", "umount2", "uselib",
 }

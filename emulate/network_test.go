@@ -1,0 +1,382 @@
+package emulate_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/emulate"
+	"github.com/seccompstream/seccompstream/internal/sectest"
+)
+
+// connect to an allowed 127.0.0.1 port works, from bash's /dev/tcp (a
+// blocking connect) and from C; another port fails with EACCES and its
+// listener never accepts.
+func TestConnectAllowedPort(t *testing.T) {
+	ok, other := listenTCP(t), listenTCP(t)
+	p := emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}
+	bash := exec.Command("bash", "-c", "echo hi >/dev/tcp/127.0.0.1/"+ok.portString()+" && echo sent; echo hi >/dev/tcp/127.0.0.1/"+other.portString()+" || echo refused")
+	res := netSandbox(t, p, bash)
+	if res.err != nil || !strings.Contains(res.out, "sent") || !strings.Contains(res.out, "refused") {
+		t.Errorf("bash: %v, %q", res.err, res.out)
+	}
+	res = netSandbox(t, p, exec.Command(netHelperPath(t), "connect", "127.0.0.1", ok.portString()))
+	if strings.TrimSpace(res.out) != "ok" {
+		t.Errorf("helper connect to the allowed port: %q", res.out)
+	}
+	res = netSandbox(t, p, exec.Command(netHelperPath(t), "connect", "127.0.0.1", other.portString()))
+	if strings.TrimSpace(res.out) != "EACCES" || !res.deniedCall("connect") {
+		t.Errorf("helper connect to another port: %q, denials %v", res.out, res.denied)
+	}
+	if n := ok.accepted.Load(); n != 2 {
+		t.Errorf("allowed listener accepted %d connections, want 2", n)
+	}
+	if n := other.accepted.Load(); n != 0 {
+		t.Errorf("forbidden listener accepted %d connections, want 0", n)
+	}
+}
+
+// A non-blocking connect answers EINPROGRESS and completes.
+func TestConnectNonBlocking(t *testing.T) {
+	l := listenTCP(t)
+	p := emulate.NetworkPolicy{Connect: []string{"127.0.0.1:*"}}
+	res := netSandbox(t, p, exec.Command(netHelperPath(t), "nonblock", "127.0.0.1", l.portString()))
+	if strings.TrimSpace(res.out) != "ok EINPROGRESS" {
+		t.Errorf("non-blocking connect: %q", res.out)
+	}
+	if res.notified["connect"] != 1 {
+		t.Errorf("connect notified %d times, want 1", res.notified["connect"])
+	}
+	waitFor(t, func() bool { return len(l.lines) == 1 }, &l.mu)
+	if l.lines[0] != "hi\n" {
+		t.Errorf("listener read %q", l.lines)
+	}
+}
+
+// UDP: a datagram to a forbidden port never arrives; one to an allowed
+// port does, with its bytes, and sendto returns their count. sendmmsg
+// sends the allowed messages, stops at the forbidden one and writes
+// msg_len back.
+func TestDatagrams(t *testing.T) {
+	ok, other := listenUDP(t), listenUDP(t)
+	p := emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}
+	helper := netHelperPath(t)
+	res := netSandbox(t, p, exec.Command(helper, "udp", "127.0.0.1", ok.portString(), "allowed datagram"))
+	if strings.TrimSpace(res.out) != "ok 16" {
+		t.Errorf("sendto an allowed port: %q", res.out)
+	}
+	res = netSandbox(t, p, exec.Command(helper, "udp", "127.0.0.1", other.portString(), "forbidden"))
+	if strings.TrimSpace(res.out) != "EACCES" || !res.deniedCall("sendto") {
+		t.Errorf("sendto a forbidden port: %q, denials %v", res.out, res.denied)
+	}
+	res = netSandbox(t, p, exec.Command(helper, "sendmmsg", "127.0.0.1", ok.portString(), other.portString()))
+	if strings.TrimSpace(res.out) != "ok n=2 len=3,5,999" {
+		t.Errorf("sendmmsg: %q", res.out)
+	}
+	if got := ok.received(); strings.Join(got, "|") != "allowed datagram|one|three" {
+		t.Errorf("allowed port received %q", got)
+	}
+	if got := other.received(); len(got) != 0 {
+		t.Errorf("forbidden port received %q", got)
+	}
+}
+
+// waitFor waits until cond holds (under mu).
+func waitFor(t *testing.T, cond func() bool, mu *sync.Mutex) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		mu.Lock()
+		ok := cond()
+		mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Unix socket paths are checked where they lead in the program's view: a
+// listed socket works by its path, by a relative path and through a
+// symbolic link; another socket fails with EACCES (also through a link
+// planted in the listed socket's directory) and never sees a connection.
+// The server sees the program's uid and gid (SO_PEERCRED), not the
+// supervisor's.
+func TestUnixConnect(t *testing.T) {
+	dir := publicDir(t)
+	ok := listenUnix(t, filepath.Join(dir, "app.sock"))
+	other := listenUnix(t, filepath.Join(dir, "other.sock"))
+	if err := os.Symlink("app.sock", filepath.Join(dir, "link-ok")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other.path, filepath.Join(dir, "link-other")); err != nil {
+		t.Fatal(err)
+	}
+	p := emulate.NetworkPolicy{Connect: []string{ok.path}}
+	helper := netHelperPath(t)
+	for _, c := range []struct {
+		path, want string
+		dir        string
+	}{
+		{ok.path, "ok", ""},
+		{"app.sock", "ok", dir},
+		{filepath.Join(dir, "link-ok"), "ok", ""},
+		{dir + "/./sub/../app.sock", "ENOENT", ""}, // sub does not exist: the kernel's answer
+		{other.path, "EACCES", ""},
+		{filepath.Join(dir, "link-other"), "EACCES", ""},
+		{"/proc/self/cwd/app.sock", "EACCES", dir},
+		{filepath.Join(dir, "missing.sock"), "EACCES", ""},
+	} {
+		cmd := exec.Command(helper, "unix", c.path)
+		cmd.Dir = c.dir
+		res := netSandbox(t, p, cmd)
+		if got := strings.TrimSpace(res.out); got != c.want {
+			t.Errorf("connect %s: %q, want %q", c.path, got, c.want)
+		}
+	}
+	cmd := exec.Command(helper, "unix", ok.path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if res := netSandbox(t, p, cmd); strings.TrimSpace(res.out) != "ok" {
+		t.Errorf("connect as uid 65534: %q", res.out)
+	}
+	if n := ok.accepted.Load(); n != 4 {
+		t.Errorf("listed socket accepted %d connections, want 4", n)
+	}
+	if n := other.accepted.Load(); n != 0 {
+		t.Errorf("other socket accepted %d connections, want 0", n)
+	}
+	ok.mu.Lock()
+	creds := slices.Clone(ok.creds)
+	ok.mu.Unlock()
+	if len(creds) != 4 || creds[0].Uid != 0 || creds[3].Uid != 65534 || creds[3].Gid != 65534 {
+		t.Errorf("peer credentials %+v: want uid 0 three times, then uid and gid 65534", creds)
+	}
+}
+
+// A missing directory on the way to a listed path is the kernel's ENOENT
+// (the program may retry until its server is up); the same for the listed
+// path itself.
+func TestUnixConnectMissing(t *testing.T) {
+	dir := publicDir(t)
+	p := emulate.NetworkPolicy{Connect: []string{dir + "/later.sock"}}
+	res := netSandbox(t, p, exec.Command(netHelperPath(t), "unix", dir+"/later.sock"))
+	if got := strings.TrimSpace(res.out); got != "ENOENT" || len(res.denied) != 0 {
+		t.Errorf("connect to a listed path that does not exist yet: %q, denials %v", got, res.denied)
+	}
+}
+
+// Abstract names are allowed by @NAME items only; datagrams to unix paths
+// are checked as connects are.
+func TestUnixAbstractAndDatagrams(t *testing.T) {
+	name := "emulate-test-" + strconv.Itoa(os.Getpid())
+	ok := listenUnix(t, "@"+name)
+	other := listenUnix(t, "@"+name+"-other")
+	dir := publicDir(t)
+	dg, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dir + "/dgram.sock", Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dg.Close()
+	dg2, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dir + "/dgram2.sock", Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dg2.Close()
+	p := emulate.NetworkPolicy{Connect: []string{"@" + name, dir + "/dgram.sock"}}
+	helper := netHelperPath(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"unix", "@" + name}, "ok"},
+		{[]string{"unix", "@" + name + "-other"}, "EACCES"},
+		{[]string{"unixdgram", dir + "/dgram.sock", "hello"}, "ok"},
+		{[]string{"unixdgram", dir + "/dgram2.sock", "forbidden"}, "EACCES"},
+	} {
+		res := netSandbox(t, p, exec.Command(helper, c.args...))
+		if got := strings.TrimSpace(res.out); got != c.want {
+			t.Errorf("%v: %q, want %q", c.args, got, c.want)
+		}
+	}
+	if ok.accepted.Load() != 1 || other.accepted.Load() != 0 {
+		t.Errorf("abstract sockets accepted %d and %d, want 1 and 0", ok.accepted.Load(), other.accepted.Load())
+	}
+	buf := make([]byte, 64)
+	dg.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := dg.Read(buf); err != nil || string(buf[:n]) != "hello" {
+		t.Errorf("listed datagram socket read %q, %v", buf[:n], err)
+	}
+	dg2.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, err := dg2.Read(buf); err == nil {
+		t.Errorf("other datagram socket read %q", buf[:n])
+	}
+}
+
+// bind: a listed address or path works, others fail with EACCES and
+// create nothing; a socket made by path gets the program's owner and
+// umask.
+func TestBind(t *testing.T) {
+	dir := publicDir(t)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	l := listenTCP(t) // a port in use: binding it again is the kernel's EADDRINUSE
+	p := emulate.NetworkPolicy{Bind: []string{"127.0.0.1:0", "127.0.0.1:" + l.portString(), dir + "/srv.sock", "@emulate-bind-" + strconv.Itoa(os.Getpid())}}
+	helper := netHelperPath(t)
+	for _, c := range []struct {
+		where, want string
+	}{
+		{"127.0.0.1:0", "ok"},
+		{"127.0.0.1:" + l.portString(), "EADDRINUSE"},
+		{"0.0.0.0:0", "EACCES"},
+		{"127.0.0.2:0", "EACCES"},
+		{dir + "/srv.sock", "ok"},
+		{dir + "/srv.sock", "EADDRINUSE"}, // the file exists now
+		{dir + "/elsewhere.sock", "EACCES"},
+		{"@emulate-bind-" + strconv.Itoa(os.Getpid()), "ok"},
+		{"@emulate-bind-other", "EACCES"},
+	} {
+		cmd := exec.Command(helper, "bind", c.where)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if c.where == dir+"/srv.sock" {
+			cmd = exec.Command("sh", "-c", "umask 027; exec "+helper+" bind "+c.where)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		res := netSandbox(t, p, cmd)
+		if got := strings.TrimSpace(res.out); got != c.want {
+			t.Errorf("bind %s: %q, want %q", c.where, got, c.want)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir+"/srv.sock", &st); err != nil || st.Mode != unix.S_IFSOCK|0o750 || st.Uid != 65534 || st.Gid != 65534 {
+		t.Errorf("bound socket file: %v, mode %o, owner %d:%d; want socket 0750 of 65534:65534", err, st.Mode, st.Uid, st.Gid)
+	}
+	if _, err := os.Lstat(dir + "/elsewhere.sock"); err == nil {
+		t.Errorf("a refused bind created %s/elsewhere.sock", dir)
+	}
+}
+
+// sendmsg with SCM_RIGHTS passes a copy of the program's descriptor.
+func TestSendmsgRights(t *testing.T) {
+	dir := publicDir(t)
+	l := listenUnix(t, dir+"/fd.sock")
+	secret := filepath.Join(dir, "passed")
+	writeFile(t, secret, "passed through SCM_RIGHTS\n", 0o644)
+	p := emulate.NetworkPolicy{Connect: []string{l.path}}
+	res := netSandbox(t, p, exec.Command(netHelperPath(t), "rights", l.path, secret))
+	if strings.TrimSpace(res.out) != "ok 3" {
+		t.Fatalf("sendmsg: %q", res.out)
+	}
+	var c *net.UnixConn
+	select {
+	case c = <-l.conns:
+	case <-time.After(time.Minute):
+		t.Fatal("no connection")
+	}
+	defer c.Close()
+	buf, oob := make([]byte, 16), make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil || string(buf[:n]) != "fd\n" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("control messages %v, %v", msgs, err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("rights %v, %v", fds, err)
+	}
+	f := os.NewFile(uintptr(fds[0]), "passed")
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil || string(b) != "passed through SCM_RIGHTS\n" {
+		t.Errorf("passed descriptor reads %q, %v", b, err)
+	}
+}
+
+// TOCTOU: a second thread flips the port of the sockaddr between an
+// allowed and a forbidden one while the first connects with it: every
+// connect reaches the allowed listener or is refused, the forbidden
+// listener accepts none.
+func TestConnectFlippedAddress(t *testing.T) {
+	ok, forbidden := listenTCP(t), listenTCP(t)
+	p := emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}
+	n := sectest.Scale(3000)
+	res := netSandbox(t, p, exec.Command(netHelperPath(t), "flip", "127.0.0.1", ok.portString(), forbidden.portString(), strconv.Itoa(n)))
+	var connected, refused, other int
+	if _, err := fmt.Sscanf(strings.TrimSpace(res.out), "ok connected=%d refused=%d other=%d", &connected, &refused, &other); err != nil {
+		t.Fatalf("flip: %q", res.out)
+	}
+	t.Logf("%d connects: %d connected, %d refused, %d other errors", n, connected, refused, other)
+	if got := forbidden.accepted.Load(); got != 0 {
+		t.Errorf("forbidden listener accepted %d connections", got)
+	}
+	if connected+refused != n || other != 0 {
+		t.Errorf("connected %d + refused %d != %d (other errors %d)", connected, refused, n, other)
+	}
+	if connected == 0 || refused == 0 {
+		t.Errorf("the flip never raced (connected %d, refused %d): the test checks nothing", connected, refused)
+	}
+	waitFor(t, func() bool { return int(ok.accepted.Load()) == connected }, new(sync.Mutex))
+}
+
+// Calls that would go around the policy are refused: packet and raw
+// sockets, source-routing options, io_uring; ordinary options work.
+func TestRefusedSocketCalls(t *testing.T) {
+	res := netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:1"}}, exec.Command(netHelperPath(t), "refused"))
+	if want := "packet=EACCES raw=EACCES ipoptions=EACCES reuseaddr=set io_uring=EPERM"; strings.TrimSpace(res.out) != want {
+		t.Errorf("refused calls: %q, want %q", res.out, want)
+	}
+	for _, name := range []string{"socket", "setsockopt", "io_uring_setup"} {
+		if !res.deniedCall(name) {
+			t.Errorf("%s not shown as denied: %v", name, res.denied)
+		}
+	}
+	if res.notified["setsockopt"] != 1 {
+		t.Errorf("setsockopt notified %d times, want 1 (SO_REUSEADDR needs no decision)", res.notified["setsockopt"])
+	}
+}
+
+// i386 calls (int $0x80), through socketcall and directly, are decided
+// like the native ones.
+func TestNetI386(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("i386 calls are x86_64's")
+	}
+	ok, other := listenTCP(t), listenTCP(t)
+	h := netHelperPath(t)
+	// Without a filter first: a kernel without IA32 emulation kills it.
+	out, err := exec.Command(h, "i386", "127.0.0.1", ok.portString(), ok.portString()).CombinedOutput()
+	sectest.RequireFeature(t, "IA32 emulation (CONFIG_IA32_EMULATION, int $0x80)", "", err == nil)
+	if strings.TrimSpace(string(out)) != "socketcall=ok socketcall=ok direct=ok direct=ok" {
+		t.Fatalf("i386 helper without a filter: %q", out)
+	}
+	waitFor(t, func() bool { return ok.accepted.Load() == 4 }, new(sync.Mutex))
+	ok.accepted.Store(0)
+	p := emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}
+	res := netSandbox(t, p, exec.Command(h, "i386", "127.0.0.1", ok.portString(), other.portString()))
+	if want := "socketcall=ok socketcall=EACCES direct=ok direct=EACCES"; strings.TrimSpace(res.out) != want {
+		t.Errorf("i386: %q, want %q", res.out, want)
+	}
+	if ok.accepted.Load() != 2 || other.accepted.Load() != 0 {
+		t.Errorf("listeners accepted %d and %d, want 2 and 0", ok.accepted.Load(), other.accepted.Load())
+	}
+}
