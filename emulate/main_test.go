@@ -117,7 +117,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 // result is what a sandboxed run gave.
 type result struct {
 	out    string
-	err    error    // the program's end (exec.Cmd.Wait)
+	err    error // the program's end (exec.Cmd.Wait)
 	mu     sync.Mutex
 	denied []string // "name errno" of each refusal OnDeny saw
 	// notified counts the notifications by call name.

@@ -18,8 +18,8 @@ type dest struct {
 	// socket found by path it names file through /proc/self/fd; for a
 	// bind to a path it is the final name alone, used from parent.
 	sa     []byte
-	file   *os.File               // connect, send: the socket file, O_PATH
-	parent *seccompstream.Parent  // bind: the directory that gets the name
+	file   *os.File              // connect, send: the socket file, O_PATH
+	parent *seccompstream.Parent // bind: the directory that gets the name
 	// caller: run with all of the caller's ids (unix sockets, see
 	// asCaller); creds: with its credentials (WithCreds: capabilities
 	// the kernel checks, as for ports below 1024 and netlink groups).
