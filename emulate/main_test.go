@@ -122,6 +122,9 @@ type result struct {
 	denied []string // "name errno" of each refusal OnDeny saw
 	// notified counts the notifications by call name.
 	notified map[string]int
+	// started, when not nil, is closed once the program runs (cmd.Process
+	// is set).
+	started chan struct{}
 }
 
 func (r *result) deniedCall(name string) bool {
@@ -210,6 +213,9 @@ func serveUnder(t *testing.T, h policyHandlers, res *result, cmd *exec.Cmd) {
 		t.Fatalf("Start: %v", err)
 	}
 	defer s.Close()
+	if res.started != nil {
+		close(res.started)
+	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

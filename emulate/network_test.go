@@ -1,9 +1,13 @@
 package emulate_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,13 +16,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/emulate"
+	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -94,19 +101,28 @@ func TestDatagrams(t *testing.T) {
 	}
 }
 
-// waitFor waits until cond holds (under mu).
+// waitFor waits until cond holds (under mu), failing the test after a
+// minute.
 func waitFor(t *testing.T, cond func() bool, mu *sync.Mutex) {
 	t.Helper()
+	if !waitUntil(cond, mu) {
+		t.Fatal("timed out waiting")
+	}
+}
+
+// waitUntil waits until cond holds (under mu), for a minute at most, and
+// reports whether it did; goroutines other than the test's use it.
+func waitUntil(cond func() bool, mu *sync.Mutex) bool {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		mu.Lock()
 		ok := cond()
 		mu.Unlock()
 		if ok {
-			return
+			return true
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting")
+			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -378,5 +394,244 @@ func TestNetI386(t *testing.T) {
 	}
 	if ok.accepted.Load() != 2 || other.accepted.Load() != 0 {
 		t.Errorf("listeners accepted %d and %d, want 2 and 0", ok.accepted.Load(), other.accepted.Load())
+	}
+}
+
+// fullListener is a TCP listener on 127.0.0.1 whose backlog is full, so
+// that a connect to it waits for an answer to its SYN (the kernel drops
+// them), and fills, the sockets that filled it.
+type fullListener struct {
+	fd, port int
+	fills    []int
+}
+
+func listenFull(t *testing.T) *fullListener {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &fullListener{fd: fd}
+	t.Cleanup(func() {
+		for _, f := range l.fills {
+			unix.Close(f)
+		}
+		unix.Close(fd)
+	})
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(fd)
+	l.port = sa.(*unix.SockaddrInet4).Port
+	for range 2 {
+		c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.fills = append(l.fills, c)
+		unix.Connect(c, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: l.port})
+	}
+	// The second fill stays in SYN-SENT once the first fills the queue.
+	waitFor(t, func() bool { return synSent(t, l.port) == 1 }, new(sync.Mutex))
+	return l
+}
+
+// synSent counts the TCP sockets of this network namespace in state
+// SYN-SENT towards 127.0.0.1:port.
+func synSent(t *testing.T, port int) int {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Error(err)
+		return -1
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[2] == want && f[3] == "02" {
+			n++
+		}
+	}
+	return n
+}
+
+// A blocking connect waits in its own handler: when the program is killed
+// meanwhile, the handler's wait ends at once (Serve returns long before
+// the SYN retries would give up, about two minutes) and no socket of the
+// program's stays behind in SYN-SENT; the same for a connect to a unix
+// socket whose listener has no room.
+func TestBlockingConnectTargetKilled(t *testing.T) {
+	helper := netHelperPath(t)
+	t.Run("tcp", func(t *testing.T) {
+		l := listenFull(t)
+		p := emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + strconv.Itoa(l.port)}}
+		cmd := exec.Command(helper, "connect", "127.0.0.1", strconv.Itoa(l.port))
+		res := &result{notified: map[string]int{}, started: make(chan struct{})}
+		nw, err := emulate.NewNetwork(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		killed := make(chan time.Time, 1)
+		go func() {
+			<-res.started
+			// Once the emulated connect waits for its SYN's answer.
+			if !waitUntil(func() bool { return synSent(t, l.port) == 2 }, new(sync.Mutex)) {
+				t.Error("the program's connect never waited")
+			}
+			cmd.Process.Kill()
+			killed <- time.Now()
+		}()
+		serveUnder(t, nw, res, cmd)
+		k := <-killed
+		if d := time.Since(k); d > 30*time.Second {
+			t.Errorf("Serve returned %v after the program was killed", d)
+		}
+		waitFor(t, func() bool { return synSent(t, l.port) == 1 }, new(sync.Mutex))
+	})
+	t.Run("unix", func(t *testing.T) {
+		dir := publicDir(t)
+		path := dir + "/full.sock"
+		ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(ln)
+		if err := unix.Bind(ln, &unix.SockaddrUnix{Name: path}); err != nil {
+			t.Fatal(err)
+		}
+		unix.Listen(ln, 0)
+		fill, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		defer unix.Close(fill)
+		if err := unix.Connect(fill, &unix.SockaddrUnix{Name: path}); err != nil {
+			t.Fatal(err)
+		}
+		res := &result{notified: map[string]int{}, started: make(chan struct{})}
+		nw, err := emulate.NewNetwork(emulate.NetworkPolicy{Connect: []string{path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(helper, "unix", path)
+		killed := make(chan time.Time, 1)
+		go func() {
+			<-res.started
+			// Once the connect was notified, and a little longer.
+			if !waitUntil(func() bool { return res.notified["connect"] == 1 }, &res.mu) {
+				t.Error("the program's connect was never notified")
+			}
+			time.Sleep(200 * time.Millisecond)
+			cmd.Process.Kill()
+			killed <- time.Now()
+		}()
+		serveUnder(t, nw, res, cmd)
+		if d := time.Since(<-killed); d > 30*time.Second {
+			t.Errorf("Serve returned %v after the program was killed", d)
+		}
+		if res.out != "" {
+			t.Errorf("the killed program wrote %q", res.out)
+		}
+	})
+}
+
+// When Serve stops, a handler waiting in a blocking connect returns at
+// once: the call gets Serve's fallback answer (ENOSYS).
+func TestBlockingConnectServeStops(t *testing.T) {
+	sectest.RequireKernel(t, sectest.AddFD)
+	l := listenFull(t)
+	nw, err := emulate.NewNetwork(emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + strconv.Itoa(l.port)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filter.New(filter.Allow)
+	if err := nw.AddRules(f); err != nil {
+		t.Fatal(err)
+	}
+	mux := seccompstream.NewMux()
+	nw.Register(mux)
+	cmd := exec.Command(netHelperPath(t), "connect", "127.0.0.1", strconv.Itoa(l.port))
+	var out strings.Builder
+	cmd.Stdout = &out
+	s, err := seccompstream.Start(cmd, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		if !waitUntil(func() bool { return synSent(t, l.port) == 2 }, new(sync.Mutex)) {
+			t.Error("the program's connect never waited")
+		}
+		cancel()
+	}()
+	start := time.Now()
+	if err := s.Serve(ctx, mux); err != context.Canceled {
+		t.Errorf("Serve: %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Serve took %v to stop", d)
+	}
+	if err := <-waited; err == nil || strings.TrimSpace(out.String()) != "ENOSYS" {
+		t.Errorf("program: %v, %q; want the fallback ENOSYS", err, out.String())
+	}
+	// The program's socket was closed with it.
+	waitFor(t, func() bool { return synSent(t, l.port) == 1 }, new(sync.Mutex))
+}
+
+func init() {
+	// http URL FORBIDDEN: GET URL and print the body; GET FORBIDDEN must
+	// fail with a permission error.
+	goPrograms["http"] = func(args []string) int {
+		c := &http.Client{Timeout: time.Minute}
+		for range 3 {
+			resp, err := c.Get(args[0])
+			if err != nil {
+				fmt.Println(err)
+				return 1
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				fmt.Println(err)
+				return 1
+			}
+			fmt.Printf("%s", b)
+			c.CloseIdleConnections()
+		}
+		_, err := c.Get(args[1])
+		if !errors.Is(err, syscall.EACCES) {
+			fmt.Println("forbidden GET:", err)
+			return 1
+		}
+		fmt.Println("forbidden: permission denied")
+		return 0
+	}
+}
+
+// A Go program (non-blocking connects through the runtime's poller, many
+// threads, signals) makes HTTP requests to an allowed local server; one
+// to another server fails with EACCES.
+func TestGoHTTP(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "hello from the allowed server\n")
+	}))
+	defer srv.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(100)
+	}))
+	defer other.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	res := netSandbox(t, emulate.NetworkPolicy{Connect: []string{host}}, goProgram("http", srv.URL, other.URL))
+	want := strings.Repeat("hello from the allowed server\n", 3) + "forbidden: permission denied\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("Go program: %v: %q", res.err, res.out)
+	}
+	if hits.Load() != 3 {
+		t.Errorf("servers saw %d hits, want 3 on the allowed one", hits.Load())
 	}
 }
