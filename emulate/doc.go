@@ -138,8 +138,128 @@
 //
 // # Network
 //
-// The network policy (connect, bind, and datagrams to a destination) is
-// documented here by its own handlers. Both policies refuse the same
-// bypass calls (io_uring_setup, open_by_handle_at, name_to_handle_at); a
-// Mux can take both.
+//	nw, err := emulate.NewNetwork(emulate.NetworkPolicy{
+//		Connect: []string{"127.0.0.1:8080", "[::1]:*", "10.0.0.0/8:53", "/run/app.sock"},
+//		Bind:    []string{"127.0.0.1:0", "@app"},
+//	})
+//	err = nw.AddRules(f) // with fs.AddRules(f) too, for both policies
+//	nw.Register(mux)
+//
+// The items are addresses with a port or * (IPv4, IPv6 in brackets, CIDR
+// prefixes of either), absolute unix socket paths and abstract unix names
+// (@name); NetworkPolicy has the syntax. Host names are not accepted.
+// What each call gets:
+//
+//	connect          the address read once from memory and checked: an
+//	                 IP destination against Connect (IPv4-mapped IPv6
+//	                 addresses as IPv4), a unix path where it leads (below),
+//	                 an abstract name as written; then connect(2) on a copy
+//	                 of the caller's own socket (pidfd_getfd) with the
+//	                 address rebuilt from the checked values. The socket's
+//	                 blocking mode is the caller's: a non-blocking connect
+//	                 answers EINPROGRESS and completes in the kernel.
+//	                 AF_UNSPEC (dissolve the association) is carried out;
+//	                 netlink addresses always are.
+//	bind             the same against Bind; a unix path is created with
+//	                 the caller's ids and umask in the directory checked;
+//	                 an unnamed unix address (autobind) is carried out.
+//	sendto           with a destination: the destination checked as for
+//	                 connect, the data read from memory and sent on the
+//	                 caller's socket, the byte count returned. Without one
+//	                 (send(2), a NULL address or a zero length) the filter
+//	                 lets it run: no address is read.
+//	sendmsg,         always carried out (the kernel would read msg_name
+//	sendmmsg         from memory again, so even a message without one is
+//	                 not left to it): destination checked, data gathered,
+//	                 control messages laid out for the supervisor with the
+//	                 descriptors of SCM_RIGHTS copied from the caller;
+//	                 sendmmsg writes each msg_len back, as the kernel does.
+//	socket           decided on its registers: unix and netlink sockets,
+//	                 TCP (and MPTCP) and UDP sockets of IPv4 and IPv6 run;
+//	                 raw and packet sockets, SCTP and the families without
+//	                 an address syntax here (vsock, bluetooth, CAN, XDP,
+//	                 ...) get EACCES.
+//	setsockopt       decided on its registers: IP_OPTIONS, IPV6_RTHDR,
+//	                 IPV6_2292RTHDR and IPV6_2292PKTOPTIONS get EACCES
+//	                 (source routes send packets by way of other
+//	                 addresses); the rest runs unnotified.
+//	socketcall       (i386 and the other ABIs that have it) its call read
+//	                 once from memory and decided as the direct call; the
+//	                 calls that take no address run. socket and setsockopt
+//	                 through it are carried out (a socket made in the
+//	                 caller's namespaces and installed with ADDFD); a
+//	                 32-bit caller's multicast group, socket filter and
+//	                 netfilter options get ENOPROTOOPT there.
+//	recv*, accept,   not notified: receiving and accepting take no
+//	listen, ...      decision.
+//
+// Sent data never reaches a destination the policy does not name; the
+// control messages that would route it elsewhere (IP_RETOPTS,
+// IPV6_RTHDR, IPV6_2292RTHDR, IPV6_NEXTHOP) get EACCES, explicit
+// SCM_CREDENTIALS EPERM (the kernel would check the claimed ids against
+// the supervisor's thread). Calls are carried out with MSG_NOSIGNAL: a
+// send on a broken connection gets EPIPE without a SIGPIPE.
+//
+// A unix socket path is resolved as the caller would resolve it (its
+// root, working directory and mounts; symbolic links inside its root; no
+// magic links) and allowed when it is the very socket file that a Connect
+// path leads to, resolved the same way at that moment; the connect then
+// names the file that was checked (/proc/self/fd of an O_PATH
+// descriptor), so a rename or a swapped link afterwards changes nothing.
+// A bind is allowed when the directory and final name are those of a Bind
+// path, and made there by descriptor. A path that cannot be resolved gets
+// the kernel's error (ENOENT: the server is not up yet) when it is listed
+// as written, EACCES otherwise. Abstract names belong to the socket's
+// network namespace and are matched as written.
+//
+// Calls on unix sockets run on a thread with all of the caller's ids
+// (real, effective, saved, file-system; groups): the server's
+// SO_PEERCRED and the credentials a SO_PASSCRED receiver reads are the
+// caller's uid and gid, never the supervisor's. Binds to IP addresses,
+// netlink calls and sends with control messages run with the caller's
+// capabilities (ports below 1024 need its CAP_NET_BIND_SERVICE). Other IP
+// calls run on the handler's thread: the kernel checks no credentials
+// there.
+//
+// # Blocking calls
+//
+// A connect or send on a blocking socket waits in its handler, on the
+// caller's socket, and holds up no other call. When the caller gives the
+// call up (it was killed or interrupted: Serve cancels the handler's
+// context) or Serve stops, the wait is ended at once: the supervisor's
+// copy of the descriptor is replaced by another file and the waiting
+// thread is sent SIGURG, so the kernel's restart of the call finds no
+// socket there. The caller's socket is left as an interrupted call leaves
+// it (a TCP connect goes on in the background, as after EINTR) and closes
+// with the caller's last descriptor. Measured here: shutdown(2) on the
+// copy ends a TCP connect but resets the caller's socket and does not end
+// a unix one; a signal alone ends neither (Go's handlers restart calls).
+//
+// # Network limits
+//
+// The policy decides where the program's own calls send data: it is not a
+// firewall. A server the policy lets the program reach sees the
+// supervisor's process id on unix sockets (SO_PEERCRED's pid,
+// SO_PEERPIDFD, the pid of SO_PASSCRED messages): allow only servers that
+// do not grant by pid. A program with CAP_NET_ADMIN over its network
+// namespace can rewrite addresses after the check (netfilter NAT, tc,
+// XFRM, through netlink), and one with CAP_BPF could with cgroup programs
+// (bpf is refused): run it without them. Sockets the program holds from
+// before it started (its parent's, or received with SCM_RIGHTS) keep
+// their connections and options. Ports are the same for TCP and UDP; the
+// name a socket bound by path reports (getsockname, the peer's address)
+// is its final name alone, since the socket was made from the checked
+// directory. Connects to 0.0.0.0 and [::] reach the local host: they
+// match only items that name them. Name lookups need their server listed
+// (the nameserver of /etc/resolv.conf, port 53).
+//
+// Network needs pidfd_getfd (Linux 5.6), and AddRules asks for ADDFD
+// (5.9) as Files does. A connect costs about as much carried out as let
+// through with Continue (see BenchmarkConnect: pinning the caller and
+// copying its descriptor are a few microseconds; the connect itself moves
+// to the supervisor); a call on a unix socket by a caller whose ids are
+// not the supervisor's adds a throwaway thread (about 60 µs).
+//
+// Both policies refuse the same bypass calls (io_uring_setup, bpf,
+// open_by_handle_at, name_to_handle_at); a Mux can take both.
 package emulate

@@ -141,14 +141,12 @@ func parseEntry(s string) (netEntry, error) {
 	}
 	host, port, ok := cutPort(s)
 	if !ok {
-		if _, err := netip.ParseAddr(s); err == nil || strings.Count(s, ":") > 1 {
+		_, err := netip.ParseAddr(s)
+		switch {
+		case err == nil || strings.Count(s, ":") > 1:
 			return netEntry{}, errors.New("missing port (write IP:PORT, [IPv6]:PORT or IP:*; IPv6 addresses go in brackets)")
-		}
-		if !strings.Contains(s, ":") {
-			if strings.Contains(s, "/") || strings.Contains(s, ".") {
-				return netEntry{}, errors.New("missing port (write IP:PORT or IP:*), or a relative path (unix socket paths are absolute)")
-			}
-			return netEntry{}, errors.New("not an address (IP:PORT, [IPv6]:PORT, IP:*, /unix/path or @abstract)")
+		case !strings.Contains(s, ":") && strings.ContainsAny(s, "./"):
+			return netEntry{}, errors.New("missing port (write IP:PORT or IP:*), or a relative path (unix socket paths are absolute)")
 		}
 		return netEntry{}, errors.New("not an address (IP:PORT, [IPv6]:PORT, IP:*, /unix/path or @abstract)")
 	}

@@ -34,7 +34,7 @@ var netHelper struct {
 // netHelperPath builds testdata/nethelper.c (once per run), or takes
 // $SECCOMPSTREAM_EMULATE_NETHELPER where there is no gcc (the qemu guest;
 // .ci/run builds it with these flags).
-func netHelperPath(t *testing.T) string {
+func netHelperPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("SECCOMPSTREAM_EMULATE_NETHELPER"); p != "" {
 		if _, err := exec.LookPath("gcc"); err != nil {
@@ -90,7 +90,7 @@ type tcpListener struct {
 	lines    []string
 }
 
-func listenTCP(t *testing.T) *tcpListener {
+func listenTCP(t testing.TB) *tcpListener {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {

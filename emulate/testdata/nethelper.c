@@ -18,6 +18,9 @@
 //   nethelper refused                 socket(AF_PACKET), socket(AF_INET, SOCK_RAW),
 //                                     setsockopt(IP_OPTIONS), io_uring_setup:
 //                                     print their errno names
+//   nethelper connectloop IP PORT N   N blocking connects (socket and close around
+//                                     each): print "ok median=NS p90=NS" of the
+//                                     connect calls alone
 //   nethelper i386 IP A B             through int $0x80: socketcall(SOCKET, CONNECT)
 //                                     to A and B, then the direct socket and connect
 //                                     calls to A and B: print the four results
@@ -37,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -332,6 +336,38 @@ static int i386(const char *ip, const char *a, const char *b) {
 	return 0;
 }
 
+static int cmpLong(const void *a, const void *b) {
+	long x = *(const long *)a, y = *(const long *)b;
+	return x < y ? -1 : x > y;
+}
+
+static long nowNS(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static int connectLoop(const char *ip, const char *port, const char *count) {
+	int n = atoi(count);
+	if (n < 1)
+		n = 1;
+	long *t = calloc(n, sizeof *t);
+	struct sockaddr_in sa = inet(ip, port);
+	for (int i = 0; i < n; i++) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			return fail("socket");
+		long t0 = nowNS();
+		if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+			return fail("connect");
+		t[i] = nowNS() - t0;
+		close(s);
+	}
+	qsort(t, n, sizeof *t, cmpLong);
+	printf("ok median=%ld p90=%ld\n", t[n / 2], t[n * 9 / 10]);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (argc < 2)
@@ -357,6 +393,8 @@ int main(int argc, char **argv) {
 		return flip(argv[2], argv[3], argv[4], argv[5]);
 	if (!strcmp(m, "refused"))
 		return refusedCalls();
+	if (!strcmp(m, "connectloop") && argc == 5)
+		return connectLoop(argv[2], argv[3], argv[4]);
 	if (!strcmp(m, "i386") && argc == 5)
 		return i386(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "nethelper: bad arguments\n");
