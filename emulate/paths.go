@@ -325,9 +325,13 @@ func (c *call) walkName(t *seccompstream.Target, v *view, par *seccompstream.Par
 		}
 		return "", err
 	case kind == kindMissing && !allowed && !readOnly:
+		c.deny()
 		if w.create {
-			return "", c.deny()
+			return "", unix.EACCES
 		}
+		// Refused, answered as the kernel would answer for a name that is
+		// not there (whether it is there is not hidden: see the package
+		// documentation).
 		return "", unix.ENOENT
 	case kind != kindLink || !follow:
 		if allowed || readOnly {

@@ -170,7 +170,9 @@ func TestRulesFilesOnKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(busybox, "sh", "-c", "cat "+dir+"/ok; cat /etc/hostname; mkdir "+dir+"/x; echo end")
+	other := t.TempDir()
+	os.WriteFile(other+"/no", []byte("outside\n"), 0o644)
+	cmd := exec.Command(busybox, "sh", "-c", "cat "+dir+"/ok; cat "+other+"/no; mkdir "+dir+"/x; echo end")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	st, err := seccompstream.Start(cmd, f)
 	if err != nil {
@@ -187,7 +189,7 @@ func TestRulesFilesOnKernel(t *testing.T) {
 	if err := <-waited; err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	want := "readable\ncat: can't open '/etc/hostname': Permission denied\nmkdir: can't create directory '" + dir + "/x': Read-only file system\nend\n"
+	want := "readable\ncat: can't open '" + other + "/no': Permission denied\nmkdir: can't create directory '" + dir + "/x': Read-only file system\nend\n"
 	if out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
 	}
