@@ -53,7 +53,7 @@ var helper struct {
 // helperPath builds testdata/helper.c (once per run) in a directory every
 // user may enter, or takes $SECCOMPSTREAM_EMULATE_HELPER where there is no
 // gcc (scripts/kernel-test's guest; .ci/run builds it with these flags).
-func helperPath(t *testing.T) string {
+func helperPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("SECCOMPSTREAM_EMULATE_HELPER"); p != "" {
 		if _, err := exec.LookPath("gcc"); err != nil {
@@ -89,9 +89,14 @@ func helperPath(t *testing.T) string {
 	return helper.path
 }
 
+// publicDirB is publicDir for benchmarks.
+func publicDirB(b *testing.B) string { return publicDir(b) }
+
+func writeFileB(path string) error { return os.WriteFile(path, []byte("content\n"), 0o644) }
+
 // publicDir returns a new directory every user may enter, removed when the
 // test ends.
-func publicDir(t *testing.T) string {
+func publicDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "emulate-test-")
 	if err != nil {

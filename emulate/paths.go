@@ -282,7 +282,7 @@ func (c *call) walk(p pathArg, w want, do step) error {
 			return c.walkDir(t, v, dirfd, pth, w, do)
 		}
 		if err != nil {
-			return err
+			return c.resolveFailed(err)
 		}
 		next, err := c.walkName(t, v, par, w, do)
 		par.Close()
@@ -325,9 +325,13 @@ func (c *call) walkName(t *seccompstream.Target, v *view, par *seccompstream.Par
 		}
 		return "", err
 	case kind == kindMissing && !allowed && !readOnly:
+		c.deny()
 		if w.create {
-			return "", c.deny()
+			return "", unix.EACCES
 		}
+		// Refused, answered as the kernel would answer for a name that is
+		// not there (whether it is there is not hidden: see the package
+		// documentation).
 		return "", unix.ENOENT
 	case kind != kindLink || !follow:
 		if allowed || readOnly {
@@ -354,7 +358,7 @@ func (c *call) walkName(t *seccompstream.Target, v *view, par *seccompstream.Par
 func (c *call) walkDir(t *seccompstream.Target, v *view, dirfd int, pth string, w want, do step) error {
 	d, err := t.Open(dirfd, pth, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {
-		return err
+		return c.resolveFailed(err)
 	}
 	defer d.Close()
 	loc, err := t.PathInRoot(d)
@@ -368,6 +372,18 @@ func (c *call) walkDir(t *seccompstream.Target, v *view, dirfd int, pth string, 
 		return do(&place{dir: d, loc: loc, readOnly: true})
 	}
 	return do(&place{dir: d, loc: loc})
+}
+
+// resolveFailed passes on the error of resolving a path's directories.
+// ELOOP counts as a refusal: it is what a magic link on the way gives
+// (/proc/self/root, /proc/<pid>/fd/N; RESOLVE_NO_MAGICLINKS), as well as
+// a loop of symbolic links. So does a refusal of the supervisor's view (a
+// path through /proc/self).
+func (c *call) resolveFailed(err error) error {
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, seccompstream.ErrSupervisorView) {
+		c.denied = true
+	}
+	return err
 }
 
 // unplaced answers a directory whose location cannot be told (outside the

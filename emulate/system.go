@@ -16,6 +16,9 @@ var systemPaths = []string{
 	"/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
 	// Terminal descriptions.
 	"/usr/share/terminfo", "/etc/terminfo",
+	// What the C library and libselinux read about the machine: the
+	// file systems the kernel knows and the CPUs online.
+	"/proc/filesystems", "/sys/devices/system/cpu",
 	// The devices that anybody may use.
 	"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
 }
@@ -39,11 +42,15 @@ var systemPaths = []string{
 //	                                user and group names
 //	/usr/share/terminfo /etc/terminfo
 //	                                terminal descriptions
+//	/proc/filesystems /sys/devices/system/cpu
+//	                                the file systems the kernel knows,
+//	                                the CPUs online (libselinux, get_nprocs)
 //	/dev/null /dev/zero /dev/full /dev/random /dev/urandom
 //	                                devices anybody may use
 //
 // The devices may be opened for writing too: a device node at a readable
 // location may always be (see the package documentation), and writing to
 // these changes no file. Nothing else below /dev, /proc or /sys is
-// included, nor the program's own files.
+// included (and nothing of /proc/self: see the package documentation),
+// nor the program's own files.
 func SystemPaths() []string { return slices.Clone(systemPaths) }

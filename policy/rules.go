@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/internal/errnames"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
@@ -28,6 +29,11 @@ type Rules struct {
 	Default Action
 	// Syscalls maps system call names to their actions.
 	Syscalls map[string]Action
+	// Files, when not nil, is a file policy: the calls that use paths
+	// are carried out for the program, checked against it (package
+	// emulate), whatever Default says; a name in Syscalls may deny or
+	// trace them, not allow them.
+	Files *emulate.FilePolicy
 }
 
 // Action returns the action for the call named name.
@@ -54,6 +60,9 @@ func (r *Rules) Validate() error {
 func (r *Rules) validate(abis []uint32, prefix string) error {
 	if err := r.Default.valid(); err != nil {
 		return fmt.Errorf("%sdefault: %w", prefix, err)
+	}
+	if err := r.validateFiles(prefix); err != nil {
+		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
 		if err := checkName(abis, name); err != nil {

@@ -11,9 +11,15 @@
 //                                N times; print as flip
 //   helper threads DIR N         4 threads each create, write, read, rename, stat and
 //                                remove N files in DIR; print "ok"
+//   helper fifo FIFO FILE        thread 1 opens FIFO for reading (which waits for a
+//                                writer); meanwhile thread 2 opens FILE 10 times, then
+//                                FIFO for writing, and writes; print "ok"
+//   helper block FIFO            open FIFO for reading, waiting for a writer for ever
 //   helper iouring               io_uring_setup; print its errno name
 //   helper stat PATH             compare stat, lstat, newfstatat, statx of PATH with
 //                                fstat of an open descriptor; print "ok"
+//   helper bench open|stat PATH N  time N opens (and closes) or stats of PATH,
+//                                one by one; print "median=NS p90=NS" (exit 1 if one failed)
 //   helper i386 A B              i386 calls (int $0x80): open, stat64, fstatat64,
 //                                statx of A must work (and match a native fstat);
 //                                open of B must fail with EACCES; print "ok"
@@ -28,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -255,6 +262,50 @@ static int threads(char **argv) {
 	return 0;
 }
 
+static const char *fifoPath;
+static char fifoGot;
+
+static void *fifoReader(void *arg) {
+	int fd = open(fifoPath, O_RDONLY);
+	if (fd >= 0 && read(fd, &fifoGot, 1) == 1)
+		close(fd);
+	return NULL;
+}
+
+static int fifo(char **argv) {
+	fifoPath = argv[2];
+	pthread_t th;
+	pthread_create(&th, NULL, fifoReader, NULL);
+	for (int i = 0; i < 10; i++) {
+		int fd = open(argv[3], O_RDONLY);
+		if (fd < 0) {
+			printf("open %s while the FIFO open waits: %s\n", argv[3], ename(errno));
+			return 1;
+		}
+		close(fd);
+	}
+	int fd = open(fifoPath, O_WRONLY);
+	if (fd < 0 || write(fd, "x", 1) != 1) {
+		printf("FIFO for writing: %s\n", ename(errno));
+		return 1;
+	}
+	close(fd);
+	pthread_join(th, NULL);
+	if (fifoGot != 'x') {
+		printf("the reader got %d\n", fifoGot);
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
+static int block(char **argv) {
+	printf("opening\n");
+	open(argv[2], O_RDONLY);
+	printf("open returned: %s\n", ename(errno));
+	return 1;
+}
+
 static int iouring(void) {
 	char params[120] = {0};
 	long r = syscall(425 /* __NR_io_uring_setup */, 1, params);
@@ -317,6 +368,41 @@ static int statcmp(char **argv) {
 		return 1;
 	}
 	printf("ok\n");
+	return 0;
+}
+
+static int cmpll(const void *a, const void *b) {
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int bench(char **argv) {
+	int isopen = !strcmp(argv[2], "open");
+	const char *p = argv[3];
+	int n = atoi(argv[4]);
+	if (n < 1)
+		n = 1;
+	long long *t = calloc(n, sizeof *t);
+	struct stat st;
+	for (int i = 0; i < n; i++) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (isopen) {
+			int fd = open(p, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				printf("open: %s\n", ename(errno));
+				return 1;
+			}
+			close(fd);
+		} else if (stat(p, &st) != 0) {
+			printf("stat: %s\n", ename(errno));
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		t[i] = (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+	}
+	qsort(t, n, sizeof *t, cmpll);
+	printf("median=%lld p90=%lld\n", t[n / 2], t[n * 9 / 10]);
 	return 0;
 }
 
@@ -416,10 +502,16 @@ int main(int argc, char **argv) {
 		return relink(argv);
 	if (!strcmp(m, "threads") && argc == 4)
 		return threads(argv);
+	if (!strcmp(m, "fifo") && argc == 4)
+		return fifo(argv);
+	if (!strcmp(m, "block") && argc == 3)
+		return block(argv);
 	if (!strcmp(m, "iouring"))
 		return iouring();
 	if (!strcmp(m, "stat") && argc == 3)
 		return statcmp(argv);
+	if (!strcmp(m, "bench") && argc == 5)
+		return bench(argv);
 	if (!strcmp(m, "i386") && argc == 4)
 		return i386calls(argv);
 	fprintf(stderr, "helper: bad arguments\n");
