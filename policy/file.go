@@ -37,6 +37,9 @@ type ContainerRule struct {
 	// Files, when not nil, adds its paths to the policy's file policy
 	// (or makes one).
 	Files *emulate.FilePolicy
+	// Network, when not nil, adds its addresses to the policy's network
+	// policy (or makes one).
+	Network *emulate.NetworkPolicy
 }
 
 // A Match selects subjects. Every field that is set must hold; a Match with
@@ -99,7 +102,7 @@ func (p *Policy) For(s Subject) *Rules { return p.rulesFor(p.Select(s)) }
 // rulesFor returns the rule set of the subjects container rule i applies
 // to (-1: none does).
 func (p *Policy) rulesFor(i int) *Rules {
-	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Files: p.Rules.Files}
+	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Files: p.Rules.Files, Network: p.Rules.Network}
 	if i < 0 {
 		return r
 	}
@@ -108,6 +111,7 @@ func (p *Policy) rulesFor(i int) *Rules {
 		r.Default = *cr.Default
 	}
 	r.Files = mergeFiles(p.Rules.Files, cr.Files)
+	r.Network = mergeNetwork(p.Rules.Network, cr.Network)
 	if len(cr.Syscalls) > 0 {
 		m := maps.Clone(p.Rules.Syscalls)
 		if m == nil {
@@ -134,7 +138,7 @@ func (p *Policy) Validate() error {
 				return fmt.Errorf("policy: %s.match.id %q: %w", where, cr.Match.ID, err)
 			}
 		}
-		r := Rules{Syscalls: cr.Syscalls, Files: cr.Files}
+		r := Rules{Syscalls: cr.Syscalls, Files: cr.Files, Network: cr.Network}
 		if cr.Default != nil {
 			r.Default = *cr.Default
 		}
@@ -142,6 +146,9 @@ func (p *Policy) Validate() error {
 			return fmt.Errorf("policy: %w", err)
 		}
 		if err := p.rulesFor(i).validateFiles(where + "."); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if err := p.rulesFor(i).validateNetwork(where + "."); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
 	}
@@ -153,8 +160,7 @@ func (p *Policy) Validate() error {
 // kind of rule added later works in both places. Where the next kinds go
 // (none is read yet, so each is an unknown field today):
 //
-//	ruleSetJSON: "network": {"connect": [...], "bind": [...]} address allow-lists
-//	             "profile": "FILE"                            an OCI seccomp profile
+//	ruleSetJSON: "profile": "FILE"                            an OCI seccomp profile
 //	             "intercepts": {"mknod": {...}, "sysinfo": {...}}
 //	matchJSON:   "namespace", "pod", "container"              pod selectors
 //
@@ -169,6 +175,11 @@ type (
 		Default  string            `json:"default,omitempty"`
 		Syscalls map[string]string `json:"syscalls,omitempty"`
 		Files    *filesJSON        `json:"files,omitempty"`
+		Network  *networkJSON      `json:"network,omitempty"`
+	}
+	networkJSON struct {
+		Connect []string `json:"connect,omitempty"`
+		Bind    []string `json:"bind,omitempty"`
 	}
 	filesJSON struct {
 		Read  []string `json:"read,omitempty"`
@@ -239,6 +250,9 @@ func parse(data []byte) (*Policy, error) {
 	if p.Rules.Files, err = parseFilesJSON("files", f.Files); err != nil {
 		return nil, err
 	}
+	if p.Rules.Network, err = parseNetworkJSON("network", f.Network); err != nil {
+		return nil, err
+	}
 	for i, c := range f.Containers {
 		where := fmt.Sprintf("containers[%d]", i)
 		cr := ContainerRule{Match: Match{ID: c.Match.ID, Metadata: c.Match.Metadata}}
@@ -263,6 +277,9 @@ func parse(data []byte) (*Policy, error) {
 		if cr.Files, err = parseFilesJSON(where+".files", c.Files); err != nil {
 			return nil, err
 		}
+		if cr.Network, err = parseNetworkJSON(where+".network", c.Network); err != nil {
+			return nil, err
+		}
 		p.Containers = append(p.Containers, cr)
 	}
 	// A file policy and an "allow" of a call it carries out, at the top
@@ -273,6 +290,9 @@ func parse(data []byte) (*Policy, error) {
 			where = fmt.Sprintf("containers[%d].", i)
 		}
 		if err := p.rulesFor(i).validateFiles(where); err != nil {
+			return nil, err
+		}
+		if err := p.rulesFor(i).validateNetwork(where); err != nil {
 			return nil, err
 		}
 	}
@@ -300,20 +320,23 @@ func (p *Policy) MarshalJSON() ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls, p.Rules.Files)}
+	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls, p.Rules.Files, p.Rules.Network)}
 	for _, cr := range p.Containers {
 		f.Containers = append(f.Containers, containerJSON{
 			Match:       matchJSON{ID: cr.Match.ID, Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata},
-			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls, cr.Files),
+			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls, cr.Files, cr.Network),
 		})
 	}
 	return json.Marshal(f)
 }
 
-func ruleSetJSONOf(def *Action, syscalls map[string]Action, files *emulate.FilePolicy) ruleSetJSON {
+func ruleSetJSONOf(def *Action, syscalls map[string]Action, files *emulate.FilePolicy, network *emulate.NetworkPolicy) ruleSetJSON {
 	var rs ruleSetJSON
 	if files != nil {
 		rs.Files = &filesJSON{Read: files.Read, Write: files.Write}
+	}
+	if network != nil {
+		rs.Network = &networkJSON{Connect: network.Connect, Bind: network.Bind}
 	}
 	if def != nil {
 		rs.Default = def.String()

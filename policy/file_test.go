@@ -97,7 +97,13 @@ func TestPolicyBad(t *testing.T) {
 		{`null`, `not a JSON object`},
 		{``, `EOF`},
 		// What later issues add is refused until it exists, not ignored.
-		{`{"network":{"connect":["127.0.0.1:80"]}}`, `unknown field "network"`},
+		{`{"profile":"x.json"}`, `unknown field "profile"`},
+		// Network policies: the item is named.
+		{`{"network":{"connect":["127.0.0.1"]}}`, `network.connect "127.0.0.1": missing port`},
+		{`{"network":{"bind":[""]}}`, `network.bind: empty item`},
+		{`{"network":{"conect":["127.0.0.1:80"]}}`, `unknown field "conect"`},
+		{`{"containers":[{"network":{"connect":["example.com:80"]}}]}`, `containers[0].network.connect "example.com:80": "example.com" is not an IP address`},
+		{`{"network":{"connect":["127.0.0.1:80"]},"syscalls":{"connect":"allow"}}`, `syscalls.connect: "allow" would let the kernel run connect unchecked under the network policy`},
 		// File policies: the item is named.
 		{`{"files":{"read":["etc"]}}`, `files.read "etc": not an absolute path`},
 		{`{"files":{"read":[""]}}`, `files.read: empty item`},

@@ -99,34 +99,49 @@ func (r *Rules) validateFiles(prefix string) error {
 	if err != nil {
 		return fmt.Errorf("%sfiles: %w", prefix, err)
 	}
-	for _, name := range fs.Syscalls() {
+	return r.checkNotAllowed(prefix, "file", fs.Syscalls())
+}
+
+// checkNotAllowed refuses an "allow" by name of a call that a policy of
+// package emulate decides (what names): the kernel would run it
+// unchecked.
+func (r *Rules) checkNotAllowed(prefix, what string, names []string) error {
+	for _, name := range names {
 		if a, ok := r.Syscalls[name]; ok && a == Allow {
-			return fmt.Errorf("%ssyscalls.%s: \"allow\" would let the kernel run %s unchecked under the file policy (use \"trace\", or leave it out)", prefix, name, name)
+			return fmt.Errorf("%ssyscalls.%s: \"allow\" would let the kernel run %s unchecked under the %s policy (use \"trace\", or leave it out)", prefix, name, name, what)
 		}
 	}
 	return nil
 }
 
-// filesRoute is the route of a call the file policy carries out: the
-// call is shown after it was carried out when the rule set traces it, and
-// shown as a refusal (by the OnDeny of handlerFiles) when the policy
-// refused it.
-type filesRoute struct {
-	fs *emulate.Files
-	a  Action // Trace or Allow
+// emulatedPolicy is the handler of a policy of package emulate (Files,
+// Network): the calls it decides and how.
+type emulatedPolicy interface {
+	seccompstream.Handler
+	Syscalls() []string
 }
 
-func (r filesRoute) action(*seccompstream.Notification) Action { return r.a }
-
-func (r filesRoute) ServeNotification(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
-	return r.fs.ServeNotification(ctx, n)
+// emulatedRoute is the route of a call a policy of package emulate
+// decides: the call is shown after it was decided when the rule set
+// traces it, and shown as a refusal (by the OnDeny of routeEmulated) when
+// the policy refused it.
+type emulatedRoute struct {
+	h seccompstream.Handler
+	a Action // Trace or Allow
 }
 
-// routeFiles adds the routes of r's file policy to m: every call the
-// policy carries out or refuses, unless the rule set denies it by name
-// (then the deny route stays). The refusals are shown through show,
-// except for the calls whose route shows everything anyway.
-func (r *Rules) routeFiles(m *seccompstream.Mux, show ShowFunc) error {
+func (r emulatedRoute) action(*seccompstream.Notification) Action { return r.a }
+
+func (r emulatedRoute) ServeNotification(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	return r.h.ServeNotification(ctx, n)
+}
+
+// routeEmulated adds the routes of the policy newPolicy makes (given the
+// OnDeny option to use) to m: every call the policy decides, unless the
+// rule set denies it by name (then the deny route stays). The refusals
+// are shown through show, except for the calls whose route shows
+// everything anyway.
+func (r *Rules) routeEmulated(m *seccompstream.Mux, show ShowFunc, newPolicy func(emulate.Option) (emulatedPolicy, error)) error {
 	onDeny := func(ctx context.Context, n *seccompstream.Notification, resp seccompstream.Response) {
 		if show == nil {
 			return
@@ -138,11 +153,11 @@ func (r *Rules) routeFiles(m *seccompstream.Mux, show ShowFunc) error {
 		}
 		show(ctx, n, resp)
 	}
-	fs, err := emulate.NewFiles(*r.Files, emulate.OnDeny(onDeny))
+	p, err := newPolicy(emulate.OnDeny(onDeny))
 	if err != nil {
 		return err
 	}
-	for _, name := range fs.Syscalls() {
+	for _, name := range p.Syscalls() {
 		a, named := r.Syscalls[name]
 		switch {
 		case named && a.kind == kindDeny:
@@ -154,11 +169,26 @@ func (r *Rules) routeFiles(m *seccompstream.Mux, show ShowFunc) error {
 		default:
 			a = Allow
 		}
-		if knownAnywhere(name) {
-			m.Handle(name, filesRoute{fs: fs, a: a})
+		if !knownAnywhere(name) {
+			continue
 		}
+		if h, routed := m.Handler(probe(name)); routed {
+			// Another policy of the rule set decides it too: the calls
+			// both refuse (io_uring_setup, ...).
+			if _, ok := h.(emulatedRoute); ok {
+				continue
+			}
+		}
+		m.Handle(name, emulatedRoute{h: p, a: a})
 	}
 	return nil
+}
+
+// routeFiles adds the routes of r's file policy to m (see routeEmulated).
+func (r *Rules) routeFiles(m *seccompstream.Mux, show ShowFunc) error {
+	return r.routeEmulated(m, show, func(o emulate.Option) (emulatedPolicy, error) {
+		return emulate.NewFiles(*r.Files, o)
+	})
 }
 
 // knownAnywhere reports whether some table has the call name (the file

@@ -25,8 +25,9 @@ import (
 // exists on x86_64 and aarch64.
 //
 // With a file policy, the calls it carries out or refuses are notified
-// too (emulate.Files.AddRules); it fails where the kernel cannot hand
-// files over (before Linux 5.9: an error matching
+// too (emulate.Files.AddRules), and with a network policy those it
+// decides (emulate.Network.AddRules); it fails where the kernel cannot
+// hand files over (before Linux 5.9: an error matching
 // seccompstream.ErrNotSupported). Filter returns the error of Validate.
 func (r *Rules) Filter() (*filter.Filter, error) {
 	if err := r.Validate(); err != nil {
@@ -69,6 +70,15 @@ func (r *Rules) Filter() (*filter.Filter, error) {
 			return nil, err
 		}
 		if err := fs.AddRules(f); err != nil {
+			return nil, err
+		}
+	}
+	if r.Network != nil {
+		nw, err := emulate.NewNetwork(*r.Network)
+		if err != nil {
+			return nil, err
+		}
+		if err := nw.AddRules(f); err != nil {
 			return nil, err
 		}
 	}

@@ -29,10 +29,10 @@ type ShowFunc func(ctx context.Context, n *seccompstream.Notification, r seccomp
 // a denied call under a number we cannot read. Such calls only reach the
 // handler through a filter that notifies them (see Filter).
 //
-// With a file policy (r.Files), every call it carries out or refuses is
-// routed to it (package emulate) unless r denies that name: it is shown
-// when r traces it (or traces everything), and shown when the policy
-// refuses it, like a denied call.
+// With a file policy (r.Files) or a network policy (r.Network), every
+// call it decides is routed to it (package emulate) unless r denies that
+// name: it is shown when r traces it (or traces everything), and shown
+// when the policy refuses it, like a denied call.
 //
 // Routes added to the Mux later answer as their handlers do; the show
 // middleware does not show them. Handler returns the error of Validate.
@@ -46,17 +46,22 @@ func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 			return nil, err
 		}
 	}
+	if r.Network != nil {
+		if err := r.routeNetwork(m, show); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
 		if h, _ := m.Handler(probe(name)); h != nil {
-			if _, ok := h.(filesRoute); ok {
+			if _, ok := h.(emulatedRoute); ok {
 				continue
 			}
 		}
 		m.Handle(name, actionRoute{r.Syscalls[name]})
 	}
-	// Under a file policy a call the tables cannot name may be a file
-	// call under a number we cannot read: it gets ENOSYS too.
-	m.HandleDefault(defaultRoute{def: r.Default, strict: r.denies() || r.Files != nil})
+	// Under a file or network policy a call the tables cannot name may be
+	// one it decides, under a number we cannot read: it gets ENOSYS too.
+	m.HandleDefault(defaultRoute{def: r.Default, strict: r.denies() || r.Files != nil || r.Network != nil})
 	if show != nil {
 		m.Use(showCalls(m, show))
 	}

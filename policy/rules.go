@@ -34,6 +34,11 @@ type Rules struct {
 	// emulate), whatever Default says; a name in Syscalls may deny or
 	// trace them, not allow them.
 	Files *emulate.FilePolicy
+	// Network, when not nil, is a network policy: connect, bind and sends
+	// to a destination are carried out for the program, checked against
+	// it (package emulate), whatever Default says; a name in Syscalls may
+	// deny or trace them, not allow them.
+	Network *emulate.NetworkPolicy
 }
 
 // Action returns the action for the call named name.
@@ -62,6 +67,9 @@ func (r *Rules) validate(abis []uint32, prefix string) error {
 		return fmt.Errorf("%sdefault: %w", prefix, err)
 	}
 	if err := r.validateFiles(prefix); err != nil {
+		return err
+	}
+	if err := r.validateNetwork(prefix); err != nil {
 		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
