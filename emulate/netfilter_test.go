@@ -7,8 +7,10 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // The filter AddRules builds, run in x/net/bpf's VM: what it lets run
@@ -106,6 +108,51 @@ func TestNetworkFilter(t *testing.T) {
 		}
 		if uint32(got) != c.want {
 			t.Errorf("%s: %#x, want %#x", c.what, got, c.want)
+		}
+	}
+}
+
+// Files and Network share one Mux and one filter, registered in either
+// order; the calls both refuse are routed once.
+func TestBothPolicies(t *testing.T) {
+	for _, netFirst := range []bool{false, true} {
+		fs, err := emulate.NewFiles(emulate.FilePolicy{Read: []string{"/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nw, err := emulate.NewNetwork(emulate.NetworkPolicy{Connect: []string{"127.0.0.1:1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := []interface {
+			AddRules(*filter.Filter) error
+			Register(*seccompstream.Mux)
+		}{fs, nw}
+		if netFirst {
+			ps[0], ps[1] = ps[1], ps[0]
+		}
+		f := filter.New(filter.Allow)
+		if err := f.SetMismatchAction(filter.Notify); err != nil {
+			t.Fatal(err)
+		}
+		m := seccompstream.NewMux()
+		for _, p := range ps {
+			if err := p.AddRules(f); err != nil {
+				t.Fatalf("netFirst %v: AddRules: %v", netFirst, err)
+			}
+			p.Register(m)
+		}
+		if _, err := f.Assemble(); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range append(fs.Syscalls(), nw.Syscalls()...) {
+			nr, ok := sysnames.Number(sysnames.Native(), name)
+			if !ok {
+				continue
+			}
+			if _, routed := m.Handler(&seccompstream.Notification{Arch: sysnames.Native(), Syscall: nr}); !routed {
+				t.Errorf("netFirst %v: %s not routed", netFirst, name)
+			}
 		}
 	}
 }

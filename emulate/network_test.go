@@ -535,6 +535,51 @@ func TestBlockingConnectTargetKilled(t *testing.T) {
 	})
 }
 
+// A blocking sendto to a unix datagram socket whose receiver reads
+// nothing waits in its handler once the queue is full; killing the
+// program ends the wait.
+func TestBlockingSendTargetKilled(t *testing.T) {
+	dir := publicDir(t)
+	path := dir + "/full-dgram.sock"
+	rx, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	nw, err := emulate.NewNetwork(emulate.NetworkPolicy{Connect: []string{path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &result{notified: map[string]int{}, started: make(chan struct{})}
+	cmd := exec.Command(netHelperPath(t), "flood", path)
+	killed := make(chan time.Time, 1)
+	go func() {
+		<-res.started
+		// Once the sends stopped coming: the last one waits.
+		last, still := -1, 0
+		for still < 20 {
+			time.Sleep(20 * time.Millisecond)
+			res.mu.Lock()
+			n := res.notified["sendto"]
+			res.mu.Unlock()
+			if n == last && n > 0 {
+				still++
+			} else {
+				last, still = n, 0
+			}
+		}
+		cmd.Process.Kill()
+		killed <- time.Now()
+	}()
+	serveUnder(t, nw, res, cmd)
+	if d := time.Since(<-killed); d > 30*time.Second {
+		t.Errorf("Serve returned %v after the program was killed", d)
+	}
+	if res.out != "" {
+		t.Errorf("a send failed instead of waiting: %q", res.out)
+	}
+}
+
 // When Serve stops, a handler waiting in a blocking connect returns at
 // once: the call gets Serve's fallback answer (ENOSYS).
 func TestBlockingConnectServeStops(t *testing.T) {

@@ -9,6 +9,8 @@
 //                                     print "ok n=N len=L0,L1"
 //   nethelper unix PATH               connect a unix stream socket, write "hi\n"
 //   nethelper unixdgram PATH MSG      sendto a unix datagram socket
+//   nethelper flood PATH              sendto datagrams to a unix socket until one
+//                                     fails (a full receiver makes sendto wait)
 //   nethelper bind PATH|@NAME|IP:PORT bind (and listen on a stream socket)
 //   nethelper rights PATH FILE        connect to PATH, send FILE's descriptor and
 //                                     "fd\n" with SCM_RIGHTS
@@ -179,6 +181,17 @@ static int unixConnect(const char *path, int type, const char *msg) {
 	}
 	printf("ok\n");
 	return 0;
+}
+
+static int flood(const char *path) {
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa;
+	int l = unixAddr(path, &sa);
+	for (long i = 0;; i++)
+		if (sendto(s, "x", 1, 0, (struct sockaddr *)&sa, l) < 0) {
+			printf("%s after %ld\n", ename(errno), i);
+			return 1;
+		}
 }
 
 static int doBind(const char *where) {
@@ -385,6 +398,8 @@ int main(int argc, char **argv) {
 		return unixConnect(argv[2], SOCK_STREAM, NULL);
 	if (!strcmp(m, "unixdgram") && argc == 4)
 		return unixConnect(argv[2], SOCK_DGRAM, argv[3]);
+	if (!strcmp(m, "flood") && argc == 3)
+		return flood(argv[2]);
 	if (!strcmp(m, "bind") && argc == 3)
 		return doBind(argv[2]);
 	if (!strcmp(m, "rights") && argc == 4)
