@@ -44,49 +44,60 @@ func goProgram(name string, args ...string) *exec.Cmd {
 //go:embed testdata/helper.c
 var helperSource string
 
-var helper struct {
-	once sync.Once
-	path string
-	err  string
+// helper is testdata/helper.c, the file policy's C program.
+var helper = &cHelper{name: "helper", source: &helperSource, env: "SECCOMPSTREAM_EMULATE_HELPER"}
+
+// helperPath builds testdata/helper.c (see cHelper.path).
+func helperPath(t testing.TB) string { return helper.path(t) }
+
+// cHelper is a C program of testdata that the tests build.
+type cHelper struct {
+	name   string
+	source *string
+	env    string // names the program built beforehand, for where gcc is missing
+
+	once  sync.Once
+	built string
+	err   string
 }
 
-// helperPath builds testdata/helper.c (once per run) in a directory every
-// user may enter, or takes $SECCOMPSTREAM_EMULATE_HELPER where there is no
-// gcc (scripts/kernel-test's guest; .ci/run builds it with these flags).
-func helperPath(t testing.TB) string {
+// path builds the program (once per run) in a directory every user may
+// enter, or takes $env where there is no gcc (scripts/kernel-test's
+// guest; .ci/run builds it with these flags).
+func (h *cHelper) path(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("SECCOMPSTREAM_EMULATE_HELPER"); p != "" {
+	if p := os.Getenv(h.env); p != "" {
 		if _, err := exec.LookPath("gcc"); err != nil {
 			return p
 		}
 	}
 	gcc := sectest.RequireTool(t, "gcc")
-	helper.once.Do(func() {
-		dir, err := os.MkdirTemp("", "emulate-helper-")
+	h.once.Do(func() {
+		dir, err := os.MkdirTemp("", "emulate-"+h.name+"-")
 		if err != nil {
-			helper.err = err.Error()
+			h.err = err.Error()
 			return
 		}
 		os.Chmod(dir, 0o755)
-		src := filepath.Join(dir, "helper.c")
-		helper.path = filepath.Join(dir, "helper")
-		if err := os.WriteFile(src, []byte(helperSource), 0o644); err != nil {
-			helper.err = err.Error()
+		src := filepath.Join(dir, h.name+".c")
+		h.built = filepath.Join(dir, h.name)
+		if err := os.WriteFile(src, []byte(*h.source), 0o644); err != nil {
+			h.err = err.Error()
 			return
 		}
 		// Static (no loader calls; it runs in the qemu guest too), non-PIE
 		// (its static buffers are below 4 GiB for int $0x80), no red zone
 		// (the inline int $0x80 pushes below the stack pointer).
-		out, err := exec.Command(gcc, "-O1", "-static", "-no-pie", "-mno-red-zone", "-pthread", "-o", helper.path, src).CombinedOutput()
+		out, err := exec.Command(gcc, "-O1", "-static", "-no-pie", "-mno-red-zone", "-pthread", "-o", h.built, src).CombinedOutput()
 		if err != nil {
-			helper.err = err.Error() + "\n" + string(out)
+			h.err = err.Error() + "\n" + string(out)
 		}
 	})
-	if helper.err != "" {
-		t.Fatalf("building the helper: %s", helper.err)
+	if h.err != "" {
+		t.Fatalf("building %s: %s", h.name, h.err)
 	}
-	t.Cleanup(func() {}) // the helper stays for the run; removed by the OS's /tmp policy
-	return helper.path
+	// The program stays for the run; the OS's /tmp policy removes it.
+	return h.built
 }
 
 // publicDirB is publicDir for benchmarks.

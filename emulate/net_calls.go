@@ -54,30 +54,28 @@ func (c *netCall) run(s *sock, d *dest, op func(fd int) error) error {
 // address. A non-blocking socket answers EINPROGRESS and the connection
 // completes in the kernel, on the caller's socket.
 func (c *netCall) connect() seccompstream.Response {
-	s, err := c.sock(c.int(sysargs.FD, 0))
-	if err != nil {
-		return answer(0, err)
-	}
-	defer s.close()
-	a, err := c.sockaddr(c.value(sysargs.Sockaddr, 0), c.int(sysargs.SockaddrLen, 0))
-	if err != nil {
-		return answer(0, err)
-	}
-	if s.rawInet() {
-		return c.deny()
-	}
-	d, err := c.connectDest(a, false)
-	if err != nil {
-		return answer(0, err)
-	}
-	defer d.close()
-	return answer(0, c.run(s, d, func(fd int) error { return rawConnect(fd, d.sa) }))
+	return c.addressCall(func(s *sock, a seccompstream.Sockaddr) (*dest, error) {
+		if s.rawInet() {
+			return nil, c.refused()
+		}
+		return c.connectDest(a, false)
+	}, rawConnect)
 }
 
 // bind carries out bind: on the caller's socket, with the checked
 // address; a unix socket path is made in the checked directory, with the
 // caller's ids and umask.
 func (c *netCall) bind() seccompstream.Response {
+	return c.addressCall(func(_ *sock, a seccompstream.Sockaddr) (*dest, error) {
+		return c.bindDest(a)
+	}, rawBind)
+}
+
+// addressCall carries out a call of (fd, sockaddr, length), connect or
+// bind: the caller's socket (EBADF, ENOTSOCK first, as the kernel checks),
+// the address read once, check deciding it, and op made with what check
+// gave.
+func (c *netCall) addressCall(check func(*sock, seccompstream.Sockaddr) (*dest, error), op func(fd int, sa []byte) error) seccompstream.Response {
 	s, err := c.sock(c.int(sysargs.FD, 0))
 	if err != nil {
 		return answer(0, err)
@@ -87,12 +85,12 @@ func (c *netCall) bind() seccompstream.Response {
 	if err != nil {
 		return answer(0, err)
 	}
-	d, err := c.bindDest(a)
+	d, err := check(s, a)
 	if err != nil {
 		return answer(0, err)
 	}
 	defer d.close()
-	return answer(0, c.run(s, d, func(fd int) error { return rawBind(fd, d.sa) }))
+	return answer(0, c.run(s, d, func(fd int) error { return op(fd, d.sa) }))
 }
 
 // sendto carries out sendto with a destination: the data read from the

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
-	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // What the network tests share: the C helper, listeners that count what
@@ -25,48 +23,11 @@ import (
 //go:embed testdata/nethelper.c
 var netHelperSource string
 
-var netHelper struct {
-	once sync.Once
-	path string
-	err  string
-}
+// netHelper is testdata/nethelper.c, the network policy's C program
+// ($SECCOMPSTREAM_EMULATE_NETHELPER where gcc is missing).
+var netHelper = &cHelper{name: "nethelper", source: &netHelperSource, env: "SECCOMPSTREAM_EMULATE_NETHELPER"}
 
-// netHelperPath builds testdata/nethelper.c (once per run), or takes
-// $SECCOMPSTREAM_EMULATE_NETHELPER where there is no gcc (the qemu guest;
-// .ci/run builds it with these flags).
-func netHelperPath(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("SECCOMPSTREAM_EMULATE_NETHELPER"); p != "" {
-		if _, err := exec.LookPath("gcc"); err != nil {
-			return p
-		}
-	}
-	gcc := sectest.RequireTool(t, "gcc")
-	netHelper.once.Do(func() {
-		dir, err := os.MkdirTemp("", "emulate-nethelper-")
-		if err != nil {
-			netHelper.err = err.Error()
-			return
-		}
-		os.Chmod(dir, 0o755)
-		src := filepath.Join(dir, "nethelper.c")
-		netHelper.path = filepath.Join(dir, "nethelper")
-		if err := os.WriteFile(src, []byte(netHelperSource), 0o644); err != nil {
-			netHelper.err = err.Error()
-			return
-		}
-		// Static, non-PIE and without a red zone for its int $0x80 calls,
-		// as helper.c.
-		out, err := exec.Command(gcc, "-O1", "-static", "-no-pie", "-mno-red-zone", "-pthread", "-o", netHelper.path, src).CombinedOutput()
-		if err != nil {
-			netHelper.err = err.Error() + "\n" + string(out)
-		}
-	})
-	if netHelper.err != "" {
-		t.Fatalf("building the network helper: %s", netHelper.err)
-	}
-	return netHelper.path
-}
+func netHelperPath(t testing.TB) string { return netHelper.path(t) }
 
 // netSandbox runs cmd under the network policy p, as sandbox does for a
 // file policy.
