@@ -54,10 +54,7 @@ func (c *netCall) run(s *sock, d *dest, op func(fd int) error) error {
 // address. A non-blocking socket answers EINPROGRESS and the connection
 // completes in the kernel, on the caller's socket.
 func (c *netCall) connect() seccompstream.Response {
-	return c.addressCall(func(s *sock, a seccompstream.Sockaddr) (*dest, error) {
-		if s.rawInet() {
-			return nil, c.refused()
-		}
+	return c.addressCall(func(a seccompstream.Sockaddr) (*dest, error) {
 		return c.connectDest(a, false)
 	}, rawConnect)
 }
@@ -66,16 +63,14 @@ func (c *netCall) connect() seccompstream.Response {
 // address; a unix socket path is made in the checked directory, with the
 // caller's ids and umask.
 func (c *netCall) bind() seccompstream.Response {
-	return c.addressCall(func(_ *sock, a seccompstream.Sockaddr) (*dest, error) {
-		return c.bindDest(a)
-	}, rawBind)
+	return c.addressCall(c.bindDest, rawBind)
 }
 
 // addressCall carries out a call of (fd, sockaddr, length), connect or
 // bind: the caller's socket (EBADF, ENOTSOCK first, as the kernel checks),
 // the address read once, check deciding it, and op made with what check
 // gave.
-func (c *netCall) addressCall(check func(*sock, seccompstream.Sockaddr) (*dest, error), op func(fd int, sa []byte) error) seccompstream.Response {
+func (c *netCall) addressCall(check func(seccompstream.Sockaddr) (*dest, error), op func(fd int, sa []byte) error) seccompstream.Response {
 	s, err := c.sock(c.int(sysargs.FD, 0))
 	if err != nil {
 		return answer(0, err)
@@ -85,7 +80,10 @@ func (c *netCall) addressCall(check func(*sock, seccompstream.Sockaddr) (*dest, 
 	if err != nil {
 		return answer(0, err)
 	}
-	d, err := check(s, a)
+	if !s.usable() {
+		return c.deny()
+	}
+	d, err := check(a)
 	if err != nil {
 		return answer(0, err)
 	}
@@ -108,14 +106,14 @@ func (c *netCall) sendto() seccompstream.Response {
 		return answer(0, err)
 	}
 	defer s.close()
+	if !s.usable() {
+		return c.deny()
+	}
 	d := &dest{}
 	if addr != 0 && alen != 0 {
 		a, err := c.sockaddr(addr, alen)
 		if err != nil {
 			return answer(0, err)
-		}
-		if s.rawInet() {
-			return c.deny()
 		}
 		if d, err = c.connectDest(a, true); err != nil {
 			return answer(0, err)
@@ -255,6 +253,9 @@ func (c *netCall) sendmmsg() seccompstream.Response {
 
 // sendOne sends the message h describes on s.
 func (c *netCall) sendOne(s *sock, h msgHdr, flags int) (int, error) {
+	if !s.usable() {
+		return 0, c.refused()
+	}
 	d := &dest{}
 	if h.name != 0 && h.namelen != 0 {
 		if h.namelen < 0 {
@@ -264,9 +265,6 @@ func (c *netCall) sendOne(s *sock, h msgHdr, flags int) (int, error) {
 		a, err := c.sockaddr(h.name, min(h.namelen, unix.SizeofSockaddrAny))
 		if err != nil {
 			return 0, err
-		}
-		if s.rawInet() {
-			return 0, c.refused()
 		}
 		if d, err = c.connectDest(a, true); err != nil {
 			return 0, err

@@ -44,12 +44,21 @@ func (c *netCall) sock(fd int) (*sock, error) {
 
 func (s *sock) close() { unix.Close(s.fd) }
 
-// rawInet reports a raw IP or packet socket of an IP family: such a
-// socket writes its own headers, with any destination, so no call on it
-// is carried out (they cannot be created under a policy; one the program
-// got from elsewhere is refused here).
-func (s *sock) rawInet() bool {
-	return (s.family == unix.AF_INET || s.family == unix.AF_INET6) && s.typ != unix.SOCK_STREAM && s.typ != unix.SOCK_DGRAM
+// usable reports whether calls on the socket may be carried out: one of
+// the families a policy can create (unix, netlink, IPv4, IPv6), and for
+// the IP ones a stream or datagram socket. A raw IP, packet or SCTP
+// socket writes its own headers or connects around connect, and another
+// family has no address syntax here; such a socket cannot be created
+// under a policy, and one the program got from elsewhere is refused
+// here.
+func (s *sock) usable() bool {
+	switch s.family {
+	case unix.AF_UNIX, unix.AF_NETLINK:
+		return true
+	case unix.AF_INET, unix.AF_INET6:
+		return s.typ == unix.SOCK_STREAM || s.typ == unix.SOCK_DGRAM
+	}
+	return false
 }
 
 // sockaddrInet builds the socket address the kernel is given for the

@@ -374,6 +374,24 @@ func TestRefusedSocketCalls(t *testing.T) {
 	}
 }
 
+// A raw socket the program got from its parent is refused too: it would
+// write its own headers, whatever the checked address.
+func TestInheritedRawSocket(t *testing.T) {
+	ok := listenTCP(t)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := os.NewFile(uintptr(fd), "raw")
+	defer raw.Close()
+	cmd := exec.Command(netHelperPath(t), "fdconnect", "3", "127.0.0.1", ok.portString())
+	cmd.ExtraFiles = []*os.File{raw}
+	res := netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:*"}}, cmd)
+	if strings.TrimSpace(res.out) != "EACCES" || !res.deniedCall("connect") {
+		t.Errorf("connect of an inherited raw socket: %q, denials %v", res.out, res.denied)
+	}
+}
+
 // i386 calls (int $0x80), through socketcall and directly, are decided
 // like the native ones.
 func TestNetI386(t *testing.T) {

@@ -14,6 +14,7 @@
 //   nethelper bind PATH|@NAME|IP:PORT bind (and listen on a stream socket)
 //   nethelper rights PATH FILE        connect to PATH, send FILE's descriptor and
 //                                     "fd\n" with SCM_RIGHTS
+//   nethelper fdconnect FD IP PORT    connect the inherited descriptor FD
 //   nethelper flip IP A B N           thread 1 flips a sockaddr's port between A and
 //                                     B; thread 2 connects with it N times:
 //                                     print "ok connected=.. refused=.."
@@ -192,6 +193,14 @@ static int flood(const char *path) {
 			printf("%s after %ld\n", ename(errno), i);
 			return 1;
 		}
+}
+
+static int fdConnect(const char *fd, const char *ip, const char *port) {
+	struct sockaddr_in sa = inet(ip, port);
+	if (connect(atoi(fd), (struct sockaddr *)&sa, sizeof sa) < 0)
+		return fail("connect");
+	printf("ok\n");
+	return 0;
 }
 
 static int doBind(const char *where) {
@@ -398,6 +407,8 @@ int main(int argc, char **argv) {
 		return unixConnect(argv[2], SOCK_STREAM, NULL);
 	if (!strcmp(m, "unixdgram") && argc == 4)
 		return unixConnect(argv[2], SOCK_DGRAM, argv[3]);
+	if (!strcmp(m, "fdconnect") && argc == 5)
+		return fdConnect(argv[2], argv[3], argv[4]);
 	if (!strcmp(m, "flood") && argc == 3)
 		return flood(argv[2]);
 	if (!strcmp(m, "bind") && argc == 3)
