@@ -246,7 +246,8 @@
 // XFRM, through netlink), and one with CAP_BPF could with cgroup programs
 // (bpf is refused): run it without them. Sockets the program holds from
 // before it started (its parent's, or received with SCM_RIGHTS) keep
-// their connections and options. Ports are the same for TCP and UDP; the
+// their connections and options; connect, bind and sends with a
+// destination on raw, packet and SCTP sockets among them are refused. Ports are the same for TCP and UDP; the
 // name a socket bound by path reports (getsockname, the peer's address)
 // is its final name alone, since the socket was made from the checked
 // directory. Connects to 0.0.0.0 and [::] reach the local host: they
