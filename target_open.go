@@ -272,7 +272,7 @@ func (t *Target) open(dirfd int, path string, flags int, mode uint32) (int, erro
 	if err != nil {
 		return -1, err
 	}
-	creating := how.Flags&(unix.O_CREAT|unix.O_TMPFILE) != 0
+	creating := how.Flags&unix.O_CREAT != 0 || how.Flags&unix.O_TMPFILE == unix.O_TMPFILE
 	fd, fifo := -1, -1
 	err = t.asTarget(c, creating, func() error {
 		var err error
