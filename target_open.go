@@ -377,7 +377,7 @@ func (t *Target) threadHas(want nsthread.Creds, umaskToo bool, umask uint32) boo
 	if err != nil {
 		return false
 	}
-	v, ok := statusField(b, "Umask:")
+	v, ok := statusField(b, "Umask")
 	if !ok {
 		return false
 	}
@@ -699,7 +699,7 @@ func (t *Target) ownTask(root, dir int) bool {
 	if err != nil {
 		return false // not a task directory, or one of a task that is gone
 	}
-	tgid, ok := statusField(status, "Tgid:")
+	tgid, ok := statusField(status, "Tgid")
 	return ok && string(tgid) == self
 }
 
