@@ -15,8 +15,10 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/cbpf"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -96,14 +98,24 @@ func helperMain(v string) int {
 // getppidFilter returns a program that notifies getppid on x86_64, allows
 // every other x86_64 call and kills on any other ABI.
 func getppidFilter() unix.SockFprog {
-	ins := []unix.SockFilter{
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 4}, // arch
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, K: unix.AUDIT_ARCH_X86_64},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_KILL_PROCESS},
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // nr
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jf: 1, K: unix.SYS_GETPPID},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_USER_NOTIF},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	var a cbpf.Assembler
+	native, notify := a.NewLabel(), a.NewLabel()
+	a.LoadAbs(cbpf.OffArch)
+	a.JumpIf(bpf.JumpEqual, unix.AUDIT_ARCH_X86_64, native, cbpf.Next)
+	a.Ret(unix.SECCOMP_RET_KILL_PROCESS)
+	a.Bind(native)
+	a.LoadAbs(cbpf.OffNr)
+	a.JumpIf(bpf.JumpEqual, unix.SYS_GETPPID, notify, cbpf.Next)
+	a.Ret(unix.SECCOMP_RET_ALLOW)
+	a.Bind(notify)
+	a.Ret(unix.SECCOMP_RET_USER_NOTIF)
+	prog, err := a.Assemble()
+	if err != nil {
+		panic(err)
+	}
+	ins := make([]unix.SockFilter, len(prog))
+	for i, r := range prog {
+		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
 	return unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
 }
