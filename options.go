@@ -10,8 +10,9 @@ type Features = kernel.Features
 type Option func(*streamConfig)
 
 type streamConfig struct {
-	syncWakeup bool
-	dedicated  bool
+	syncWakeup   bool
+	dedicated    bool
+	waitKillable waitKillable // Start only: WithWaitKillableRecv
 }
 
 // WithSyncWakeup asks the kernel to wake the target on the CPU that answered

@@ -132,6 +132,10 @@ func init() {
 			fmt.Printf("Start: %v, want EBUSY\n", err)
 			return 1
 		}
+		if strings.Count(err.Error(), "seccompstream: ") != 1 {
+			fmt.Printf("Start: %v: want the package prefix once\n", err)
+			return 1
+		}
 		if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); err != unix.ECHILD {
 			fmt.Printf("a child is left: wait4: %v\n", err)
 			return 1
@@ -167,7 +171,7 @@ func (p *started) wait() error { <-p.waited; return p.err }
 
 // startCmd starts cmd under f with Start, reaps it in the background (as
 // Start's documentation asks) and cleans up at the end of the test.
-func startCmd(t *testing.T, cmd *exec.Cmd, f *filter.Filter) *started {
+func startCmd(t *testing.T, cmd *exec.Cmd, f *filter.Filter, opts ...seccompstream.Option) *started {
 	t.Helper()
 	p := &started{cmd: cmd, waited: make(chan struct{})}
 	if cmd.Stdout == nil {
@@ -175,7 +179,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, f *filter.Filter) *started {
 		cmd.Stdout = p.out
 		cmd.Stderr = p.out
 	}
-	s, err := seccompstream.Start(cmd, f)
+	s, err := seccompstream.Start(cmd, f, opts...)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -497,9 +501,8 @@ func TestStartGoThreads(t *testing.T) {
 			if killable {
 				sectest.RequireKernel(t, sectest.WaitKillableRecv)
 			}
-			defer seccompstream.SetStartWaitKillable(killable)()
 			n := sectest.Scale(2000)
-			p := startCmd(t, goTarget(t, "threads", "4", strconv.Itoa(n)), notifyFilter(t, filter.Allow, "getppid"))
+			p := startCmd(t, goTarget(t, "threads", "4", strconv.Itoa(n)), notifyFilter(t, filter.Allow, "getppid"), seccompstream.WithWaitKillableRecv(killable))
 			seen := serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response {
 				return seccompstream.Return(int64(n.Args[0] * 3))
 			})
@@ -708,6 +711,9 @@ func TestStartWithOptions(t *testing.T) {
 	if !sectest.HaveKernel(t, sectest.SyncWakeUp) {
 		if !errors.Is(err, seccompstream.ErrNotSupported) {
 			t.Fatalf("Start with WithSyncWakeup on a kernel without it: %v", err)
+		}
+		if strings.Count(err.Error(), "seccompstream: ") != 1 {
+			t.Errorf("Start: %v: want the package prefix once", err)
 		}
 		if cmd.Process != nil {
 			if _, err := os.FindProcess(cmd.Process.Pid); err == nil && unix.Kill(cmd.Process.Pid, 0) == nil {
