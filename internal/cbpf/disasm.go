@@ -14,10 +14,10 @@ import (
 // indexes, and for seccomp programs a comment naming the seccomp_data
 // field a load reads (little-endian layout) or the action a return gives.
 //
-//	  0: ld [4]                    ; arch
-//	  1: jeq #0xc000003e, 3, 2
-//	  2: ret #0x80000000           ; KILL_PROCESS
-//	  3: ld [0]                    ; nr
+//	0: ld [4]                    ; arch
+//	1: jeq #0xc000003e, 3, 2
+//	2: ret #0x80000000           ; KILL_PROCESS
+//	3: ld [0]                    ; nr
 func Disassemble(prog []bpf.RawInstruction) string {
 	var b strings.Builder
 	for pc, raw := range prog {
