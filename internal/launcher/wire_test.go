@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/cbpf"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
@@ -101,23 +102,6 @@ func TestErrorMessage(t *testing.T) {
 	}
 }
 
-// seccompData lays out struct seccomp_data for x/net/bpf's VM, which loads
-// words big-endian: each 32-bit word the program loads is stored
-// big-endian at the offset where the kernel (little-endian here) has it.
-func seccompData(nr int32, arch uint32, arg0 uint64) []byte {
-	b := make([]byte, 64)
-	be := binary.BigEndian
-	be.PutUint32(b[cbpf.OffNr:], uint32(nr))
-	be.PutUint32(b[cbpf.OffArch:], arch)
-	lo, hi := cbpf.OffArgs, cbpf.OffArgs+4
-	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
-		lo, hi = hi, lo
-	}
-	be.PutUint32(b[lo:], uint32(arg0))
-	be.PutUint32(b[hi:], uint32(arg0>>32))
-	return b
-}
-
 // TestPrefix runs the prefix in front of a user program that returns A
 // (which the prefix must leave cleared): only the marked execveat of the
 // native arch is notified.
@@ -131,14 +115,7 @@ func TestPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	insns := make([]bpf.Instruction, len(prog))
-	for i, r := range prog {
-		insns[i] = r.Disassemble()
-	}
-	vm, err := bpf.NewVM(insns)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vm := sectest.NewVM(t, prog, binary.NativeEndian.Uint16([]byte{1, 0}) == 1)
 	fdcwd := int32(unix.AT_FDCWD)
 	atFDCWD := uint64(uint32(fdcwd))
 	for _, tc := range []struct {
@@ -154,11 +131,8 @@ func TestPrefix(t *testing.T) {
 		{"other call", getpid, native, marker | atFDCWD, 0},
 		{"other arch", execveat, native ^ 1, marker | atFDCWD, 0},
 	} {
-		got, err := vm.Run(seccompData(tc.nr, tc.arch, tc.arg0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if uint32(got) != tc.want {
+		got := vm.Run(t, sectest.Data{Nr: tc.nr, Arch: tc.arch, Args: [6]uint64{tc.arg0}})
+		if got != tc.want {
 			t.Errorf("%s: %#x, want %#x\n%s", tc.name, got, tc.want, cbpf.Disassemble(prog))
 		}
 		if want := tc.want == unix.SECCOMP_RET_USER_NOTIF; IsRelease(tc.arch, tc.nr, tc.arg0, marker) != want {
