@@ -560,12 +560,9 @@ func TestMarshalBinary(t *testing.T) {
 		t.Fatalf("%d bytes for %d instructions", len(b), len(prog))
 	}
 	for i, ins := range prog {
-		got := bpf.RawInstruction{
-			Op: binary.LittleEndian.Uint16(b[8*i:]), Jt: b[8*i+2], Jf: b[8*i+3],
-			K: binary.LittleEndian.Uint32(b[8*i+4:]),
-		}
-		if got != ins {
-			t.Fatalf("instruction %d: %v, want %v", i, got, ins)
+		c := b[8*i:]
+		if binary.LittleEndian.Uint16(c) != ins.Op || c[2] != ins.Jt || c[3] != ins.Jf || binary.LittleEndian.Uint32(c[4:]) != ins.K {
+			t.Fatalf("instruction %d: % x, want %v", i, c[:8], ins)
 		}
 	}
 	// Round trip on this machine, with a filter for its own ABI.

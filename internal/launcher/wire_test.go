@@ -17,16 +17,23 @@ import (
 )
 
 func sampleConfig() Config {
+	var a cbpf.Assembler
+	deny := a.NewLabel()
+	a.LoadAbs(cbpf.OffArch)
+	a.JumpIf(bpf.JumpEqual, 7, cbpf.Next, deny)
+	a.Ret(unix.SECCOMP_RET_ALLOW)
+	a.Bind(deny)
+	a.Ret(unix.SECCOMP_RET_ERRNO | 1)
+	prog, err := a.Assemble()
+	if err != nil {
+		panic(err)
+	}
 	return Config{
 		Marker:           0xdeadbeef << 32,
 		WaitKillableRecv: true,
 		Path:             "/bin/true",
 		Env:              []string{"A=1", "", "PATH=/bin:/usr/bin"},
-		Prog: []bpf.RawInstruction{
-			{Op: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 4},
-			{Op: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: 7},
-			{Op: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
-		},
+		Prog:             prog,
 	}
 }
 

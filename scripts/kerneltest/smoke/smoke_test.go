@@ -20,6 +20,7 @@ import (
 
 	"github.com/seccompstream/seccompstream/internal/cbpf"
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/unotify"
 )
 
 // helperEnv makes the re-executed test binary run helperMain instead of the
@@ -97,7 +98,7 @@ func helperMain(v string) int {
 
 // getppidFilter returns a program that notifies getppid on x86_64, allows
 // every other x86_64 call and kills on any other ABI.
-func getppidFilter() unix.SockFprog {
+func getppidFilter() unotify.SockFprog {
 	var a cbpf.Assembler
 	native, notify := a.NewLabel(), a.NewLabel()
 	a.LoadAbs(cbpf.OffArch)
@@ -113,11 +114,8 @@ func getppidFilter() unix.SockFprog {
 	if err != nil {
 		panic(err)
 	}
-	ins := make([]unix.SockFilter, len(prog))
-	for i, r := range prog {
-		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	return unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	ins := unotify.SockFilters(prog)
+	return unotify.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
 }
 
 // target is a running helper and the listener fd of its filter.
