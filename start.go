@@ -60,56 +60,37 @@ func WithWaitKillableRecv(on bool) Option {
 	}
 }
 
-// Start starts cmd with the filter f installed, and returns the Stream
-// that receives the notifications of cmd's process and all its descendants
-// (children inherit the filter; it cannot be removed). It needs Linux 5.5
-// (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+// Start starts cmd with the filter f installed and returns the Stream that
+// receives the notifications of cmd's process and all its descendants. It
+// needs Linux 5.5 (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 //
-// cmd is started with cmd.Start and is used as usual afterwards:
-// cmd.Process is set, and cmd.Wait must be called to reap it. Stdin,
-// Stdout, Stderr, Env, Dir, ExtraFiles, SysProcAttr and Cancel keep their
-// meaning. cmd.Path is executed as given (exec.Command has already looked
-// it up in PATH); a relative Path is relative to Dir.
+// cmd is started with cmd.Start and used as usual afterwards: its fields
+// keep their meaning, cmd.Path is executed as given, and cmd.Wait must be
+// called, concurrently with serving the Stream: before Linux 6.11 the
+// Stream reports io.EOF only once the last filtered process was reaped.
 //
-// Call cmd.Wait concurrently with serving the Stream (typically in its own
-// goroutine): before Linux 6.11 the Stream reports io.EOF only once the
-// last filtered process has been reaped, so a supervisor that serves until
-// io.EOF and only then calls cmd.Wait waits forever.
+// Any filter works, one whose default action is filter.Notify included:
+// Start answers the calls of its own launcher (a re-execution of the
+// running binary through /proc/self/exe, which must be mounted) with
+// Continue, up to the execve of the program, so the first notification
+// comes from the program. The filter is preceded by a prefix that notifies
+// execveat calls carrying a random marker in the upper half of dirfd; a
+// program making such a call by accident would see it served as any other.
+// The program runs with no_new_privs set. The launcher runs in this
+// package's init function, so the init functions of packages initialized
+// before it run in the launcher too: they must not depend on being the
+// supervisor.
 //
-// The first notification the Stream delivers comes from the program
-// itself: Start answers everything its own launcher code does under the
-// filter, up to and including the execve of the program, with Continue
-// before it returns. So a filter that notifies every call (default action
-// filter.Notify) works, and a filter that notifies execve or execveat
-// shows the program's later executions but not its own start.
-//
-// Start works with any filter: one without Notify rules still gives a
-// Stream, which reports io.EOF when the processes have exited. The filter
-// is preceded by a short prefix that notifies execveat(2) calls whose
-// dirfd argument carries a random 32-bit marker in its upper half (the
-// kernel ignores those bits); a program that makes such a call by accident
-// would present it to the Stream as an ordinary execveat notification.
-//
-// The program runs with no_new_privs set (setuid and file capabilities do
-// not raise privileges), as the kernel requires for unprivileged filter
-// installation. The binary re-executes itself (/proc/self/exe) as the
-// launcher, so /proc must be mounted, also inside SysProcAttr.Chroot. The
-// launcher runs the package init functions of the program that calls
-// Start before it does its work; init functions must not depend on being
-// the supervisor.
-//
-// opts configure the returned Stream as they do for New (WithSyncWakeup,
-// WithDedicatedThread), and the filter (WithWaitKillableRecv: by default
+// opts configure the Stream as for New (WithSyncWakeup,
+// WithDedicatedThread) and the filter (WithWaitKillableRecv: by default
 // the program's notified calls are not interrupted by its own signals
-// where the kernel allows it); an option the kernel cannot honour makes
-// Start fail with no process left.
+// where the kernel allows it).
 //
-// Errors: a program that cannot be executed (missing, not executable)
-// gives an *fs.PathError like os/exec does, matching fs.ErrNotExist or
-// fs.ErrPermission; a filter the kernel refuses gives the kernel's errno
-// with an explanation (EBUSY when the process already runs under a
-// filter with a listener, as in some containers). On error no process is
-// left: a started child has been killed and reaped, and cmd must not be
+// Errors: a program that cannot be executed gives an *fs.PathError, as
+// os/exec does; a filter or option the kernel refuses gives the kernel's
+// errno or an error matching ErrNotSupported, with an explanation (EBUSY
+// when this process already runs under a filter with a listener, as in
+// some containers). On error no process is left, and cmd must not be
 // waited for.
 func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 	if cmd == nil {

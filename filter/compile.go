@@ -37,7 +37,7 @@ type segment struct {
 // the number of distinct decisions, not with the number of rules, and the
 // path of any call has about log2(ranges) jumps. Calls with identical
 // conditional rules share their code. On x86_64, an unconditional rule
-// for every call (385), with neighbours' actions differing, takes about 420
+// for every call (385), with neighbours' actions differing, takes about 410
 // instructions; a distinct 64-bit argument condition on every call about
 // 2,000. The kernel's limit is 4096.
 func (f *Filter) Assemble() ([]bpf.RawInstruction, error) {

@@ -51,9 +51,9 @@ const (
 var probeOnce = sync.OnceValues(probe)
 
 // Probe reports the running kernel's features. The first call does the
-// work (about a millisecond: it creates a listener on a short-lived OS
-// thread that exits before Probe returns, so no filter stays on any thread
-// of the process); later calls return the cached result. A non-nil error
+// work (it creates a listener on a short-lived OS thread that exits before
+// Probe returns, so no filter stays on any thread of the process); later
+// calls return the cached result. A non-nil error
 // means the kernel could not be probed at all (e.g. seccomp is disabled or
 // forbidden), and the result is then not cached.
 func Probe() (Features, error) {
