@@ -39,14 +39,7 @@ func assemble(t testing.TB, f *filter.Filter) []bpf.RawInstruction {
 	return prog
 }
 
-func nr(t testing.TB, arch uint32, name string) int32 {
-	t.Helper()
-	n, ok := sysnames.Number(arch, name)
-	if !ok {
-		t.Fatalf("no %s on %s", name, sysnames.ArchName(arch))
-	}
-	return n
-}
+var nr = sectest.Number
 
 const x86 = unix.AUDIT_ARCH_X86_64
 

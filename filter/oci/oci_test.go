@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
@@ -43,36 +42,36 @@ func TestMain(m *testing.M) {
 
 const x86 = unix.AUDIT_ARCH_X86_64
 
-type data = sectest.Data
-
-type vm struct{ *sectest.VM }
-
-func newVM(t testing.TB, prog []bpf.RawInstruction, le bool) *vm {
-	t.Helper()
-	return &vm{sectest.NewVM(t, prog, le)}
+// decision is what a filter should do with one call.
+type decision struct {
+	name string
+	arch uint32
+	call string
+	args [6]uint64
+	want filter.Action
 }
 
-func (m *vm) run(t testing.TB, d data) filter.Action {
-	t.Helper()
-	return filter.Action(m.Run(t, d))
-}
-
-func assemble(t testing.TB, f *filter.Filter) []bpf.RawInstruction {
+// vm assembles f and returns a function that runs it on a call, in
+// x/net/bpf's VM (little-endian ABIs only, as this package's tests are).
+func vm(t *testing.T, f *filter.Filter) func(sectest.Data) filter.Action {
 	t.Helper()
 	prog, err := f.Assemble()
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}
-	return prog
+	m := sectest.NewVM(t, prog, true)
+	return func(d sectest.Data) filter.Action { return filter.Action(m.Run(t, d)) }
 }
 
-func nr(t testing.TB, arch uint32, name string) int32 {
+// check runs every decision through run.
+func check(t *testing.T, run func(sectest.Data) filter.Action, ds []decision) {
 	t.Helper()
-	n, ok := sysnames.Number(arch, name)
-	if !ok {
-		t.Fatalf("no %s on %s", name, sysnames.ArchName(arch))
+	for _, d := range ds {
+		got := run(sectest.Data{Nr: sectest.Number(t, d.arch, d.call), Arch: d.arch, Args: d.args})
+		if got != d.want {
+			t.Errorf("%s: got %v, want %v", d.name, got, d.want)
+		}
 	}
-	return n
 }
 
 func loadOCI(t testing.TB, b []byte) *filter.Filter {
@@ -89,18 +88,15 @@ func TestDockerDefaultProfile(t *testing.T) {
 		t.Skip("decisions below are for x86_64")
 	}
 	f := loadOCI(t, ocitest.DockerProfile(t))
-	prog := assemble(t, f)
+	prog, err := f.Assemble()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("Docker default profile: %d instructions, arches %#x", len(prog), f.Arches())
-	m := newVM(t, prog, true)
+	run := vm(t, f)
 	eperm := filter.Errno(unix.EPERM)
 	const i386 = unix.AUDIT_ARCH_I386
-	for _, tc := range []struct {
-		name string
-		arch uint32
-		call string
-		args [6]uint64
-		want filter.Action
-	}{
+	check(t, run, []decision{
 		{"read", x86, "read", [6]uint64{}, filter.Allow},
 		{"ptrace (kernel >= 4.8)", x86, "ptrace", [6]uint64{}, filter.Allow},
 		{"kexec_load", x86, "kexec_load", [6]uint64{}, eperm},
@@ -119,16 +115,11 @@ func TestDockerDefaultProfile(t *testing.T) {
 		{"i386 socketcall", i386, "socketcall", [6]uint64{}, filter.Allow},
 		{"i386 kexec_load", i386, "kexec_load", [6]uint64{}, eperm},
 		{"i386 getpid", i386, "getpid", [6]uint64{}, filter.Allow},
-	} {
-		d := data{Nr: nr(t, tc.arch, tc.call), Arch: tc.arch, Args: tc.args}
-		if got := m.run(t, d); got != tc.want {
-			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
-		}
-	}
-	if got := m.run(t, data{Nr: sysnames.X32Bit | 0, Arch: x86}); got != filter.KillProcess {
+	})
+	if got := run(sectest.Data{Nr: sysnames.X32Bit | 0, Arch: x86}); got != filter.KillProcess {
 		t.Errorf("x32 read: got %v, want kill_process", got)
 	}
-	if got := m.run(t, data{Nr: 1, Arch: unix.AUDIT_ARCH_AARCH64}); got != filter.KillProcess {
+	if got := run(sectest.Data{Nr: 1, Arch: unix.AUDIT_ARCH_AARCH64}); got != filter.KillProcess {
 		t.Errorf("aarch64 call: got %v, want kill_process", got)
 	}
 	if f.HasNotify() {
@@ -175,14 +166,8 @@ func TestOCINotify(t *testing.T) {
 	if err != nil || len(opts) != 3 {
 		t.Errorf("InstallOptions: %d options, %v; want 3", len(opts), err)
 	}
-	m := newVM(t, assemble(t, f), true)
-	for _, tc := range []struct {
-		name string
-		arch uint32
-		call string
-		args [6]uint64
-		want filter.Action
-	}{
+	run := vm(t, f)
+	check(t, run, []decision{
 		{"openat", x86, "openat", [6]uint64{}, filter.Notify},
 		{"connect", x86, "connect", [6]uint64{}, filter.Notify},
 		{"i386 openat", unix.AUDIT_ARCH_I386, "openat", [6]uint64{}, filter.Notify},
@@ -200,13 +185,8 @@ func TestOCINotify(t *testing.T) {
 		{"ioctl other", x86, "ioctl", [6]uint64{0, 0x5402}, filter.Allow},
 		{"i386 waitpid", unix.AUDIT_ARCH_I386, "waitpid", [6]uint64{}, filter.KillThread},
 		{"i386 socketcall", unix.AUDIT_ARCH_I386, "socketcall", [6]uint64{}, filter.KillThread},
-	} {
-		d := data{Nr: nr(t, tc.arch, tc.call), Arch: tc.arch, Args: tc.args}
-		if got := m.run(t, d); got != tc.want {
-			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
-		}
-	}
-	if got := m.run(t, data{Nr: sysnames.X32Bit | 2, Arch: x86}); got != filter.KillProcess {
+	})
+	if got := run(sectest.Data{Nr: sysnames.X32Bit | 2, Arch: x86}); got != filter.KillProcess {
 		t.Errorf("x32 listed in the profile is still refused: got %v", got)
 	}
 }

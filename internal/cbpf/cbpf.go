@@ -150,32 +150,34 @@ func (a *Assembler) Jump(l Label) {
 	a.emit(item{code: unix.BPF_JMP | unix.BPF_JA, ja: l.id})
 }
 
+// jumpOps gives each bpf.JumpTest its classic BPF jump and whether the
+// targets are swapped (for the tests classic BPF has only the opposite of).
+var jumpOps = [...]struct {
+	code uint16
+	swap bool
+}{
+	bpf.JumpEqual:          {unix.BPF_JEQ, false},
+	bpf.JumpNotEqual:       {unix.BPF_JEQ, true},
+	bpf.JumpGreaterThan:    {unix.BPF_JGT, false},
+	bpf.JumpLessOrEqual:    {unix.BPF_JGT, true},
+	bpf.JumpGreaterOrEqual: {unix.BPF_JGE, false},
+	bpf.JumpLessThan:       {unix.BPF_JGE, true},
+	bpf.JumpBitsSet:        {unix.BPF_JSET, false},
+	bpf.JumpBitsNotSet:     {unix.BPF_JSET, true},
+}
+
 // JumpIf compares A with k and jumps to jt when the test holds, to jf
 // otherwise; Next (the zero Label) for either is the next instruction.
 // Every bpf.JumpTest is accepted: those classic BPF lacks (not equal,
 // less than, ...) are their opposite with the targets swapped.
 func (a *Assembler) JumpIf(test bpf.JumpTest, k uint32, jt, jf Label) {
-	var op uint16
-	switch test {
-	case bpf.JumpEqual:
-		op = unix.BPF_JEQ
-	case bpf.JumpNotEqual:
-		op, jt, jf = unix.BPF_JEQ, jf, jt
-	case bpf.JumpGreaterThan:
-		op = unix.BPF_JGT
-	case bpf.JumpLessOrEqual:
-		op, jt, jf = unix.BPF_JGT, jf, jt
-	case bpf.JumpGreaterOrEqual:
-		op = unix.BPF_JGE
-	case bpf.JumpLessThan:
-		op, jt, jf = unix.BPF_JGE, jf, jt
-	case bpf.JumpBitsSet:
-		op = unix.BPF_JSET
-	case bpf.JumpBitsNotSet:
-		op, jt, jf = unix.BPF_JSET, jf, jt
-	default:
+	if int(test) >= len(jumpOps) {
 		a.fail(fmt.Errorf("unknown jump test %d", test))
 		return
+	}
+	op := jumpOps[test]
+	if op.swap {
+		jt, jf = jf, jt
 	}
 	var next Label
 	if jt.id == 0 || jf.id == 0 {
@@ -187,7 +189,7 @@ func (a *Assembler) JumpIf(test bpf.JumpTest, k uint32, jt, jf Label) {
 			jf = next
 		}
 	}
-	a.emit(item{code: unix.BPF_JMP | op | unix.BPF_K, k: k, jt: jt.id, jf: jf.id})
+	a.emit(item{code: unix.BPF_JMP | op.code | unix.BPF_K, k: k, jt: jt.id, jf: jf.id})
 	if next.id != 0 {
 		a.Bind(next)
 	}

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/seccompstream/seccompstream/internal/cbpf"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // Data is struct seccomp_data, as the kernel fills it in for a program.
@@ -15,6 +16,17 @@ type Data struct {
 	Arch uint32
 	IP   uint64
 	Args [6]uint64
+}
+
+// Number returns the number of the system call name on arch, failing the
+// test if arch has no such call.
+func Number(t testing.TB, arch uint32, name string) int32 {
+	t.Helper()
+	n, ok := sysnames.Number(arch, name)
+	if !ok {
+		t.Fatalf("no system call %s on %s", name, sysnames.ArchName(arch))
+	}
+	return n
 }
 
 // VM runs a seccomp program in x/net/bpf's VM, to check its decisions
