@@ -90,7 +90,8 @@ func WithWaitKillableRecv(on bool) Option {
 // os/exec does; a filter or option the kernel refuses gives the kernel's
 // errno or an error matching ErrNotSupported, with an explanation (EBUSY
 // when this process already runs under a filter with a listener, as in
-// some containers). On error no process is left, and cmd must not be
+// some containers); an environment, path and filter of more than 128 KiB
+// together are refused. On error no process is left, and cmd must not be
 // waited for.
 func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 	if cmd == nil {
@@ -147,6 +148,9 @@ func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 		Env:              cmd.Environ(),
 		Prog:             prog,
 	}.Encode()
+	if len(config) > launcher.MaxConfig {
+		return nil, fmt.Errorf("seccompstream: Start: the environment, path and filter of %s take %d bytes, more than the launcher takes (%d)", cmd.Path, len(config), launcher.MaxConfig)
+	}
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

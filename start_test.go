@@ -880,3 +880,19 @@ func TestStartRespondFDSignalledTarget(t *testing.T) {
 		})
 	}
 }
+
+// A configuration too large for the launcher is refused before anything
+// starts, naming the limit.
+func TestStartConfigTooLarge(t *testing.T) {
+	cmd := exec.Command("/bin/true")
+	cmd.Env = []string{"BIG=" + strings.Repeat("x", 200<<10)}
+	s, err := seccompstream.Start(cmd, filter.New(filter.Allow))
+	if err == nil {
+		s.Close()
+		cmd.Wait()
+		t.Fatal("Start succeeded with a 200 KiB environment")
+	}
+	if !strings.Contains(err.Error(), "more than the launcher takes") || cmd.Process != nil {
+		t.Fatalf("Start: %v (process %v)", err, cmd.Process)
+	}
+}

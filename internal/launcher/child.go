@@ -47,7 +47,7 @@ func run(sock int) {
 		_, _ = unix.Write(sock, EncodeError(op, errno, detail))
 		os.Exit(127)
 	}
-	buf := make([]byte, 1<<17)
+	buf := make([]byte, MaxConfig+1)
 	n, err := unix.Read(sock, buf)
 	if err != nil || n == 0 || n == len(buf) {
 		fail("config", unix.EINVAL, fmt.Sprintf("reading the configuration: %d bytes, %v", n, err))

@@ -23,9 +23,12 @@ const (
 	MsgError    = 'E' // errno (4 bytes), then "op\x00detail"
 )
 
-// MaxMessage bounds a message from the launcher; a Config has no bound of
-// its own but the socket's (the launcher reads it into 128 KiB).
+// MaxMessage bounds a message from the launcher.
 const MaxMessage = 4096
+
+// MaxConfig bounds an encoded Config (the path, the environment and the
+// program), which the launcher reads in one message.
+const MaxConfig = 128<<10 - 1
 
 // Config is what the parent sends the launcher: one SOCK_SEQPACKET
 // message.
