@@ -225,26 +225,25 @@ func TestAssembleErrors(t *testing.T) {
 
 func TestDisassemble(t *testing.T) {
 	var a cbpf.Assembler
-	native, notify := a.NewLabel(), a.NewLabel()
-	a.LoadAbs(cbpf.OffArch)
-	a.JumpIf(bpf.JumpEqual, unix.AUDIT_ARCH_X86_64, native, cbpf.Next)
-	a.Ret(unix.SECCOMP_RET_KILL_PROCESS)
-	a.Bind(native)
+	notify := a.NewLabel()
 	a.LoadAbs(cbpf.OffArgs + 8 + 4)
 	a.And(0xff)
 	a.JumpIf(bpf.JumpBitsNotSet, 1, cbpf.Next, notify)
+	a.LoadAbs(cbpf.OffIP)
+	a.JumpIf(bpf.JumpGreaterOrEqual, 0x1000, cbpf.Next, notify)
 	a.Ret(unix.SECCOMP_RET_ERRNO | 1)
 	a.Bind(notify)
 	a.Ret(unix.SECCOMP_RET_USER_NOTIF)
 	prog := assemble(t, &a)
-	const want = `  0: ld [4]                    ; arch
-  1: jeq #0xc000003e, 3, 2
-  2: ret #0x80000000           ; KILL_PROCESS
-  3: ld [28]                   ; args[1]+4
-  4: and #255
-  5: jset #0x1, 7, 6
-  6: ret #0x50001              ; ERRNO(1)
-  7: ret #0x7fc00000           ; USER_NOTIF
+	prog = append(prog, bpf.RawInstruction{Op: 0xffff})
+	const want = `  0: ld [28]                   ; args[1]+4
+  1: and #255
+  2: jset #0x1, 6, 3
+  3: ld [8]                    ; instruction_pointer
+  4: jge #0x1000, 5, 6
+  5: ret #0x50001              ; ERRNO(1)
+  6: ret #0x7fc00000           ; USER_NOTIF
+  7: unknown op 0xffff jt 0 jf 0 k 0x0
 `
 	if got := cbpf.Disassemble(prog); got != want {
 		t.Errorf("Disassemble:\n%s\nwant:\n%s", got, want)
