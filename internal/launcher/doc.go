@@ -48,7 +48,8 @@
 // that denies or notifies any call at all (a default action of Notify
 // included) start a program without trapping the launcher: nobody could
 // answer a notified futex of the launcher's own runtime, and a denied one
-// would break it. The rules that keep it so, all in this package:
+// would break it. The rules that keep it so, in this package and in
+// internal/unotify/launch.go:
 //
 //   - The install and the execveat are one raw sequence
 //     (unotify.InstallAndExecveat): no runtime bookkeeping runs around
