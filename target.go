@@ -384,18 +384,7 @@ func parseStatus(b []byte) (*Creds, error) {
 		haveUmask
 	)
 	seen := 0
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		key, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		v = bytes.TrimSpace(v)
+	for key, v := range statusLines(b) {
 		var err error
 		switch string(key) {
 		case "Uid":

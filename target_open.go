@@ -398,7 +398,7 @@ func (t *Target) openBase(b base, path string, how unix.OpenHow) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	creating := how.Flags&(unix.O_CREAT|unix.O_TMPFILE) != 0
+	creating := how.Flags&unix.O_CREAT != 0 || how.Flags&unix.O_TMPFILE == unix.O_TMPFILE
 	fd, fifo := -1, -1
 	err = t.asTarget(c, creating, func() error {
 		var err error
@@ -537,7 +537,7 @@ func (t *Target) threadHas(want nsthread.Creds, umaskToo bool, umask uint32) boo
 	if err != nil {
 		return false
 	}
-	v, ok := statusField(b, "Umask:")
+	v, ok := statusField(b, "Umask")
 	if !ok {
 		return false
 	}
@@ -875,7 +875,7 @@ func (t *Target) ownTask(root, dir int) bool {
 	if err != nil {
 		return false // not a task directory, or one of a task that is gone
 	}
-	tgid, ok := statusField(status, "Tgid:")
+	tgid, ok := statusField(status, "Tgid")
 	return ok && string(tgid) == self
 }
 
