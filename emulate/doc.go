@@ -106,11 +106,15 @@
 // Calls on descriptors it holds (read, write, fstat, fchdir, getdents)
 // are not notified; those that change a file's metadata (fchmod, fchown,
 // fsetxattr, fremovexattr, futimens) are, and need a writable location.
-// The supervisor's own view is never lent: /proc/self and
-// /proc/thread-self name the supervisor when the supervisor resolves them,
-// so paths through them (and /dev/stdin, /dev/stdout and /dev/fd, which
-// lead there) are refused with EACCES; /dev/tty and device nodes other
-// than the ones above are refused too (seccompstream.ErrSupervisorView).
+// The supervisor's own view is never lent. A path that starts with
+// /proc/self or /proc/thread-self is the program's own directory there
+// (/proc/<pid>, as the kernel would resolve it for the program; the
+// policy must allow it, as /proc or /); but "self" reached through a
+// symbolic link (/dev/stdin, /dev/stdout, /dev/fd lead there) would name
+// the supervisor and is refused, as are the magic links themselves
+// (/proc/<pid>/fd/*, exe, cwd, root: readlink works, opening does not),
+// /dev/tty and the device nodes other than the ones above
+// (seccompstream.ErrSupervisorView).
 // Unix socket paths (connect, bind) belong to the network policy. The
 // policy is not a sandbox on its own: signals, ptrace, shared memory and
 // sockets to processes outside it are not file calls; combine it with

@@ -277,6 +277,9 @@ func (c *call) walk(p pathArg, w want, do step) error {
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
+		if rest, _, ok := cutSelf(pth); ok && (rest != "" || w.follow) {
+			pth, _ = c.selfPath(pth)
+		}
 		par, err := t.OpenParent(dirfd, pth)
 		if errors.Is(err, seccompstream.ErrNoFinalName) {
 			return c.walkDir(t, v, dirfd, pth, w, do)
