@@ -134,8 +134,14 @@
 // # Costs
 //
 // Each carried-out call pins the calling thread (a pidfd, its root and
-// working directory), resolves the path with openat2 in a few steps,
-// checks the location, and answers; see BENCHMARKS.md for a median open.
+// working directory, its credentials), resolves the path with openat2 in
+// a few steps, checks the location, and answers: a few dozen system calls
+// in the supervisor, against the one round trip of a Continue. The
+// benchmarks compare the three costs (no filter, Continue, carried out)
+// in one run:
+//
+//	go test -run '^$' -bench 'Open|Stat' -benchtime 20000x ./emulate
+//
 // A caller whose credentials are the supervisor's is served on the
 // handler's own thread; another one on a throwaway thread per call (about
 // 60 µs more), which seccompstream.Target documents.
