@@ -3,6 +3,7 @@ package seccompstream
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"os"
 	"strconv"
 
@@ -107,7 +108,7 @@ func threadGroup(tid, procDir int) (int, error) {
 	if err != nil {
 		return 0, unix.ESRCH
 	}
-	if v, ok := statusField(b, "Tgid:"); ok {
+	if v, ok := statusField(b, "Tgid"); ok {
 		if n, err := strconv.Atoi(string(v)); err == nil {
 			return n, nil
 		}
@@ -115,21 +116,33 @@ func threadGroup(tid, procDir int) (int, error) {
 	return 0, unix.ESRCH
 }
 
-// statusField returns the value of the line of a /proc status file that
-// starts with key, without surrounding blanks.
+// statusField returns the value of the line of a /proc status file whose
+// key (the text before the colon) is key, without surrounding blanks.
 func statusField(b []byte, key string) ([]byte, bool) {
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		if v, ok := bytes.CutPrefix(line, []byte(key)); ok {
-			return bytes.TrimSpace(v), true
+	for k, v := range statusLines(b) {
+		if string(k) == key {
+			return v, true
 		}
 	}
 	return nil, false
+}
+
+// statusLines yields the key (the text before the colon) and the value,
+// without surrounding blanks, of each line of a /proc status file.
+func statusLines(b []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		for rest := b; len(rest) > 0; {
+			line := rest
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				line, rest = rest[:i], rest[i+1:]
+			} else {
+				rest = nil
+			}
+			if k, v, ok := bytes.Cut(line, []byte(":")); ok && !yield(k, bytes.TrimSpace(v)) {
+				return
+			}
+		}
+	}
 }
 
 // GetFD returns a duplicate of the target's file descriptor fd, as the

@@ -1,12 +1,12 @@
 package seccompstream
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -96,6 +96,10 @@ var errTargetClosed = fmt.Errorf("seccompstream: target closed: %w", os.ErrClose
 // then checks the notification with ID_VALID, so everything the Target
 // does afterwards acts on the thread that made this call, never on a
 // process that reused its thread id. The caller closes the Target.
+//
+// The thread's namespace files are not opened here: Do opens them, when it
+// needs them, through the pinned /proc/<tid>. They are the same ones: only
+// a task changes its own namespaces, and the thread is stopped in its call.
 //
 // Before Linux 6.9, GetFD of a thread that does not lead its process takes
 // descriptors from the process's main thread (the same table unless the
@@ -321,89 +325,133 @@ func (t *Target) readCreds() (*Creds, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccompstream: Creds: /proc/%d/status: %w", t.tid, err)
 	}
-	var their, ours unix.Stat_t
-	if err := unix.Fstatat(t.procDir, "ns/user", &their, 0); err != nil {
-		return nil, fmt.Errorf("seccompstream: Creds: stat /proc/%d/ns/user: %w", t.tid, err)
+	their, err := nsLink(t.procDir, "ns/user")
+	if err != nil {
+		return nil, fmt.Errorf("seccompstream: Creds: /proc/%d/ns/user: %w", t.tid, err)
 	}
-	if err := unix.Fstatat(t.procDir, "../self/ns/user", &ours, 0); err != nil {
-		return nil, fmt.Errorf("seccompstream: Creds: stat /proc/self/ns/user: %w", err)
+	ours, err := supervisorUserNS(t.procDir)
+	if err != nil {
+		return nil, fmt.Errorf("seccompstream: Creds: /proc/self/ns/user: %w", err)
 	}
-	c.SameUserNS = their.Dev == ours.Dev && their.Ino == ours.Ino
+	c.SameUserNS = their == ours
 	return c, nil
 }
 
-// parseStatus reads the credential lines of a /proc/<pid>/status file.
+// nsLink reads a /proc/<pid>/ns link, such as "user:[4026531837]": the
+// kind and inode number name the namespace. (Reading the link costs a
+// fraction of stat through it.)
+func nsLink(dir int, name string) (string, error) {
+	var buf [64]byte
+	n, err := unix.Readlinkat(dir, name, buf[:])
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// ownUserNS caches the supervisor's user namespace, which never changes: a
+// multithreaded process cannot join or make another.
+var ownUserNS struct {
+	sync.Mutex
+	link string
+}
+
+// supervisorUserNS returns the supervisor's user namespace link, read
+// through procDir (an open /proc/<tid> of the supervisor's procfs) the
+// first time.
+func supervisorUserNS(procDir int) (string, error) {
+	ownUserNS.Lock()
+	defer ownUserNS.Unlock()
+	if ownUserNS.link == "" {
+		l, err := nsLink(procDir, "../self/ns/user")
+		if err != nil {
+			return "", err
+		}
+		ownUserNS.link = l
+	}
+	return ownUserNS.link, nil
+}
+
+// parseStatus reads the credential lines of a /proc/<pid>/status file, in
+// one pass.
 func parseStatus(b []byte) (*Creds, error) {
 	c := new(Creds)
-	ids := func(key string, dst ...*uint32) error {
-		v, ok := statusField(b, key)
-		if !ok {
-			return fmt.Errorf("no %q line", key)
-		}
-		f := strings.Fields(string(v))
-		if len(f) != len(dst) {
-			return fmt.Errorf("%s %q: want %d values", key, v, len(dst))
-		}
-		for i, s := range f {
-			n, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return fmt.Errorf("%s %q: %w", key, v, err)
+	const (
+		haveUID = 1 << iota
+		haveGID
+		haveGroups
+		haveCaps // CapInh, CapPrm, CapEff, CapBnd
+		haveUmask
+	)
+	seen := 0
+	for key, v := range statusLines(b) {
+		var err error
+		switch string(key) {
+		case "Uid":
+			err = parseIDs(v, &c.UID, &c.EUID, &c.SUID, &c.FSUID)
+			seen |= haveUID
+		case "Gid":
+			err = parseIDs(v, &c.GID, &c.EGID, &c.SGID, &c.FSGID)
+			seen |= haveGID
+		case "Groups":
+			for _, f := range bytes.Fields(v) {
+				var g uint32
+				if err = parseIDs(f, &g); err != nil {
+					break
+				}
+				c.Groups = append(c.Groups, g)
 			}
-			*dst[i] = uint32(n)
-		}
-		return nil
-	}
-	if err := ids("Uid:", &c.UID, &c.EUID, &c.SUID, &c.FSUID); err != nil {
-		return nil, err
-	}
-	if err := ids("Gid:", &c.GID, &c.EGID, &c.SGID, &c.FSGID); err != nil {
-		return nil, err
-	}
-	if v, ok := statusField(b, "Groups:"); ok {
-		for _, s := range strings.Fields(string(v)) {
-			n, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("Groups %q: %w", v, err)
+			seen |= haveGroups
+		case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb": // CapAmb: Linux 4.3
+			var n uint64
+			n, err = strconv.ParseUint(string(v), 16, 64)
+			switch key[3] {
+			case 'I':
+				c.CapInheritable = CapSet(n)
+			case 'P':
+				c.CapPermitted = CapSet(n)
+			case 'E':
+				c.CapEffective = CapSet(n)
+			case 'B':
+				c.CapBounding = CapSet(n)
+			case 'A':
+				c.CapAmbient = CapSet(n)
 			}
-			c.Groups = append(c.Groups, uint32(n))
-		}
-	} else {
-		return nil, fmt.Errorf("no \"Groups:\" line")
-	}
-	caps := []struct {
-		key string
-		dst *CapSet
-	}{
-		{"CapInh:", &c.CapInheritable}, {"CapPrm:", &c.CapPermitted}, {"CapEff:", &c.CapEffective},
-		{"CapBnd:", &c.CapBounding}, {"CapAmb:", &c.CapAmbient},
-	}
-	for _, cp := range caps {
-		v, ok := statusField(b, cp.key)
-		if !ok {
-			if cp.key == "CapAmb:" { // Linux 4.3
-				continue
+			if key[3] == 'E' {
+				seen |= haveCaps
 			}
-			return nil, fmt.Errorf("no %q line", cp.key)
+		case "NoNewPrivs":
+			c.NoNewPrivs = string(v) == "1"
+		case "Umask": // Linux 4.7
+			var n uint64
+			n, err = strconv.ParseUint(string(v), 8, 32)
+			c.Umask = uint32(n)
+			seen |= haveUmask
 		}
-		n, err := strconv.ParseUint(string(v), 16, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", cp.key, v, err)
+			return nil, fmt.Errorf("%s %q: %w", key, v, err)
 		}
-		*cp.dst = CapSet(n)
 	}
-	if v, ok := statusField(b, "NoNewPrivs:"); ok {
-		c.NoNewPrivs = string(v) == "1"
+	if seen != haveUID|haveGID|haveGroups|haveCaps|haveUmask {
+		return nil, fmt.Errorf("a credential line is missing (Uid, Gid, Groups, CapEff or Umask)")
 	}
-	v, ok := statusField(b, "Umask:") // Linux 4.7
-	if !ok {
-		return nil, fmt.Errorf("no \"Umask:\" line")
-	}
-	n, err := strconv.ParseUint(string(v), 8, 32)
-	if err != nil {
-		return nil, fmt.Errorf("Umask %q: %w", v, err)
-	}
-	c.Umask = uint32(n)
 	return c, nil
+}
+
+// parseIDs reads the decimal ids of a status line into dst, one each.
+func parseIDs(v []byte, dst ...*uint32) error {
+	f := bytes.Fields(v)
+	if len(f) != len(dst) {
+		return fmt.Errorf("want %d values", len(dst))
+	}
+	for i, s := range f {
+		n, err := strconv.ParseUint(string(s), 10, 32)
+		if err != nil {
+			return err
+		}
+		*dst[i] = uint32(n)
+	}
+	return nil
 }
 
 // openRetry is openat(2) retried on EINTR.

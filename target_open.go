@@ -110,6 +110,11 @@ const (
 // end, as open(2) does, and gives up with ErrGone once the notification is
 // withdrawn. Other waits are the file system's (a FUSE server, NFS).
 //
+// Open joins no namespace and makes no thread when the caller already has
+// the target's credentials (a root target of a root supervisor, or a call
+// from inside Do or DoWithCreds): it works through the Target's root and
+// working directory descriptors, whose paths cross the target's mounts.
+//
 // Open refuses, with ErrSupervisorView, what the supervisor would open in
 // its own view instead of the target's. It resolves a relative path that
 // leaves its directory from the root, which needs search permission on the
@@ -127,17 +132,28 @@ func (t *Target) Open(dirfd int, path string, flags int, mode uint32) (*os.File,
 	}
 	defer t.release()
 	fd, err := t.open(dirfd, path, flags, mode)
-	if err != nil {
-		if verr := t.valid(); verr != nil {
-			return nil, verr
-		}
-		return nil, fmt.Errorf("seccompstream: Open(%q) as target %d: %w", path, t.tid, err)
-	}
-	if err := t.valid(); err != nil {
-		unix.Close(fd)
+	if fd, err = t.opened("Open", path, fd, err); err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// opened finishes an open for the call op: it checks the notification
+// after the open, preferring ErrGone to the open's own error (a failure in
+// the view of a target that is gone says nothing), and closes fd on
+// ErrGone.
+func (t *Target) opened(op, path string, fd int, err error) (int, error) {
+	if err != nil {
+		if verr := t.valid(); verr != nil {
+			return -1, verr
+		}
+		return -1, fmt.Errorf("seccompstream: %s(%q) as target %d: %w", op, path, t.tid, err)
+	}
+	if err := t.valid(); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // Parent is the directory that holds the final name of a path, opened in a
@@ -174,6 +190,8 @@ func (p *Parent) Close() error { return p.Dir.Close() }
 // Do the call itself with the target's credentials: DoWithCreds, with
 // OpenParent called inside it, opens and acts on one thread.
 //
+// OpenParent joins no namespace, as Open.
+//
 // A path that has no final name ("/", or ending in "." or "..") fails with
 // ErrNoFinalName; other errors are Open's. The caller closes the Parent.
 func (t *Target) OpenParent(dirfd int, path string) (*Parent, error) {
@@ -186,14 +204,7 @@ func (t *Target) OpenParent(dirfd int, path string) (*Parent, error) {
 		return nil, fmt.Errorf("seccompstream: OpenParent(%q) as target %d: %w", path, t.tid, err)
 	}
 	fd, err := t.open(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		if verr := t.valid(); verr != nil {
-			return nil, verr
-		}
-		return nil, fmt.Errorf("seccompstream: OpenParent(%q) as target %d: %w", path, t.tid, err)
-	}
-	if err := t.valid(); err != nil {
-		unix.Close(fd)
+	if fd, err = t.opened("OpenParent", path, fd, err); err != nil {
 		return nil, err
 	}
 	return &Parent{Dir: os.NewFile(uintptr(fd), dir), Name: name, TrailingSlash: slash}, nil
@@ -387,7 +398,7 @@ func (t *Target) openBase(b base, path string, how unix.OpenHow) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	creating := how.Flags&(unix.O_CREAT|unix.O_TMPFILE) != 0
+	creating := how.Flags&unix.O_CREAT != 0 || how.Flags&unix.O_TMPFILE == unix.O_TMPFILE
 	fd, fifo := -1, -1
 	err = t.asTarget(c, creating, func() error {
 		var err error
@@ -526,7 +537,7 @@ func (t *Target) threadHas(want nsthread.Creds, umaskToo bool, umask uint32) boo
 	if err != nil {
 		return false
 	}
-	v, ok := statusField(b, "Umask:")
+	v, ok := statusField(b, "Umask")
 	if !ok {
 		return false
 	}
@@ -864,7 +875,7 @@ func (t *Target) ownTask(root, dir int) bool {
 	if err != nil {
 		return false // not a task directory, or one of a task that is gone
 	}
-	tgid, ok := statusField(status, "Tgid:")
+	tgid, ok := statusField(status, "Tgid")
 	return ok && string(tgid) == self
 }
 

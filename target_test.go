@@ -161,18 +161,27 @@ func targetOf(t *testing.T, s *seccompstream.Stream) (*seccompstream.Notificatio
 	return n, tg
 }
 
-// kernelAtLeast reports whether the running kernel is major.minor or newer.
-func kernelAtLeast(t testing.TB, major, minor int) bool {
+// requireOpenat2 gates a test on openat2(2) (Linux 5.6), which Open and
+// OpenParent need.
+func requireOpenat2(t testing.TB) {
 	t.Helper()
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC})
+	if err == nil {
+		unix.Close(fd)
+	}
+	sectest.RequireFeature(t, "openat2", "5.6", err != unix.ENOSYS)
+}
+
+// pidfdThreadKernel reports whether the running kernel has PIDFD_THREAD
+// (Linux 6.9), by its release: Target's pidfd must name the thread there
+// and the leader before.
+func pidfdThreadKernel(t testing.TB) bool {
+	t.Helper()
+	at, err := sectest.KernelAtLeast("6.9")
+	if err != nil {
 		t.Fatal(err)
 	}
-	var ma, mi int
-	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
-		t.Fatalf("kernel release %q: %v", u.Release, err)
-	}
-	return ma > major || ma == major && mi >= minor
+	return at
 }
 
 func respondZero(t *testing.T, s *seccompstream.Stream, n *seccompstream.Notification) {
@@ -193,7 +202,7 @@ func TestTargetDoThreadNamespaces(t *testing.T) {
 	if n.PID == c.Cmd.Process.Pid {
 		t.Fatalf("the call came from the main thread %d", n.PID)
 	}
-	if got, want := seccompstream.TargetPidfdNamesThread(tg), kernelAtLeast(t, 6, 9); got != want {
+	if got, want := seccompstream.TargetPidfdNamesThread(tg), pidfdThreadKernel(t); got != want {
 		t.Errorf("pidfd names the thread: %v, want %v on this kernel (PIDFD_THREAD is Linux 6.9)", got, want)
 	}
 	checkInTargetNS(t, tg, "thread-ns", mnt)
@@ -493,6 +502,7 @@ func TestTargetGetFD(t *testing.T) {
 	c, s := startNotify(t, "target-call", []string{"dirfd=" + dir}, "getppid")
 	n, tg := targetOf(t, s)
 	f, err := tg.GetFD(int(n.Args[1]))
+	sectest.SkipIfNotSupported(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}

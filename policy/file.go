@@ -28,6 +28,7 @@ type Policy struct {
 
 // A ContainerRule changes the rule set for the subjects it matches.
 type ContainerRule struct {
+	// Match selects the subjects the rule applies to.
 	Match Match
 	// Default, when not nil, replaces the policy's default.
 	Default *Action
