@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // A call the "calls" program makes: its name and how.
@@ -335,3 +336,37 @@ func diffLines(a, b []string) string {
 
 // atFDCWD is AT_FDCWD as a register value.
 var atFDCWD = func() uintptr { v := unix.AT_FDCWD; return uintptr(v) }()
+
+func init() {
+	// xattrs FILE: the size query, the value, the list, on FILE (which has
+	// user.k = "value" when the file system has user xattrs).
+	goPrograms["xattrs"] = func(args []string) int {
+		f := args[0]
+		n, err := unix.Getxattr(f, "user.k", nil)
+		if err != nil {
+			fmt.Println("size query:", errName(err))
+			return 0
+		}
+		buf := make([]byte, 64)
+		m, err := unix.Getxattr(f, "user.k", buf)
+		list := make([]byte, 256)
+		l, lerr := unix.Listxattr(f, list)
+		_, small := unix.Getxattr(f, "user.k", buf[:2])
+		fmt.Printf("size %d value %q %v list %q %v small %s\n", n, buf[:max(m, 0)], err, list[:max(l, 0)], lerr, errName(small))
+		return 0
+	}
+}
+
+// The xattr reads: a size query with no buffer, the value, the list, and
+// ERANGE for a buffer too small, as the kernel answers.
+func TestXattrReads(t *testing.T) {
+	dir := publicDir(t)
+	writeFile(t, dir+"/f", "x", 0o644)
+	err := unix.Setxattr(dir+"/f", "user.k", []byte("value"), 0)
+	sectest.RequireFeature(t, "user xattrs on the file system of "+os.TempDir(), "", err == nil)
+	res := sandbox(t, emulate.FilePolicy{Read: []string{dir}}, goProgram("xattrs", dir+"/f"))
+	want := "size 5 value \"value\" <nil> list \"user.k\\x00\" <nil> small ERANGE\n"
+	if res.err != nil || !strings.HasSuffix(res.out, want) {
+		t.Errorf("xattrs: %v: %q, want %q", res.err, res.out, want)
+	}
+}
