@@ -370,3 +370,41 @@ func TestXattrReads(t *testing.T) {
 		t.Errorf("xattrs: %v: %q, want %q", res.err, res.out, want)
 	}
 }
+
+func init() {
+	// readonly-opens RO: the writing opens that change nothing where only
+	// reading is allowed.
+	goPrograms["readonly-opens"] = func(args []string) int {
+		ro := args[0]
+		try := func(name, path string, flags int) {
+			fd, err := unix.Open(path, flags, 0o644)
+			if err == nil {
+				unix.Close(fd)
+			}
+			fmt.Printf("%s: %s\n", name, errName(err))
+		}
+		try("rdonly-creat-existing", ro+"/f", unix.O_RDONLY|unix.O_CREAT)
+		try("rdonly-creat-new", ro+"/new", unix.O_RDONLY|unix.O_CREAT)
+		try("rdonly-creat-excl", ro+"/f", unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL)
+		try("rdonly-append", ro+"/f", unix.O_RDONLY|unix.O_APPEND)
+		try("wronly", ro+"/f", unix.O_WRONLY)
+		try("dev-null-trunc", "/dev/null", unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC)
+		return 0
+	}
+}
+
+// Where only reading is allowed, opens that change nothing work: an
+// existing file with O_RDONLY|O_CREAT (a lock file), O_RDONLY|O_APPEND,
+// and /dev/null for writing; the rest is refused and creates nothing.
+func TestReadOnlyOpens(t *testing.T) {
+	ro := publicDir(t)
+	writeFile(t, ro+"/f", "content", 0o644)
+	res := sandbox(t, emulate.FilePolicy{Read: []string{"/"}}, goProgram("readonly-opens", ro))
+	want := "rdonly-creat-existing: ok\nrdonly-creat-new: EACCES\nrdonly-creat-excl: EACCES\nrdonly-append: ok\nwronly: EACCES\ndev-null-trunc: ok\n"
+	if res.err != nil || !strings.HasSuffix(res.out, want) {
+		t.Errorf("%v:\n%s\nwant\n%s", res.err, res.out, want)
+	}
+	if _, err := os.Stat(ro + "/new"); err == nil {
+		t.Error("ro/new was created")
+	}
+}

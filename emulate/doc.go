@@ -61,10 +61,12 @@
 //	                 setxattr, removexattr, and their *at, l* and f* forms:
 //	                 writable
 //
-// A device node at a readable location may be opened for writing: the
-// devices the supervisor opens for a program at all (null, zero, full,
-// random, urandom, the pty multiplexer and terminals; see
-// seccompstream.ErrSupervisorView) change no file when written. A path
+// Two writing opens need only a readable location, because they change
+// no file there: a device node (the supervisor opens only null, zero,
+// full, random, urandom, the pty multiplexer and terminals for a program
+// at all; see seccompstream.ErrSupervisorView), whatever the flags; and an
+// existing file with O_RDONLY|O_CREAT (a lock file), which creates
+// nothing. O_APPEND with O_RDONLY writes nothing either. A path
 // that leads nowhere the policy allows gets EACCES, or ENOENT when the
 // name does not exist and the call would not create it (as the kernel
 // would answer; whether a path exists is not hidden, see below). Errors
