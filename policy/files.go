@@ -12,8 +12,8 @@ import (
 
 // SystemShorthand is the read-list item that stands for the paths of
 // emulate.SystemPaths: the dynamic loader's libraries and configuration,
-// locales, time zones, user and group names, terminal descriptions and
-// the devices anybody may use.
+// locales, time zones, user and group names, terminal descriptions, the
+// file systems and CPUs of the machine, and the devices anybody may use.
 const SystemShorthand = "@system"
 
 // ParseFileLists builds the file policy of the seccomp-stream command's
