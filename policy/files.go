@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/seccompstream/seccompstream"
@@ -154,27 +153,11 @@ func (r *Rules) routeFiles(m *seccompstream.Mux, show ShowFunc) error {
 		default:
 			a = Allow
 		}
-		if knownAnywhere(name) {
+		if seccompstream.KnownSyscall(name) { // the policy names calls of every ABI (stat64 is i386's)
 			m.Handle(name, filesRoute{fs: fs, a: a})
 		}
 	}
 	return nil
-}
-
-// knownAnywhere reports whether some table has the call name (the file
-// policy names calls of every ABI: stat64 is i386's).
-func knownAnywhere(name string) bool { return seccompstream.KnownSyscall(name) }
-
-// fileCallNames returns the calls r's file policy routes, sorted.
-func (r *Rules) fileCallNames() []string {
-	if r.Files == nil {
-		return nil
-	}
-	fs, err := emulate.NewFiles(*r.Files)
-	if err != nil {
-		return nil
-	}
-	return slices.Sorted(slices.Values(fs.Syscalls()))
 }
 
 // parseFilesJSON reads the "files" field of a rule set: each item one
