@@ -408,3 +408,78 @@ func TestReadOnlyOpens(t *testing.T) {
 		t.Error("ro/new was created")
 	}
 }
+
+func init() {
+	// looks ROOT: what looking needs, under read ROOT/ro: statfs, readlink,
+	// access, the directories above a policy path (stat yes, list no), a
+	// working directory there and relative paths from it.
+	goPrograms["looks"] = func(args []string) int {
+		root := args[0]
+		ro := root + "/ro"
+		var a, b unix.Statfs_t
+		fd, err := unix.Open(ro+"/f", unix.O_RDONLY, 0)
+		if err != nil {
+			fmt.Println("open:", err)
+			return 1
+		}
+		unix.Fstatfs(fd, &b)
+		err = unix.Statfs(ro+"/f", &a)
+		// Free blocks and inodes change as others write: the rest may not.
+		a.Bfree, a.Bavail, a.Ffree, b.Bfree, b.Bavail, b.Ffree = 0, 0, 0, 0, 0, 0
+		fmt.Printf("statfs: %s same=%v\n", errName(err), a == b)
+		buf := make([]byte, 64)
+		n, err := unix.Readlink(ro+"/l", buf)
+		fmt.Printf("readlink: %s %q\n", errName(err), buf[:max(n, 0)])
+		_, err = unix.Readlink(ro+"/f", buf)
+		fmt.Printf("readlink of a file: %s\n", errName(err))
+		for _, m := range []struct {
+			name string
+			mode uint32
+		}{{"F_OK", unix.F_OK}, {"R_OK", unix.R_OK}, {"W_OK", unix.W_OK}} {
+			fmt.Printf("access %s: %s\n", m.name, errName(unix.Faccessat(unix.AT_FDCWD, ro+"/f", m.mode, 0)))
+		}
+		var st unix.Stat_t
+		fmt.Printf("stat of the directory above: %s\n", errName(unix.Stat(root, &st)))
+		_, err = os.ReadDir(root)
+		fmt.Printf("list the directory above: %s\n", errName(err))
+		fmt.Printf("stat of a sibling: %s\n", errName(unix.Stat(root+"/other", &st)))
+		fmt.Printf("chdir above: %s\n", errName(unix.Chdir(root)))
+		fd2, err := unix.Open("ro/f", unix.O_RDONLY, 0)
+		if err == nil {
+			unix.Close(fd2)
+		}
+		fmt.Printf("open relative: %s\n", errName(err))
+		_, err = os.ReadFile("other/x")
+		fmt.Printf("open relative outside: %s\n", errName(err))
+		return 0
+	}
+}
+
+// Looking needs less than reading: stat, statfs, readlink and access work
+// at readable places and stat on the directories above them; listing those
+// directories and anything beside does not.
+func TestLooking(t *testing.T) {
+	root := publicDir(t)
+	os.Mkdir(root+"/ro", 0o755)
+	os.Mkdir(root+"/other", 0o755)
+	writeFile(t, root+"/ro/f", "f", 0o644)
+	writeFile(t, root+"/other/x", "x", 0o644)
+	os.Symlink("f", root+"/ro/l")
+	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), root+"/ro")}, goProgram("looks", root))
+	want := `statfs: ok same=true
+readlink: ok "f"
+readlink of a file: EINVAL
+access F_OK: ok
+access R_OK: ok
+access W_OK: EACCES
+stat of the directory above: ok
+list the directory above: EACCES
+stat of a sibling: EACCES
+chdir above: ok
+open relative: ok
+open relative outside: EACCES
+`
+	if res.err != nil || !strings.HasSuffix(res.out, want) {
+		t.Errorf("%v:\n%s\nwant\n%s", res.err, res.out, want)
+	}
+}
