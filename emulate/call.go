@@ -187,11 +187,11 @@ func (c *call) read(p []byte, addr uint64) error {
 // there too (EFAULT), so the write can only change the caller's own
 // memory, never a file or another process.
 func (c *call) writeOut(addr uint64, b []byte) error {
+	if len(b) == 0 {
+		return nil // a size query (getxattr with size 0): nothing to write
+	}
 	if addr == 0 {
 		return unix.EFAULT
-	}
-	if len(b) == 0 {
-		return nil
 	}
 	m, err := c.memory()
 	if err != nil {

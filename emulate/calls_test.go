@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // A call the "calls" program makes: its name and how.
@@ -335,3 +336,150 @@ func diffLines(a, b []string) string {
 
 // atFDCWD is AT_FDCWD as a register value.
 var atFDCWD = func() uintptr { v := unix.AT_FDCWD; return uintptr(v) }()
+
+func init() {
+	// xattrs FILE: the size query, the value, the list, on FILE (which has
+	// user.k = "value" when the file system has user xattrs).
+	goPrograms["xattrs"] = func(args []string) int {
+		f := args[0]
+		n, err := unix.Getxattr(f, "user.k", nil)
+		if err != nil {
+			fmt.Println("size query:", errName(err))
+			return 0
+		}
+		buf := make([]byte, 64)
+		m, err := unix.Getxattr(f, "user.k", buf)
+		list := make([]byte, 256)
+		l, lerr := unix.Listxattr(f, list)
+		_, small := unix.Getxattr(f, "user.k", buf[:2])
+		fmt.Printf("size %d value %q %v list %q %v small %s\n", n, buf[:max(m, 0)], err, list[:max(l, 0)], lerr, errName(small))
+		return 0
+	}
+}
+
+// The xattr reads: a size query with no buffer, the value, the list, and
+// ERANGE for a buffer too small, as the kernel answers.
+func TestXattrReads(t *testing.T) {
+	dir := publicDir(t)
+	writeFile(t, dir+"/f", "x", 0o644)
+	err := unix.Setxattr(dir+"/f", "user.k", []byte("value"), 0)
+	sectest.RequireFeature(t, "user xattrs on the file system of "+os.TempDir(), "", err == nil)
+	res := sandbox(t, emulate.FilePolicy{Read: []string{dir}}, goProgram("xattrs", dir+"/f"))
+	want := "size 5 value \"value\" <nil> list \"user.k\\x00\" <nil> small ERANGE\n"
+	if res.err != nil || !strings.HasSuffix(res.out, want) {
+		t.Errorf("xattrs: %v: %q, want %q", res.err, res.out, want)
+	}
+}
+
+func init() {
+	// readonly-opens RO: the writing opens that change nothing where only
+	// reading is allowed.
+	goPrograms["readonly-opens"] = func(args []string) int {
+		ro := args[0]
+		try := func(name, path string, flags int) {
+			fd, err := unix.Open(path, flags, 0o644)
+			if err == nil {
+				unix.Close(fd)
+			}
+			fmt.Printf("%s: %s\n", name, errName(err))
+		}
+		try("rdonly-creat-existing", ro+"/f", unix.O_RDONLY|unix.O_CREAT)
+		try("rdonly-creat-new", ro+"/new", unix.O_RDONLY|unix.O_CREAT)
+		try("rdonly-creat-excl", ro+"/f", unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL)
+		try("rdonly-append", ro+"/f", unix.O_RDONLY|unix.O_APPEND)
+		try("wronly", ro+"/f", unix.O_WRONLY)
+		try("dev-null-trunc", "/dev/null", unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC)
+		return 0
+	}
+}
+
+// Where only reading is allowed, opens that change nothing work: an
+// existing file with O_RDONLY|O_CREAT (a lock file), O_RDONLY|O_APPEND,
+// and /dev/null for writing; the rest is refused and creates nothing.
+func TestReadOnlyOpens(t *testing.T) {
+	ro := publicDir(t)
+	writeFile(t, ro+"/f", "content", 0o644)
+	res := sandbox(t, emulate.FilePolicy{Read: []string{"/"}}, goProgram("readonly-opens", ro))
+	want := "rdonly-creat-existing: ok\nrdonly-creat-new: EACCES\nrdonly-creat-excl: EACCES\nrdonly-append: ok\nwronly: EACCES\ndev-null-trunc: ok\n"
+	if res.err != nil || !strings.HasSuffix(res.out, want) {
+		t.Errorf("%v:\n%s\nwant\n%s", res.err, res.out, want)
+	}
+	if _, err := os.Stat(ro + "/new"); err == nil {
+		t.Error("ro/new was created")
+	}
+}
+
+func init() {
+	// looks ROOT: what looking needs, under read ROOT/ro: statfs, readlink,
+	// access, the directories above a policy path (stat yes, list no), a
+	// working directory there and relative paths from it.
+	goPrograms["looks"] = func(args []string) int {
+		root := args[0]
+		ro := root + "/ro"
+		var a, b unix.Statfs_t
+		fd, err := unix.Open(ro+"/f", unix.O_RDONLY, 0)
+		if err != nil {
+			fmt.Println("open:", err)
+			return 1
+		}
+		unix.Fstatfs(fd, &b)
+		err = unix.Statfs(ro+"/f", &a)
+		// Free blocks and inodes change as others write: the rest may not.
+		a.Bfree, a.Bavail, a.Ffree, b.Bfree, b.Bavail, b.Ffree = 0, 0, 0, 0, 0, 0
+		fmt.Printf("statfs: %s same=%v\n", errName(err), a == b)
+		buf := make([]byte, 64)
+		n, err := unix.Readlink(ro+"/l", buf)
+		fmt.Printf("readlink: %s %q\n", errName(err), buf[:max(n, 0)])
+		_, err = unix.Readlink(ro+"/f", buf)
+		fmt.Printf("readlink of a file: %s\n", errName(err))
+		for _, m := range []struct {
+			name string
+			mode uint32
+		}{{"F_OK", unix.F_OK}, {"R_OK", unix.R_OK}, {"W_OK", unix.W_OK}} {
+			fmt.Printf("access %s: %s\n", m.name, errName(unix.Faccessat(unix.AT_FDCWD, ro+"/f", m.mode, 0)))
+		}
+		var st unix.Stat_t
+		fmt.Printf("stat of the directory above: %s\n", errName(unix.Stat(root, &st)))
+		_, err = os.ReadDir(root)
+		fmt.Printf("list the directory above: %s\n", errName(err))
+		fmt.Printf("stat of a sibling: %s\n", errName(unix.Stat(root+"/other", &st)))
+		fmt.Printf("chdir above: %s\n", errName(unix.Chdir(root)))
+		fd2, err := unix.Open("ro/f", unix.O_RDONLY, 0)
+		if err == nil {
+			unix.Close(fd2)
+		}
+		fmt.Printf("open relative: %s\n", errName(err))
+		_, err = os.ReadFile("other/x")
+		fmt.Printf("open relative outside: %s\n", errName(err))
+		return 0
+	}
+}
+
+// Looking needs less than reading: stat, statfs, readlink and access work
+// at readable places and stat on the directories above them; listing those
+// directories and anything beside does not.
+func TestLooking(t *testing.T) {
+	root := publicDir(t)
+	os.Mkdir(root+"/ro", 0o755)
+	os.Mkdir(root+"/other", 0o755)
+	writeFile(t, root+"/ro/f", "f", 0o644)
+	writeFile(t, root+"/other/x", "x", 0o644)
+	os.Symlink("f", root+"/ro/l")
+	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), root+"/ro")}, goProgram("looks", root))
+	want := `statfs: ok same=true
+readlink: ok "f"
+readlink of a file: EINVAL
+access F_OK: ok
+access R_OK: ok
+access W_OK: EACCES
+stat of the directory above: ok
+list the directory above: EACCES
+stat of a sibling: EACCES
+chdir above: ok
+open relative: ok
+open relative outside: EACCES
+`
+	if res.err != nil || !strings.HasSuffix(res.out, want) {
+		t.Errorf("%v:\n%s\nwant\n%s", res.err, res.out, want)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/seccompstream/seccompstream/emulate"
@@ -117,5 +118,109 @@ func TestGoProgram(t *testing.T) {
 		if !strings.HasPrefix(d, "openat") && !strings.HasPrefix(d, "mkdirat") && !strings.HasPrefix(d, "readlinkat") {
 			t.Errorf("unexpected refusal %s (all: %v)", d, res.denied)
 		}
+	}
+}
+
+func init() {
+	// self: what a program reads of itself through /proc/self and
+	// /proc/thread-self.
+	goPrograms["self"] = func(args []string) int {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Println("os.Executable:", err)
+			return 1
+		}
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil || !strings.Contains(string(status), fmt.Sprintf("\nPid:\t%d\n", os.Getpid())) {
+			fmt.Printf("/proc/self/status: %v\n%s", err, status)
+			return 1
+		}
+		if _, err := os.ReadFile("/proc/thread-self/comm"); err != nil {
+			fmt.Println("/proc/thread-self/comm:", err)
+			return 1
+		}
+		if ents, err := os.ReadDir("/proc/self/fd"); err != nil || len(ents) < 3 {
+			fmt.Println("/proc/self/fd:", err, len(ents))
+			return 1
+		}
+		// The supervisor's own entries stay out of reach by their number.
+		if _, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", os.Getppid())); err == nil {
+			fmt.Println("read the parent's environment")
+			return 1
+		}
+		fmt.Println(exe)
+		return 0
+	}
+}
+
+// A program reads its own /proc/self and /proc/thread-self files (the
+// supervisor resolves them to the program's directory, not its own).
+func TestProcSelf(t *testing.T) {
+	res := sandbox(t, emulate.FilePolicy{Read: []string{"/"}}, goProgram("self"))
+	if res.err != nil || !strings.HasSuffix(res.out, "\n") || strings.Count(res.out, "\n") != 1 {
+		t.Fatalf("self: %v\n%s\ndenied: %v", res.err, res.out, res.denied)
+	}
+	exe, _ := os.Executable()
+	if strings.TrimSpace(res.out) != exe {
+		t.Errorf("os.Executable in the program = %q, want %q", strings.TrimSpace(res.out), exe)
+	}
+}
+
+func init() {
+	// userns-inner DIR: as root of a user namespace that maps only 0: its
+	// own file is 0's, root's is the overflow id; chown to 0 is to itself,
+	// to an unmapped id EINVAL.
+	goPrograms["userns-inner"] = func(args []string) int {
+		dir := args[0]
+		var st syscall.Stat_t
+		if err := syscall.Stat(dir+"/mine", &st); err != nil || st.Uid != 0 || st.Gid != 0 {
+			fmt.Println("stat mine:", err, st.Uid, st.Gid)
+			return 1
+		}
+		if err := syscall.Lstat(dir+"/roots", &st); err != nil || st.Uid != 65534 {
+			fmt.Println("lstat roots:", err, st.Uid)
+			return 1
+		}
+		if err := os.Lchown(dir+"/mine", 0, 0); err != nil {
+			fmt.Println("lchown mine 0:", err)
+			return 1
+		}
+		if err := os.Lchown(dir+"/mine", 5, 5); !errors.Is(err, syscall.EINVAL) {
+			fmt.Println("lchown mine 5:", err)
+			return 1
+		}
+		if _, err := os.ReadFile(dir + "/roots"); !errors.Is(err, fs.ErrPermission) {
+			fmt.Println("read roots:", err)
+			return 1
+		}
+		fmt.Println("ok")
+		return 0
+	}
+}
+
+// A program in a child user namespace (root there, uid 65534 outside):
+// stat shows ids as its namespace maps them, chown takes them that way,
+// and its root means nothing outside it (a 0600 file of root's stays
+// unreadable).
+func TestChildUserNamespace(t *testing.T) {
+	dir := publicDir(t)
+	writeFile(t, dir+"/mine", "mine", 0o644)
+	os.Chown(dir+"/mine", 65534, 65534)
+	writeFile(t, dir+"/roots", "root's", 0o600)
+	// The namespace is made by Start's child (the program could not make
+	// it under the policy: writing /proc/<pid>/uid_map is checked
+	// against the opener's effective uid, and the supervisor opens).
+	cmd := goProgram("userns-inner", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+		// Become 0 there (65534 outside): a new user namespace alone
+		// leaves the process with its ids.
+		Credential: &syscall.Credential{Uid: 0, Gid: 0},
+	}
+	res := sandbox(t, emulate.FilePolicy{Read: []string{"/"}, Write: []string{dir}}, cmd)
+	if res.err != nil || !strings.HasSuffix(res.out, "ok\n") {
+		t.Fatalf("userns: %v\n%s\ndenied: %v", res.err, res.out, res.denied)
 	}
 }

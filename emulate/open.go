@@ -24,6 +24,10 @@ func openWant(flags int) want {
 		return want{access: accessMeta, follow: flags&unix.O_NOFOLLOW == 0}
 	}
 	w := want{access: accessRead, follow: flags&unix.O_NOFOLLOW == 0}
+	if flags&unix.O_ACCMODE == unix.O_RDONLY {
+		// O_APPEND without writing changes nothing.
+		flags &^= unix.O_APPEND
+	}
 	if flags&writeOpenFlags != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE {
 		w.access = accessWrite
 		w.create = flags&unix.O_CREAT != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE
@@ -141,7 +145,7 @@ func (fs *Files) open(c *call, p pathArg, flags int, mode uint32) (*os.File, err
 		return nil, err
 	}
 	w := openWant(flags)
-	w.devices = w.access == accessWrite
+	w.readOnlyOK = w.access == accessWrite
 	var f *os.File
 	err = t.WithCreds(w.create, func() error {
 		return c.walk(p, w, func(pl *place) error {
@@ -155,7 +159,7 @@ func (fs *Files) open(c *call, p pathArg, flags int, mode uint32) (*os.File, err
 				fl |= unix.O_DIRECTORY
 			}
 			if pl.readOnly {
-				return c.openDevice(pl, name, fl, &f)
+				return c.openReadOnly(pl, name, fl, &f)
 			}
 			var err error
 			f, err = t.OpenBeneath(pl.dir, name, fl, mode)
@@ -178,14 +182,16 @@ func (fs *Files) open(c *call, p pathArg, flags int, mode uint32) (*os.File, err
 // RESOLVE_CACHED (Linux 5.12), which x/sys does not name.
 const resolveCached = 0x20
 
-// openDevice opens for writing, at a place that may only be read, the
-// device node there: the devices Target opens (null, zero, full, random,
-// urandom, the pty multiplexer and terminals) change no file when written.
-// Anything else is refused. The name is looked at first (O_PATH), so that
-// neither a FIFO's open nor O_CREAT or O_TRUNC happens before the check;
-// the open then makes no file and truncates nothing, and its result must
-// be that same device.
-func (c *call) openDevice(pl *place, name string, flags int, out **os.File) error {
+// openReadOnly carries out, at a place that may only be read, the two
+// writing opens that change no file there: of a device node (the devices
+// Target opens at all: null, zero, full, random, urandom, the pty
+// multiplexer and terminals), whatever the flags; and of an existing file
+// with O_RDONLY|O_CREAT (a lock file), which creates nothing. Anything else
+// is refused. The name is looked at first (O_PATH), so that neither a
+// FIFO's open nor O_CREAT or O_TRUNC happens before the check; the open
+// then makes no file and truncates nothing, and its result must be the
+// file looked at.
+func (c *call) openReadOnly(pl *place, name string, flags int, out **os.File) error {
 	t, err := c.target()
 	if err != nil {
 		return err
@@ -201,10 +207,16 @@ func (c *call) openDevice(pl *place, name string, flags int, out **os.File) erro
 		return err
 	}
 	obj.Close()
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
-		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			return errFollow
+	existing := flags&unix.O_ACCMODE == unix.O_RDONLY && flags&(unix.O_TRUNC|unix.O_EXCL) == 0 && flags&unix.O_TMPFILE != unix.O_TMPFILE
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+	case unix.S_IFLNK:
+		return errFollow
+	case unix.S_IFREG:
+		if !existing {
+			return c.deny()
 		}
+	default:
 		return c.deny()
 	}
 	f, err := t.OpenBeneath(pl.dir, name, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), 0)
@@ -212,7 +224,7 @@ func (c *call) openDevice(pl *place, name string, flags int, out **os.File) erro
 		return err
 	}
 	var got unix.Stat_t
-	if err := withFD(f, func(fd int) error { return unix.Fstat(fd, &got) }); err != nil || got.Dev != st.Dev || got.Ino != st.Ino || got.Mode&unix.S_IFMT != unix.S_IFCHR {
+	if err := withFD(f, func(fd int) error { return unix.Fstat(fd, &got) }); err != nil || got.Dev != st.Dev || got.Ino != st.Ino {
 		f.Close()
 		return c.deny()
 	}

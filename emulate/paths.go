@@ -76,10 +76,11 @@ type want struct {
 	// even when the name does not exist (otherwise ENOENT is answered for
 	// a name that is not there, as the kernel would).
 	create bool
-	// devices: a location that may only be read passes too, marked
-	// readOnly, for the step to accept only a device node there (opening
-	// /dev/null for writing changes no file).
-	devices bool
+	// readOnlyOK: a location that may only be read passes too, marked
+	// readOnly, for the step to accept there only what changes no file
+	// (opening /dev/null for writing, or an existing file with
+	// O_RDONLY|O_CREAT).
+	readOnlyOK bool
 }
 
 // A step carries out the call on a checked place. It must not follow the
@@ -99,8 +100,8 @@ type place struct {
 	// loc is the location: the path from the caller's root, without
 	// symbolic links.
 	loc string
-	// readOnly is set, for a want with devices, when loc may only be
-	// read (see want.devices).
+	// readOnly is set, for a want with readOnlyOK, when loc may only be
+	// read.
 	readOnly bool
 }
 
@@ -277,6 +278,9 @@ func (c *call) walk(p pathArg, w want, do step) error {
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
+		if rest, _, ok := cutSelf(pth); ok && (rest != "" || w.follow) {
+			pth, _ = c.selfPath(pth)
+		}
 		par, err := t.OpenParent(dirfd, pth)
 		if errors.Is(err, seccompstream.ErrNoFinalName) {
 			return c.walkDir(t, v, dirfd, pth, w, do)
@@ -304,7 +308,7 @@ func (c *call) walkName(t *seccompstream.Target, v *view, par *seccompstream.Par
 	loc := path.Join(dirLoc, par.Name)
 	follow := w.follow || par.TrailingSlash
 	allowed := v.allows(loc, w.access)
-	readOnly := !allowed && w.devices && v.allows(loc, accessRead)
+	readOnly := !allowed && w.readOnlyOK && v.allows(loc, accessRead)
 	if allowed || readOnly {
 		err := do(&place{dir: par.Dir, name: par.Name, slash: par.TrailingSlash, loc: loc, readOnly: readOnly})
 		if err != errFollow {
@@ -366,7 +370,7 @@ func (c *call) walkDir(t *seccompstream.Target, v *view, dirfd int, pth string, 
 		return c.unplaced(err)
 	}
 	if !v.allows(loc, w.access) {
-		if !w.devices || !v.allows(loc, accessRead) {
+		if !w.readOnlyOK || !v.allows(loc, accessRead) {
 			return c.deny()
 		}
 		return do(&place{dir: d, loc: loc, readOnly: true})

@@ -134,6 +134,24 @@ func (c *call) fdObject(fd int, a access) (*os.File, error) {
 	return f, nil
 }
 
+// answerOut resolves p as object does, lets fn make from the file the
+// bytes of the call's out-buffer (its first Pointer argument) and the
+// call's value, writes the bytes there (as the kernel would: see
+// writeOut) and answers the value.
+func (c *call) answerOut(p pathArg, w want, emptyPath, asCaller bool, fn func(fd int, st *unix.Stat_t) (out []byte, val int64, err error)) seccompstream.Response {
+	var out []byte
+	var val int64
+	err := c.object(p, w, emptyPath, asCaller, func(fd int, st *unix.Stat_t) error {
+		var err error
+		out, val, err = fn(fd, st)
+		return err
+	})
+	if err == nil {
+		err = c.writeOut(c.value(sysargs.Pointer, 0), out)
+	}
+	return c.fail(val, err)
+}
+
 // fail is answer for calls whose errors may be refusals of the
 // supervisor's view (a device, the supervisor's own /proc): those count as
 // denied.
@@ -169,16 +187,10 @@ func (fs *Files) statCall(c *call) seccompstream.Response {
 	if err != nil {
 		return answer(0, err)
 	}
-	var out []byte
-	err = c.object(p, want{access: accessMeta, follow: flags&unix.AT_SYMLINK_NOFOLLOW == 0}, flags&unix.AT_EMPTY_PATH != 0, false,
-		func(_ int, st *unix.Stat_t) error {
-			out = encodeStat(abi, c.sys.Name, st, ids)
-			return nil
+	return c.answerOut(p, want{access: accessMeta, follow: flags&unix.AT_SYMLINK_NOFOLLOW == 0}, flags&unix.AT_EMPTY_PATH != 0, false,
+		func(_ int, st *unix.Stat_t) ([]byte, int64, error) {
+			return encodeStat(abi, c.sys.Name, st, ids), 0, nil
 		})
-	if err == nil {
-		err = c.writeOut(c.value(sysargs.Pointer, 0), out)
-	}
-	return c.fail(0, err)
 }
 
 // statxCall carries out statx.
@@ -204,20 +216,14 @@ func (fs *Files) statxCall(c *call) seccompstream.Response {
 	if err != nil {
 		return answer(0, err)
 	}
-	var out []byte
-	err = c.object(p, want{access: accessMeta, follow: flags&unix.AT_SYMLINK_NOFOLLOW == 0}, flags&unix.AT_EMPTY_PATH != 0, false,
-		func(fd int, _ *unix.Stat_t) error {
+	return c.answerOut(p, want{access: accessMeta, follow: flags&unix.AT_SYMLINK_NOFOLLOW == 0}, flags&unix.AT_EMPTY_PATH != 0, false,
+		func(fd int, _ *unix.Stat_t) ([]byte, int64, error) {
 			var st unix.Statx_t
 			if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|flags&atStatxSyncType, int(mask), &st); err != nil {
-				return err
+				return nil, 0, err
 			}
-			out = encodeStatx(&st, ids)
-			return nil
+			return encodeStatx(&st, ids), 0, nil
 		})
-	if err == nil {
-		err = c.writeOut(c.value(sysargs.Pointer, 0), out)
-	}
-	return c.fail(0, err)
 }
 
 // accessCall carries out access, faccessat and faccessat2. Asking about
@@ -275,26 +281,20 @@ func (fs *Files) readlinkCall(c *call) seccompstream.Response {
 	// readlinkat with an empty path reads the link its dirfd names (an
 	// O_PATH descriptor of one), without AT_EMPTY_PATH.
 	emptyPath := c.sys.Name == "readlinkat"
-	var text []byte
-	err = c.object(p, want{access: accessMeta}, emptyPath, false, func(fd int, st *unix.Stat_t) error {
+	return c.answerOut(p, want{access: accessMeta}, emptyPath, false, func(fd int, st *unix.Stat_t) ([]byte, int64, error) {
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
 			if p.path == "" {
-				return unix.ENOENT
+				return nil, 0, unix.ENOENT
 			}
-			return unix.EINVAL
+			return nil, 0, unix.EINVAL
 		}
 		buf := make([]byte, min(size, seccompstream.PathMax))
 		n, err := unix.Readlinkat(fd, "", buf)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
-		text = buf[:n]
-		return nil
+		return buf[:n], int64(n), nil
 	})
-	if err == nil {
-		err = c.writeOut(c.value(sysargs.Pointer, 0), text)
-	}
-	return c.fail(int64(len(text)), err)
 }
 
 // statfsCall carries out statfs and statfs64.
@@ -311,19 +311,13 @@ func (fs *Files) statfsCall(c *call) seccompstream.Response {
 	if err != nil {
 		return answer(0, err)
 	}
-	var out []byte
-	err = c.object(p, want{access: accessMeta, follow: true}, false, false, func(fd int, _ *unix.Stat_t) error {
+	return c.answerOut(p, want{access: accessMeta, follow: true}, false, false, func(fd int, _ *unix.Stat_t) ([]byte, int64, error) {
 		var st unix.Statfs_t
 		if err := unix.Fstatfs(fd, &st); err != nil {
-			return err
+			return nil, 0, err
 		}
-		out = encodeStatfs(abi, c.sys.Name, &st)
-		return nil
+		return encodeStatfs(abi, c.sys.Name, &st), 0, nil
 	})
-	if err == nil {
-		err = c.writeOut(c.value(sysargs.Pointer, 0), out)
-	}
-	return c.fail(0, err)
 }
 
 // The kernel's xattr limits.
@@ -356,18 +350,14 @@ func (fs *Files) getxattrCall(c *call) seccompstream.Response {
 		return answer(0, err)
 	}
 	size := min(c.value(sysargs.Size, 0), xattrSizeMax)
-	var val []byte
-	var n int
-	err = c.object(p, want{access: accessMeta, follow: c.sys.Name == "getxattr"}, false, true, func(fd int, _ *unix.Stat_t) error {
-		val = make([]byte, size)
-		var err error
-		n, err = unix.Getxattr(procFD(fd), name, val)
-		return err
+	return c.answerOut(p, want{access: accessMeta, follow: c.sys.Name == "getxattr"}, false, true, func(fd int, _ *unix.Stat_t) ([]byte, int64, error) {
+		val := make([]byte, size)
+		n, err := unix.Getxattr(procFD(fd), name, val)
+		if err != nil {
+			return nil, 0, err
+		}
+		return val[:min(n, len(val))], int64(n), nil
 	})
-	if err == nil && size > 0 {
-		err = c.writeOut(c.value(sysargs.Pointer, 0), val[:n])
-	}
-	return c.fail(int64(n), err)
 }
 
 // listxattrCall carries out listxattr and llistxattr.
@@ -377,18 +367,14 @@ func (fs *Files) listxattrCall(c *call) seccompstream.Response {
 		return answer(0, err)
 	}
 	size := min(c.value(sysargs.Size, 0), xattrListMax)
-	var list []byte
-	var n int
-	err = c.object(p, want{access: accessMeta, follow: c.sys.Name == "listxattr"}, false, true, func(fd int, _ *unix.Stat_t) error {
-		list = make([]byte, size)
-		var err error
-		n, err = unix.Listxattr(procFD(fd), list)
-		return err
+	return c.answerOut(p, want{access: accessMeta, follow: c.sys.Name == "listxattr"}, false, true, func(fd int, _ *unix.Stat_t) ([]byte, int64, error) {
+		list := make([]byte, size)
+		n, err := unix.Listxattr(procFD(fd), list)
+		if err != nil {
+			return nil, 0, err
+		}
+		return list[:min(n, len(list))], int64(n), nil
 	})
-	if err == nil && size > 0 {
-		err = c.writeOut(c.value(sysargs.Pointer, 0), list[:n])
-	}
-	return c.fail(int64(n), err)
 }
 
 // AT_STATX_SYNC_TYPE, which x/sys does not name: AT_STATX_FORCE_SYNC and

@@ -125,8 +125,9 @@
 //
 // "@system", in read lists only, stands for emulate.SystemPaths: the
 // dynamic loader's libraries and configuration, locales, time zones,
-// /etc/nsswitch.conf, /etc/passwd, /etc/group, terminfo and the devices
-// anybody may use. Items are absolute paths (the program's, from its
+// /etc/nsswitch.conf, /etc/passwd, /etc/group, terminfo,
+// /proc/filesystems, /sys/devices/system/cpu and the devices anybody may
+// use (go doc emulate.SystemPaths lists every path). Items are absolute paths (the program's, from its
 // root) without "." or ".." components; spaces around them are ignored,
 // and an empty item is an error, unlike in a deny list. Each flag may be
 // repeated. Either list turns the policy on: every other path gets

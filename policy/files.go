@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/seccompstream/seccompstream"
@@ -12,8 +11,8 @@ import (
 
 // SystemShorthand is the read-list item that stands for the paths of
 // emulate.SystemPaths: the dynamic loader's libraries and configuration,
-// locales, time zones, user and group names, terminal descriptions and
-// the devices anybody may use.
+// locales, time zones, user and group names, terminal descriptions, the
+// file systems and CPUs of the machine, and the devices anybody may use.
 const SystemShorthand = "@system"
 
 // ParseFileLists builds the file policy of the seccomp-stream command's
@@ -169,7 +168,7 @@ func (r *Rules) routeEmulated(m *seccompstream.Mux, show ShowFunc, newPolicy fun
 		default:
 			a = Allow
 		}
-		if !knownAnywhere(name) {
+		if !seccompstream.KnownSyscall(name) { // the policy names calls of every ABI (stat64 is i386's)
 			continue
 		}
 		if h, routed := m.Handler(probe(name)); routed {
@@ -189,22 +188,6 @@ func (r *Rules) routeFiles(m *seccompstream.Mux, show ShowFunc) error {
 	return r.routeEmulated(m, show, func(o emulate.Option) (emulatedPolicy, error) {
 		return emulate.NewFiles(*r.Files, o)
 	})
-}
-
-// knownAnywhere reports whether some table has the call name (the file
-// policy names calls of every ABI: stat64 is i386's).
-func knownAnywhere(name string) bool { return seccompstream.KnownSyscall(name) }
-
-// fileCallNames returns the calls r's file policy routes, sorted.
-func (r *Rules) fileCallNames() []string {
-	if r.Files == nil {
-		return nil
-	}
-	fs, err := emulate.NewFiles(*r.Files)
-	if err != nil {
-		return nil
-	}
-	return slices.Sorted(slices.Values(fs.Syscalls()))
 }
 
 // parseFilesJSON reads the "files" field of a rule set: each item one

@@ -120,9 +120,10 @@ Refusals are shown as --deny lines are:
 io_uring_setup, mount, chroot and the other calls that would go around
 the policy fail with EPERM. execve is not restricted: the kernel opens the
 program itself, and a program outside the lists may be run (what it opens
-is checked). chdir is not restricted either. /proc/self names
-seccomp-stream when it resolves a path, so paths through it (and
-/dev/stdout, /dev/fd) are refused. The file policy needs Linux 5.9; what
+is checked). chdir is not restricted either. A path starting with
+/proc/self is the program's own /proc/<pid>; the magic links there (fd/*,
+exe, cwd, root) are never opened, and /dev/stdout and /dev/fd, which lead
+through them, are refused. The file policy needs Linux 5.9; what
 it guarantees and where it stops is in the documentation of package
 emulate:
   go doc ` + emulateDoc + `
