@@ -59,6 +59,32 @@ func TestConnectAllowedPort(t *testing.T) {
 	}
 }
 
+// Prefixes (CIDR) and IPv4-mapped IPv6 addresses: a prefix allows its
+// addresses and no other; an IPv6 socket reaches an allowed IPv4 address
+// through its mapped form, and is refused a forbidden one the same way.
+func TestConnectPrefixAndMapped(t *testing.T) {
+	l := listenTCP(t)
+	port := l.portString()
+	p := emulate.NetworkPolicy{Connect: []string{"127.0.0.0/31:*"}}
+	helper := netHelperPath(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"connect", "127.0.0.1", port}, "ok"},
+		{[]string{"connect", "127.0.0.2", port}, "EACCES"}, // the kernel would answer ECONNREFUSED
+		{[]string{"connect6", "::ffff:127.0.0.1", port}, "ok"},
+		{[]string{"connect6", "::ffff:127.0.0.3", port}, "EACCES"},
+		{[]string{"connect6", "::1", port}, "EACCES"},
+	} {
+		res := netSandbox(t, p, exec.Command(helper, c.args...))
+		if got := strings.TrimSpace(res.out); got != c.want {
+			t.Errorf("%v: %q, want %q", c.args, got, c.want)
+		}
+	}
+	waitFor(t, func() bool { return l.accepted.Load() == 2 }, new(sync.Mutex))
+}
+
 // A non-blocking connect answers EINPROGRESS and completes.
 func TestConnectNonBlocking(t *testing.T) {
 	l := listenTCP(t)

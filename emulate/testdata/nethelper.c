@@ -2,6 +2,7 @@
 // Each prints one line: "ok ..." or the errno name of the call that failed.
 //
 //   nethelper connect IP PORT         blocking TCP connect, write "hi\n"
+//   nethelper connect6 IP6 PORT       the same on an IPv6 socket (::ffff:a.b.c.d too)
 //   nethelper nonblock IP PORT        non-blocking connect: must give EINPROGRESS,
 //                                     then complete (poll, SO_ERROR 0); write "hi\n"
 //   nethelper udp IP PORT MSG         sendto one datagram
@@ -80,6 +81,20 @@ static int tcpConnect(const char *ip, const char *port) {
 	if (s < 0)
 		return fail("socket");
 	struct sockaddr_in sa = inet(ip, port);
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return fail("connect");
+	if (write(s, "hi\n", 3) != 3)
+		return fail("write");
+	printf("ok\n");
+	return 0;
+}
+
+static int tcpConnect6(const char *ip, const char *port) {
+	int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return fail("socket");
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(atoi(port))};
+	inet_pton(AF_INET6, ip, &sa.sin6_addr);
 	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
 		return fail("connect");
 	if (write(s, "hi\n", 3) != 3)
@@ -397,6 +412,8 @@ int main(int argc, char **argv) {
 	const char *m = argv[1];
 	if (!strcmp(m, "connect") && argc == 4)
 		return tcpConnect(argv[2], argv[3]);
+	if (!strcmp(m, "connect6") && argc == 4)
+		return tcpConnect6(argv[2], argv[3]);
 	if (!strcmp(m, "nonblock") && argc == 4)
 		return nonblock(argv[2], argv[3]);
 	if (!strcmp(m, "udp") && argc == 5)
