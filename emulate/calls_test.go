@@ -364,7 +364,7 @@ func TestXattrReads(t *testing.T) {
 	writeFile(t, dir+"/f", "x", 0o644)
 	err := unix.Setxattr(dir+"/f", "user.k", []byte("value"), 0)
 	sectest.RequireFeature(t, "user xattrs on the file system of "+os.TempDir(), "", err == nil)
-	res := sandbox(t, emulate.FilePolicy{Read: []string{dir}}, goProgram("xattrs", dir+"/f"))
+	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), dir)}, goProgram("xattrs", dir+"/f"))
 	want := "size 5 value \"value\" <nil> list \"user.k\\x00\" <nil> small ERANGE\n"
 	if res.err != nil || !strings.HasSuffix(res.out, want) {
 		t.Errorf("xattrs: %v: %q, want %q", res.err, res.out, want)

@@ -298,10 +298,12 @@ func TestKilledWhileOpening(t *testing.T) {
 	go func() {
 		// Kill it once it is in the open (its line is out) and the open
 		// had time to reach the handler.
-		buf := make([]byte, 8)
-		r.Read(buf)
+		var pid int
+		fmt.Fscanf(r, "opening %d\n", &pid)
 		time.Sleep(200 * time.Millisecond)
-		cmd.Process.Kill()
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 		r.Close()
 	}()
 	res := sandbox(t, emulate.FilePolicy{Read: []string{dir}}, cmd)

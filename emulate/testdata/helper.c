@@ -14,7 +14,8 @@
 //   helper fifo FIFO FILE        thread 1 opens FIFO for reading (which waits for a
 //                                writer); meanwhile thread 2 opens FILE 10 times, then
 //                                FIFO for writing, and writes; print "ok"
-//   helper block FIFO            open FIFO for reading, waiting for a writer for ever
+//   helper block FIFO            print "opening PID", then open FIFO for reading,
+//                                waiting for a writer for ever
 //   helper iouring               io_uring_setup; print its errno name
 //   helper stat PATH             compare stat, lstat, newfstatat, statx of PATH with
 //                                fstat of an open descriptor; print "ok"
@@ -300,7 +301,7 @@ static int fifo(char **argv) {
 }
 
 static int block(char **argv) {
-	printf("opening\n");
+	printf("opening %d\n", getpid());
 	open(argv[2], O_RDONLY);
 	printf("open returned: %s\n", ename(errno));
 	return 1;
