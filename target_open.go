@@ -276,7 +276,7 @@ func (t *Target) open(dirfd int, path string, flags int, mode uint32) (int, erro
 	fd, fifo := -1, -1
 	err = t.asTarget(c, creating, func() error {
 		var err error
-		fd, fifo, err = t.openAs(b, path, how)
+		fd, fifo, err = t.openAs(b, path, how, c.FSUID)
 		return err
 	})
 	if err != nil {
@@ -386,12 +386,17 @@ func (t *Target) threadHas(want nsthread.Creds, umaskToo bool, umask uint32) boo
 }
 
 // openAs opens path from b as how says; it runs with the target's
-// credentials. A FIFO that must be waited for comes back as fifo, an
-// O_PATH descriptor for openFIFO.
-func (t *Target) openAs(b base, path string, how unix.OpenHow) (fd, fifo int, err error) {
+// credentials (fsuid is its file-system uid). A FIFO that must be waited
+// for comes back as fifo, an O_PATH descriptor for openFIFO.
+func (t *Target) openAs(b base, path string, how unix.OpenHow, fsuid uint32) (fd, fifo int, err error) {
 	flags := int(how.Flags)
-	if flags&unix.O_TMPFILE == unix.O_TMPFILE || flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
-		// Always a new file.
+	switch {
+	case flags&unix.O_TMPFILE == unix.O_TMPFILE, flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL,
+		flags&unix.O_CREAT != 0 && strings.HasSuffix(path, "/"):
+		// One open that can only make a new regular file: O_TMPFILE,
+		// O_EXCL (which follows no final symbolic link), or O_CREAT of a
+		// path ending in "/", which the kernel always refuses (EISDIR,
+		// or the error of a missing directory).
 		fd, err := t.resolve(b, path, how)
 		if err != nil {
 			return -1, -1, err
@@ -401,35 +406,237 @@ func (t *Target) openAs(b base, path string, how unix.OpenHow) (fd, fifo int, er
 			return -1, -1, err
 		}
 		return fd, -1, nil
+	case flags&unix.O_CREAT != 0:
+		return t.openCreate(b, path, how, fsuid)
 	}
 	find := unix.OpenHow{Flags: uint64(unix.O_PATH | unix.O_CLOEXEC | flags&(unix.O_NOFOLLOW|unix.O_DIRECTORY))}
-	for range 8 {
-		p, err := t.resolve(b, path, find)
-		if err == unix.ENOENT && flags&unix.O_CREAT != 0 {
-			// Create it. O_NONBLOCK in case another file appeared
-			// meanwhile: a FIFO must not block, and anything that is not
-			// a new regular file is closed and looked at again.
-			fd, err := t.resolve(b, path, unix.OpenHow{Flags: how.Flags | unix.O_NONBLOCK, Mode: how.Mode})
+	p, err := t.resolve(b, path, find)
+	if err != nil {
+		return -1, -1, err
+	}
+	return t.reopen(b, path, p, how)
+}
+
+// maxSymlinks is the kernel's limit on symbolic links followed in one
+// lookup (MAXSYMLINKS).
+const maxSymlinks = 40
+
+// openCreate is openAs for O_CREAT without O_EXCL. It does the last step
+// of the lookup itself, as the kernel's open does, so that it never opens
+// a file it has not looked at: one open(O_CREAT) would open whatever a
+// racing process put at the name between a look and the open (a link to a
+// device node, opened under the supervisor's device cgroup). See
+// createIn for each round.
+func (t *Target) openCreate(b base, path string, how unix.OpenHow, fsuid uint32) (fd, fifo int, err error) {
+	// The directory a followed link's relative text starts from: ours to
+	// close.
+	owned := -1
+	defer func() {
+		if owned >= 0 {
+			unix.Close(owned)
+		}
+	}()
+	hops, changes := 0, 0
+	for {
+		dir, name, _, err := splitParent(path)
+		if err != nil {
+			// "/", "." or "..": a directory, once the path resolves.
+			d, err := t.resolve(b, path, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC})
 			if err != nil {
 				return -1, -1, err
 			}
-			if checkCreated(fd) != nil {
-				unix.Close(fd)
-				continue
-			}
-			if flags&unix.O_NONBLOCK == 0 {
-				if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-					unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-				}
-			}
-			return fd, -1, nil
+			unix.Close(d)
+			return -1, -1, unix.EISDIR
 		}
+		d, err := t.resolve(b, dir, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC})
 		if err != nil {
 			return -1, -1, err
 		}
-		return t.reopen(b, path, p, how)
+		if testHookCreate != nil {
+			testHookCreate()
+		}
+		fd, fifo, link, err := t.createIn(b, path, d, name, how, fsuid)
+		switch {
+		case err != nil || fd >= 0 || fifo >= 0:
+			unix.Close(d)
+			return fd, fifo, err
+		case link == "":
+			// The name changed while it was looked at: again.
+			unix.Close(d)
+			if changes++; changes > 8 {
+				return -1, -1, fmt.Errorf("%q kept changing while it was opened: %w", path, unix.EAGAIN)
+			}
+		case hops >= maxSymlinks:
+			unix.Close(d)
+			return -1, -1, unix.ELOOP
+		case link[0] == '/':
+			hops++
+			unix.Close(d)
+			b, path = base{abs: true, dir: -1}, link
+		default:
+			hops++
+			if owned >= 0 {
+				unix.Close(owned)
+			}
+			owned = d
+			b, path = base{dir: d}, link
+		}
 	}
-	return -1, -1, fmt.Errorf("%q kept changing while it was opened: %w", path, unix.EAGAIN)
+}
+
+// testHookCreate, when not nil, runs in each round of openCreate, between
+// the lookup of the directory and the creation. It is a seam for tests: a
+// file appearing at the name in that window is a race no kernel can be
+// made to hit on cue.
+var testHookCreate func()
+
+// createIn does one round of openCreate: the final name of path (from b)
+// in d, the directory that holds it. A creation with O_EXCL makes a new
+// file, or fails because the name exists. A symbolic link there comes back
+// as link, to be followed from d, once the kernel has confirmed that it
+// may be followed (fs.protected_symlinks). Any other file is looked at and
+// reopened, after the checks open(2) makes for O_CREAT on an existing file:
+// EISDIR for a directory, and those of fs.protected_regular and
+// fs.protected_fifos in sticky directories. Nothing at all comes back (no
+// file, no link, no error) when the name changed between two looks.
+func (t *Target) createIn(b base, path string, d int, name string, how unix.OpenHow, fsuid uint32) (fd, fifo int, link string, err error) {
+	excl := how
+	excl.Flags |= unix.O_EXCL
+	excl.Resolve = resolveBeneath
+	fd, err = openat2(d, name, &excl)
+	if err != unix.EEXIST {
+		if err == nil {
+			if err = checkCreated(fd); err != nil {
+				unix.Close(fd)
+				fd = -1
+			}
+		}
+		return fd, -1, "", err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			return -1, -1, "", nil
+		}
+		return -1, -1, "", err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		if how.Flags&unix.O_NOFOLLOW != 0 {
+			return -1, -1, "", unix.ELOOP
+		}
+		link, err := linkToFollow(d, name, &st)
+		return -1, -1, link, err
+	case unix.S_IFDIR:
+		return -1, -1, "", unix.EISDIR
+	}
+	p, err := openat2(d, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveBeneath})
+	if err != nil {
+		if err == unix.ENOENT {
+			return -1, -1, "", nil
+		}
+		return -1, -1, "", err
+	}
+	var pst, dst unix.Stat_t
+	if err := unix.Fstat(p, &pst); err != nil || pst.Dev != st.Dev || pst.Ino != st.Ino {
+		unix.Close(p)
+		return -1, -1, "", nil
+	}
+	if err := unix.Fstat(d, &dst); err != nil {
+		unix.Close(p)
+		return -1, -1, "", err
+	}
+	if !t.stickyCreateAllowed(&dst, &pst, fsuid) {
+		unix.Close(p)
+		return -1, -1, "", unix.EACCES
+	}
+	fd, fifo, err = t.reopen(b, path, p, how)
+	return fd, fifo, "", err
+}
+
+// linkToFollow returns the text of the symbolic link name in d (whose
+// lstat is st) if the kernel lets the calling thread follow it: it tries
+// to, with O_PATH, which fails with EACCES where fs.protected_symlinks
+// forbids it. The name must still hold the same link afterwards: when it
+// does not, linkToFollow returns "" and no error.
+func linkToFollow(d int, name string, st *unix.Stat_t) (string, error) {
+	buf := make([]byte, PathMax)
+	n, err := unix.Readlinkat(d, name, buf)
+	switch {
+	case err == unix.ENOENT || err == unix.EINVAL:
+		return "", nil // gone, or no longer a link
+	case err != nil:
+		return "", err
+	case n == 0:
+		return "", unix.ENOENT
+	case n >= PathMax:
+		return "", unix.ENAMETOOLONG
+	}
+	p, err := openat2(d, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveBeneath})
+	switch err {
+	case nil:
+		unix.Close(p) // its target exists now: the next round opens it
+	case unix.EACCES, unix.ELOOP:
+		return "", err // not to be followed, a loop, or a magic link
+	}
+	var again unix.Stat_t
+	if err := unix.Fstatat(d, name, &again, unix.AT_SYMLINK_NOFOLLOW); err != nil ||
+		again.Dev != st.Dev || again.Ino != st.Ino || again.Ctim != st.Ctim {
+		return "", nil
+	}
+	return string(buf[:n]), nil
+}
+
+// stickyCreateAllowed reports whether open(2) with O_CREAT may open the
+// existing file st, found in the directory dir, for a caller with the
+// file-system uid fsuid. The kernel's rule (may_create_in_sticky): in a
+// sticky directory, a file owned neither by the directory's owner nor by
+// the caller is refused when the directory is world-writable, and also
+// when it is group-writable and the file is a regular file (a FIFO) with
+// fs.protected_regular (fs.protected_fifos) set to 2; regular files
+// (FIFOs) are never refused with that setting at 0. The settings are read
+// when they matter; one that cannot be read counts as 2.
+func (t *Target) stickyCreateAllowed(dir, st *unix.Stat_t, fsuid uint32) bool {
+	if dir.Mode&unix.S_ISVTX == 0 || st.Uid == dir.Uid || st.Uid == fsuid {
+		return true
+	}
+	level := 1 // the world-writable rule only
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		level = t.sysctl("fs/protected_regular")
+	case unix.S_IFIFO:
+		level = t.sysctl("fs/protected_fifos")
+	}
+	return stickyAllows(dir.Mode, level)
+}
+
+// stickyAllows is the end of stickyCreateAllowed: whether a directory of
+// mode dirMode lets another user's file be opened with O_CREAT, with the
+// protection level given.
+func stickyAllows(dirMode uint32, level int) bool {
+	switch {
+	case level == 0:
+		return true
+	case dirMode&0o002 != 0:
+		return false
+	case dirMode&0o020 != 0 && level >= 2:
+		return false
+	}
+	return true
+}
+
+// sysctl reads an integer setting of the supervisor's /proc/sys (a global
+// one), or returns 2 when it cannot.
+func (t *Target) sysctl(name string) int {
+	b, err := readProc(t.procDir, t.tid, "../sys/"+name)
+	if err != nil {
+		return 2
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 2
+	}
+	return n
 }
 
 // checkCreated checks a file that an open with O_CREAT or O_TMPFILE
