@@ -50,15 +50,20 @@ import (
 // /etc/mtab links; the kernel would give the supervisor its own memory and
 // environment without the ptrace checks the target would meet), a /proc
 // entry reached through a symbolic link or a bind mount that cannot be
-// told apart from one, or a device node other than /dev/null, /dev/zero,
-// /dev/full, /dev/random, /dev/urandom, /dev/ptmx and the /dev/pts
-// terminals (the kernel checks device access against the cgroup of the
-// opener, which is the supervisor's; /dev/tty and /dev/console would be the
-// supervisor's terminal and console). Answer such calls some other way:
-// deny them, or leave them to the kernel when the policy allows the call
-// whatever file it ends up naming. ErrSupervisorView matches unix.EACCES
+// told apart from one, a file under /proc/sys or /proc/sysvipc that
+// belongs to the namespaces of the thread looking it up (the network, IPC
+// and user namespace entries: the supervisor's thread would get its own,
+// such as the host's network settings and interfaces) when the opening
+// thread is not in the target's namespaces of that kind (Open inside Do
+// is, but for the user and pid namespaces), or a device node other than
+// /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom, /dev/ptmx
+// and the /dev/pts terminals (the kernel checks device access against the
+// cgroup of the opener, which is the supervisor's; /dev/tty and
+// /dev/console would be the supervisor's terminal and console). Answer
+// such calls some other way: deny them, or leave them to the kernel when
+// the policy allows the call whatever file it ends up naming. ErrSupervisorView matches unix.EACCES
 // too, so Error(err) answers the target "permission denied".
-var ErrSupervisorView error = &kernelError{msg: "seccompstream: refusing to open a file in the supervisor's view for the target (its own /proc entries, its device cgroup, its terminal)", errno: unix.EACCES}
+var ErrSupervisorView error = &kernelError{msg: "seccompstream: refusing to open a file in the supervisor's view for the target (its own /proc entries, its namespaces' /proc/sys, its device cgroup, its terminal)", errno: unix.EACCES}
 
 // ErrNoFinalName reports a path given to OpenParent that does not end in a
 // name: "/", or a final component "." or "..". The kernel refuses such a
@@ -876,10 +881,13 @@ func (t *Target) checkProc(b base, path string, p int, st *unix.Stat_t) error {
 			return fmt.Errorf("%s is in a part of /proc mounted elsewhere: %w", path, ErrSupervisorView)
 		}
 		if cst.Ino == procRootIno {
-			if child < 0 || !t.ownTask(cur, child) {
+			switch {
+			case child < 0:
 				return nil
+			case t.ownTask(cur, child):
+				return fmt.Errorf("%s is the supervisor's own: %w", path, ErrSupervisorView)
 			}
-			return fmt.Errorf("%s is the supervisor's own: %w", path, ErrSupervisorView)
+			return t.checkLookupNamespaces(path, cur, child, p)
 		}
 		up, err := openRetry(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
 		if err != nil {
@@ -889,6 +897,76 @@ func (t *Target) checkProc(b base, path string, p int, st *unix.Stat_t) error {
 		child, cur = cur, up
 	}
 	return fmt.Errorf("%s is too deep in /proc: %w", path, ErrSupervisorView)
+}
+
+// checkLookupNamespaces refuses p, a /proc entry below top (a directory
+// right below the procfs root root), when what it is depends on
+// namespaces of the thread that looked it up and the calling thread is not
+// in the target's: files under /proc/sys belong to the network, IPC or
+// user namespace of the thread that looks them up, not to the procfs (a
+// supervisor thread would find its own namespace's, the host's network
+// settings and interfaces for a target in a network namespace of its
+// own), and /proc/sysvipc lists the IPC objects of the opener's IPC
+// namespace with pids of its pid namespace. Inside Do the thread is in the
+// target's network and IPC namespaces.
+func (t *Target) checkLookupNamespaces(path string, root, top, p int) error {
+	var tst, s unix.Stat_t
+	if err := unix.Fstat(top, &tst); err != nil {
+		return err
+	}
+	var kinds []string
+	switch {
+	case unix.Fstatat(root, "sysvipc", &s, unix.AT_SYMLINK_NOFOLLOW) == nil && s.Ino == tst.Ino && s.Dev == tst.Dev:
+		kinds = []string{"ipc", "pid"}
+	case unix.Fstatat(root, "sys", &s, unix.AT_SYMLINK_NOFOLLOW) == nil && s.Ino == tst.Ino && s.Dev == tst.Dev:
+		// Which part of /proc/sys: the entry's path below it.
+		topPath, err1 := t.fdPath(top)
+		pPath, err2 := t.fdPath(p)
+		if err1 != nil || err2 != nil || !strings.HasPrefix(pPath, topPath) {
+			kinds = []string{"net", "ipc", "user"}
+		} else {
+			kinds = sysctlNamespaces(pPath[len(topPath):])
+		}
+	}
+	for _, kind := range kinds {
+		theirs, err1 := nsLink(t.procDir, "ns/"+kind)
+		ours, err2 := nsLink(t.procDir, "../thread-self/ns/"+kind)
+		if err1 == unix.ENOENT && err2 == unix.ENOENT {
+			continue // a kernel without this kind of namespace
+		}
+		if err1 != nil || err2 != nil || theirs != ours {
+			return fmt.Errorf("%s is looked up in the %s namespace of the thread opening it, which is not the target's (open it inside Do): %w", path, kind, ErrSupervisorView)
+		}
+	}
+	return nil
+}
+
+// sysctlNamespaces returns the kinds of namespace that the /proc/sys entry
+// at rel (its path below /proc/sys, "" for /proc/sys itself) belongs to
+// once looked up. The kernel keeps a set of entries per network namespace
+// (net/), user namespace (user/) and IPC namespace (fs/mqueue/ and the
+// System V IPC limits in kernel/: shm*, msg*, sem*, auto_msgmni); the
+// other entries are global, or mean the namespace of whoever reads them
+// (kernel/hostname).
+func sysctlNamespaces(rel string) []string {
+	first, rest, _ := strings.Cut(strings.TrimPrefix(rel, "/"), "/")
+	switch first {
+	case "net":
+		return []string{"net"}
+	case "user":
+		return []string{"user"}
+	case "fs":
+		if rest == "mqueue" || strings.HasPrefix(rest, "mqueue/") {
+			return []string{"ipc"}
+		}
+	case "kernel":
+		for _, prefix := range []string{"shm", "msg", "sem", "auto_msgmni"} {
+			if strings.HasPrefix(rest, prefix) {
+				return []string{"ipc"}
+			}
+		}
+	}
+	return nil
 }
 
 // ownTask reports whether dir, a directory right below the procfs root

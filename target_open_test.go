@@ -735,9 +735,10 @@ func TestTargetOpenCreate(t *testing.T) {
 }
 
 // Files under /proc/sys/net belong to the network namespace of the thread
-// that looks them up, not of the procfs: Open, which joins no namespace,
-// refuses them for a target in a network namespace of its own (it would
-// give the supervisor's), and opens the target's from inside Do.
+// that looks them up, not of the procfs, and the System V IPC ones (in
+// /proc/sys/kernel and /proc/sysvipc) to its IPC namespace: Open, which
+// joins no namespace, refuses them for a target in namespaces of its own
+// (it would give the supervisor's), and opens the target's from inside Do.
 func TestTargetOpenProcSys(t *testing.T) {
 	requireOpenat2(t)
 	mnt := t.TempDir()
@@ -750,6 +751,8 @@ func TestTargetOpenProcSys(t *testing.T) {
 		{"/proc/sys/net/ipv4/ip_default_ttl", unix.O_RDONLY},
 		{"/proc/sys/net/ipv4/ip_default_ttl", unix.O_PATH},
 		{"/proc/sys/net/ipv4/conf", unix.O_RDONLY | unix.O_DIRECTORY},
+		{"/proc/sys/kernel/shmmax", unix.O_RDONLY},
+		{"/proc/sysvipc/shm", unix.O_RDONLY},
 	} {
 		f, err := tg.Open(unix.AT_FDCWD, o.path, o.flags, 0)
 		if err == nil {
@@ -773,6 +776,17 @@ func TestTargetOpenProcSys(t *testing.T) {
 	})
 	if err != nil || ttl != "77\n" {
 		t.Errorf("Open inside Do of the target's ip_default_ttl: %q, %v; want \"77\\n\"", ttl, err)
+	}
+	err = tg.Do(timeout(t), func() error {
+		for _, path := range []string{"/proc/sys/kernel/shmmax", "/proc/sysvipc/shm"} {
+			if _, err := readOpen(tg, unix.AT_FDCWD, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("Open inside Do of the target's IPC files: %v", err)
 	}
 	respondZero(t, s, n)
 	exitZero(t, c)

@@ -36,7 +36,7 @@ func registerTargetScenarios() bool {
 	//	chdir=DIR       chdir (the whole process)
 	//	dirfd=DIR       open DIR (O_PATH) and pass its number as dirfd
 	//	umask=OCTAL     set the umask
-	//	ns=DIR:HOST     on the thread only: new mount, uts and net
+	//	ns=DIR:HOST     on the thread only: new mount, uts, net and ipc
 	//	                namespaces, a tmpfs on DIR holding "file", the
 	//	                hostname HOST
 	//	ttl=N           write N to /proc/sys/net/ipv4/ip_default_ttl (of
@@ -101,7 +101,7 @@ func targetCall(args []string) int {
 			unix.Umask(int(m))
 		case "ns":
 			dir, host, _ := strings.Cut(v, ":")
-			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWNET); err != nil {
+			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC); err != nil {
 				fmt.Println("unshare:", err)
 				return 2
 			}
