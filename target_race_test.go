@@ -3,9 +3,12 @@ package seccompstream_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -13,6 +16,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // An O_CREAT open whose name turns into a symbolic link to a device node
@@ -192,4 +196,133 @@ func TestTargetOpenCreateLikeKernel(t *testing.T) {
 	if err := p.wait(); err != nil {
 		t.Fatalf("target: %v; output:\n%s", err, p.out)
 	}
+}
+
+// Open never leads out of the target's root while directories are renamed
+// in and out of it: a chrooted target's root holds a/b, which another
+// thread keeps moving to a directory outside the root and back. Paths that
+// walk down b and climb out of it with ".." (absolute, relative to the
+// working directory, relative to a dirfd, through a symbolic link) must
+// find the root's "secret" or fail, never the one outside, whatever the
+// kernel's lookup meets on the way. A plain openat from the root directory, for
+// comparison, escapes now and then (logged).
+func TestTargetOpenRenameRace(t *testing.T) {
+	requireOpenat2(t)
+	base := t.TempDir()
+	root := base + "/root"
+	for _, d := range []string{root, root + "/a", root + "/a/b", base + "/x"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, root+"/secret", "inside", 0o644, 0, 0)
+	writeFile(t, base+"/secret", "outside", 0o644, 0, 0)
+	// A deep walk down b and back up: a wide window for the renamer.
+	const depth = 16
+	deep := strings.Repeat("c/", depth)
+	if err := os.MkdirAll(root+"/a/b/"+deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	climb := deep + strings.Repeat("../", depth+2) + "secret"
+	if err := os.Symlink(strings.Repeat("../", depth+2)+"secret", root+"/a/b/"+deep+"up"); err != nil {
+		t.Fatal(err)
+	}
+	c, s := startNotify(t, "target-call", []string{"chroot=" + root, "dirfd=/a"}, "getppid")
+	n, tg := targetOf(t, s)
+	dirfd := int(n.Args[1])
+
+	// The renamer: b in the root (root/a/b) or outside it (base/x/b),
+	// where ".." from b leads to base.
+	stop := make(chan struct{})
+	renamed := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		in, out := root+"/a/b", base+"/x/b"
+		k := 0
+		for {
+			select {
+			case <-stop:
+				if k%2 == 1 {
+					os.Rename(out, in)
+				}
+				renamed <- k
+				return
+			default:
+			}
+			from, to := in, out
+			if k%2 == 1 {
+				from, to = out, in
+			}
+			if err := os.Rename(from, to); err != nil {
+				panic(err)
+			}
+			k++
+		}
+	}()
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(rootFD)
+
+	type tally struct{ inside, outside, missing, failed int }
+	opens := []struct {
+		name  string
+		dirfd int
+		path  string
+	}{
+		{"absolute", unix.AT_FDCWD, "/a/b/" + climb},
+		{"relative", unix.AT_FDCWD, "a/b/" + climb},
+		{"dirfd", dirfd, "b/" + climb},
+		{"symlink", unix.AT_FDCWD, "/a/b/" + deep + "up"},
+	}
+	tallies := make([]tally, len(opens))
+	var plain tally
+	count := func(tl *tally, got string, err error) {
+		switch {
+		case err == nil && got == "inside":
+			tl.inside++
+		case err == nil && got == "outside":
+			tl.outside++
+		case errors.Is(err, unix.ENOENT):
+			tl.missing++ // b was outside the root
+		default:
+			tl.failed++ // EAGAIN after retries, EXDEV
+		}
+	}
+	rounds := sectest.Scale(2000)
+	for i := range rounds {
+		for j, o := range opens {
+			got, err := readOpen(tg, o.dirfd, o.path)
+			count(&tallies[j], got, err)
+		}
+		fd, err := unix.Openat(rootFD, "a/b/"+climb, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		var got string
+		if err == nil {
+			f := os.NewFile(uintptr(fd), "plain")
+			b, _ := io.ReadAll(f)
+			f.Close()
+			got = string(b)
+		}
+		count(&plain, got, err)
+		if i%100 == 0 {
+			runtime.Gosched()
+		}
+	}
+	close(stop)
+	renames := <-renamed
+	for j, o := range opens {
+		tl := tallies[j]
+		t.Logf("%s: %d inside, %d outside, %d missing, %d failed", o.name, tl.inside, tl.outside, tl.missing, tl.failed)
+		if tl.outside != 0 {
+			t.Errorf("Open(%d, %.40q) escaped the root %d times of %d", o.dirfd, o.path, tl.outside, rounds)
+		}
+	}
+	t.Logf("%d renames; plain openat from the root: %d inside, %d outside, %d missing, %d failed", renames, plain.inside, plain.outside, plain.missing, plain.failed)
+	if renames == 0 {
+		t.Fatal("the renamer never ran")
+	}
+	respondZero(t, s, n)
+	exitZero(t, c)
 }
