@@ -106,6 +106,11 @@ var errTargetClosed = fmt.Errorf("seccompstream: target closed: %w", os.ErrClose
 // thread unshared it with CLONE_FILES), and fails once that thread has
 // exited. Do and Creds read the thread itself on every kernel.
 //
+// The thread is found as /proc/<PID> in the supervisor's root: that must be
+// a procfs of the supervisor's pid namespace, in which the kernel reports
+// PID (it is, unless the supervisor mounted another one there, or calls
+// Target from inside Do).
+//
 // Errors: ErrGone when the target is gone at any step (killed, its call
 // interrupted or already answered); an error saying why when the target is
 // not visible in the supervisor's pid namespace (PID 0), when the

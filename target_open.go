@@ -104,11 +104,18 @@ const (
 // and only with the capabilities the target holds in the supervisor's user
 // namespace (see Target), on the calling thread when it already has those
 // credentials and on a throwaway thread otherwise. Mount flags (nodev,
-// noexec, ro) are the target's mounts'.
+// noexec, ro) are the target's mounts'. The open file remembers who opened
+// it, and a few files consult that later: ids that /proc files such as
+// status and uid_map show are mapped into the supervisor's user namespace
+// (for a target in a child user namespace, not its own), and checks of the
+// real or effective uid see the supervisor's.
 //
 // flags and mode mean what they mean for open(2): bits open(2) ignores are
 // ignored, mode only counts with O_CREAT or O_TMPFILE, O_PATH keeps only
-// O_DIRECTORY and O_NOFOLLOW. The supervisor's file is always close-on-exec
+// O_DIRECTORY and O_NOFOLLOW, and O_CREAT on an existing file meets the
+// checks open(2) makes (EISDIR, fs.protected_regular and
+// fs.protected_fifos in sticky directories, fs.protected_symlinks for a
+// dangling link it follows). The supervisor's file is always close-on-exec
 // and never becomes its controlling terminal, whatever flags say: pass
 // CloseOnExec to RespondFD when flags has O_CLOEXEC, so the target's
 // descriptor gets it. Opening a FIFO without O_NONBLOCK waits for the other
