@@ -464,9 +464,6 @@ func (t *Target) openCreate(b base, path string, how unix.OpenHow, fsuid uint32)
 		if err != nil {
 			return -1, -1, err
 		}
-		if testHookCreate != nil {
-			testHookCreate()
-		}
 		fd, fifo, link, err := t.createIn(b, path, d, name, how, fsuid)
 		switch {
 		case err != nil || fd >= 0 || fifo >= 0:
@@ -496,71 +493,70 @@ func (t *Target) openCreate(b base, path string, how unix.OpenHow, fsuid uint32)
 	}
 }
 
-// testHookCreate, when not nil, runs in each round of openCreate, between
-// the lookup of the directory and the creation. It is a seam for tests: a
-// file appearing at the name in that window is a race no kernel can be
-// made to hit on cue.
+// testHookCreate, when not nil, runs in createIn between the lookup that
+// found no file and the creation. It is a seam for tests: a file appearing
+// at the name in that window is a race no kernel can be made to hit on
+// cue.
 var testHookCreate func()
 
 // createIn does one round of openCreate: the final name of path (from b)
-// in d, the directory that holds it. A creation with O_EXCL makes a new
-// file, or fails because the name exists. A symbolic link there comes back
-// as link, to be followed from d, once the kernel has confirmed that it
-// may be followed (fs.protected_symlinks). Any other file is looked at and
-// reopened, after the checks open(2) makes for O_CREAT on an existing file:
-// EISDIR for a directory, and those of fs.protected_regular and
-// fs.protected_fifos in sticky directories. Nothing at all comes back (no
-// file, no link, no error) when the name changed between two looks.
+// in d, the directory that holds it. A missing name is created with
+// O_EXCL, which makes a new file or fails when a name appeared meanwhile.
+// A symbolic link there comes back as link, to be followed from d, once
+// the kernel has confirmed that it may be followed (fs.protected_symlinks).
+// Any other file is looked at and reopened, after the checks open(2) makes
+// for O_CREAT on an existing file: EISDIR for a directory, and those of
+// fs.protected_regular and fs.protected_fifos in sticky directories.
+// Nothing at all comes back (no file, no link, no error) when the name
+// changed between two looks.
 func (t *Target) createIn(b base, path string, d int, name string, how unix.OpenHow, fsuid uint32) (fd, fifo int, link string, err error) {
-	excl := how
-	excl.Flags |= unix.O_EXCL
-	excl.Resolve = resolveBeneath
-	fd, err = openat2(d, name, &excl)
-	if err != unix.EEXIST {
-		if err == nil {
-			if err = checkCreated(fd); err != nil {
-				unix.Close(fd)
-				fd = -1
-			}
+	p, err := openat2(d, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveBeneath})
+	if err == unix.ENOENT {
+		if testHookCreate != nil {
+			testHookCreate()
 		}
-		return fd, -1, "", err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		if err == unix.ENOENT {
+		excl := how
+		excl.Flags |= unix.O_EXCL
+		excl.Resolve = resolveBeneath
+		fd, err := openat2(d, name, &excl)
+		switch err {
+		case nil:
+			if err := checkCreated(fd); err != nil {
+				unix.Close(fd)
+				return -1, -1, "", err
+			}
+			return fd, -1, "", nil
+		case unix.EEXIST:
 			return -1, -1, "", nil
 		}
 		return -1, -1, "", err
 	}
+	if err != nil {
+		return -1, -1, "", err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(p, &st); err != nil {
+		unix.Close(p)
+		return -1, -1, "", err
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
+		unix.Close(p)
 		if how.Flags&unix.O_NOFOLLOW != 0 {
 			return -1, -1, "", unix.ELOOP
 		}
 		link, err := linkToFollow(d, name, &st)
 		return -1, -1, link, err
 	case unix.S_IFDIR:
+		unix.Close(p)
 		return -1, -1, "", unix.EISDIR
 	}
-	p, err := openat2(d, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveBeneath})
-	if err != nil {
-		if err == unix.ENOENT {
-			return -1, -1, "", nil
+	if ok, err := t.stickyCreateAllowed(d, &st, fsuid); !ok || err != nil {
+		unix.Close(p)
+		if err == nil {
+			err = unix.EACCES
 		}
 		return -1, -1, "", err
-	}
-	var pst, dst unix.Stat_t
-	if err := unix.Fstat(p, &pst); err != nil || pst.Dev != st.Dev || pst.Ino != st.Ino {
-		unix.Close(p)
-		return -1, -1, "", nil
-	}
-	if err := unix.Fstat(d, &dst); err != nil {
-		unix.Close(p)
-		return -1, -1, "", err
-	}
-	if !t.stickyCreateAllowed(&dst, &pst, fsuid) {
-		unix.Close(p)
-		return -1, -1, "", unix.EACCES
 	}
 	fd, fifo, err = t.reopen(b, path, p, how)
 	return fd, fifo, "", err
@@ -600,7 +596,7 @@ func linkToFollow(d int, name string, st *unix.Stat_t) (string, error) {
 }
 
 // stickyCreateAllowed reports whether open(2) with O_CREAT may open the
-// existing file st, found in the directory dir, for a caller with the
+// existing file st, found in the directory d, for a caller with the
 // file-system uid fsuid. The kernel's rule (may_create_in_sticky): in a
 // sticky directory, a file owned neither by the directory's owner nor by
 // the caller is refused when the directory is world-writable, and also
@@ -608,9 +604,16 @@ func linkToFollow(d int, name string, st *unix.Stat_t) (string, error) {
 // fs.protected_regular (fs.protected_fifos) set to 2; regular files
 // (FIFOs) are never refused with that setting at 0. The settings are read
 // when they matter; one that cannot be read counts as 2.
-func (t *Target) stickyCreateAllowed(dir, st *unix.Stat_t, fsuid uint32) bool {
-	if dir.Mode&unix.S_ISVTX == 0 || st.Uid == dir.Uid || st.Uid == fsuid {
-		return true
+func (t *Target) stickyCreateAllowed(d int, st *unix.Stat_t, fsuid uint32) (bool, error) {
+	if st.Uid == fsuid {
+		return true, nil
+	}
+	var dir unix.Stat_t
+	if err := unix.Fstat(d, &dir); err != nil {
+		return false, err
+	}
+	if dir.Mode&unix.S_ISVTX == 0 || st.Uid == dir.Uid {
+		return true, nil
 	}
 	level := 1 // the world-writable rule only
 	switch st.Mode & unix.S_IFMT {
@@ -619,7 +622,7 @@ func (t *Target) stickyCreateAllowed(dir, st *unix.Stat_t, fsuid uint32) bool {
 	case unix.S_IFIFO:
 		level = t.sysctl("fs/protected_fifos")
 	}
-	return stickyAllows(dir.Mode, level)
+	return stickyAllows(dir.Mode, level), nil
 }
 
 // stickyAllows is the end of stickyCreateAllowed: whether a directory of
