@@ -125,6 +125,10 @@ func TestTargetOpenCreateLikeKernel(t *testing.T) {
 		if err := os.Chmod(dir, mode); err != nil {
 			t.Fatal(err)
 		}
+		if mode&0o020 != 0 {
+			// A group-writable directory: the target is in its group.
+			os.Chown(dir, 0, 65534)
+		}
 		writeFile(t, dir+"/other", "", 0o666, other, other)
 		writeFile(t, dir+"/mine", "", 0o666, 65534, 65534)
 		if err := unix.Mkfifo(dir+"/fifo", 0o666); err != nil {
@@ -166,17 +170,9 @@ func TestTargetOpenCreateLikeKernel(t *testing.T) {
 		} {
 			dir := base + "/d"
 			fixture(t, dir, mode)
-			if mode&0o020 != 0 {
-				// Group-writable directories: the target is in their
-				// group.
-				os.Chown(dir, 0, 65534)
-			}
 			want := kernel(t, dir+"/"+c.name, c.flags)
 			_, wantMade := os.Lstat(dir + "/" + c.name + "-made")
 			fixture(t, dir, mode)
-			if mode&0o020 != 0 {
-				os.Chown(dir, 0, 65534)
-			}
 			var got unix.Errno
 			f, err := tg.Open(unix.AT_FDCWD, dir+"/"+c.name, c.flags, 0o644)
 			if err == nil {
@@ -204,8 +200,8 @@ func TestTargetOpenCreateLikeKernel(t *testing.T) {
 // walk down b and climb out of it with ".." (absolute, relative to the
 // working directory, relative to a dirfd, through a symbolic link) must
 // find the root's "secret" or fail, never the one outside, whatever the
-// kernel's lookup meets on the way. A plain openat from the root directory, for
-// comparison, escapes now and then (logged).
+// kernel's lookup meets on the way. A plain openat from the root
+// directory, for comparison, escapes now and then (logged).
 func TestTargetOpenRenameRace(t *testing.T) {
 	requireOpenat2(t)
 	base := t.TempDir()
