@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envHelperAgent) != "" {
 		os.Exit(helperAgent())
 	}
+	if os.Getenv(envHelperPeer) != "" {
+		os.Exit(helperPeer())
+	}
 	os.Exit(sectest.RunMain(m.Run, "seccompstream/agent"))
 }
 
