@@ -76,12 +76,18 @@ type agentProc struct {
 // killed and reaped when the test ends.
 func startAgentProc(t *testing.T) *agentProc {
 	t.Helper()
+	return startAgentProcAt(t, filepath.Join(t.TempDir(), "agent.sock"))
+}
+
+// startAgentProcAt is startAgentProc on the socket path socket.
+func startAgentProcAt(t *testing.T, socket string) *agentProc {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &agentProc{
-		socket: filepath.Join(t.TempDir(), "agent.sock"),
+		socket: socket,
 		lines:  make(chan string, 1000),
 		stderr: new(lockedBuffer),
 		done:   make(chan struct{}),
