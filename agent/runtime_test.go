@@ -19,7 +19,7 @@ import (
 )
 
 // busyboxApplets are linked to /bin/busybox in the test rootfs.
-var busyboxApplets = []string{"sh", "mkdir", "echo", "cat", "sleep", "ls", "true", "rmdir"}
+var busyboxApplets = []string{"sh", "mkdir", "echo", "cat", "sleep", "ls", "true", "rmdir", "mknod", "free", "stat"}
 
 // newRootfs makes a rootfs with busybox (busybox-static) in it.
 func newRootfs(t *testing.T) string {
@@ -57,6 +57,7 @@ type bundleOpts struct {
 	notify      []string
 	annotations map[string]string
 	metadata    string
+	seccomp     *specs.LinuxSeccomp // replaces the profile made from notify; its listenerPath is set to listener
 }
 
 // newBundle writes a bundle directory whose config.json runs o.script under
@@ -96,6 +97,11 @@ func newBundle(t *testing.T, o bundleOpts) string {
 				Syscalls:         []specs.LinuxSyscall{{Names: o.notify, Action: specs.ActNotify}},
 			},
 		},
+	}
+	if o.seccomp != nil {
+		sc := *o.seccomp
+		sc.ListenerPath = o.listener
+		spec.Linux.Seccomp = &sc
 	}
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {

@@ -1,0 +1,31 @@
+package agent_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLibraryDeps: the library packages (everything but the command, the
+// manifests' tests and their tools) do not depend on the Prometheus client
+// or on a YAML parser, which only the CLI and the manifest tests use.
+func TestLibraryDeps(t *testing.T) {
+	gobin := "go"
+	if _, err := exec.LookPath(gobin); err != nil {
+		t.Skip("no go command on PATH") // the test binary may run on a machine without the toolchain (qemu guest)
+	}
+	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}",
+		"github.com/seccompstream/seccompstream",
+		"github.com/seccompstream/seccompstream/agent",
+		"github.com/seccompstream/seccompstream/filter/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v: %s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"github.com/prometheus/", "gopkg.in/yaml", "sigs.k8s.io/yaml", "go.yaml.in/"} {
+			if strings.HasPrefix(dep, banned) {
+				t.Errorf("a library package depends on %s", dep)
+			}
+		}
+	}
+}
