@@ -263,4 +263,3 @@ func TestAuthorize(t *testing.T) {
 		t.Errorf("logged %v, want ErrPeerRefused with Authorize's reason", err)
 	}
 }
-

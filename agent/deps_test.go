@@ -4,16 +4,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // TestLibraryDeps: the library packages (everything but the command, the
 // manifests' tests and their tools) do not depend on the Prometheus client
 // or on a YAML parser, which only the CLI and the manifest tests use.
 func TestLibraryDeps(t *testing.T) {
-	gobin := "go"
-	if _, err := exec.LookPath(gobin); err != nil {
-		t.Skip("no go command on PATH") // the test binary may run on a machine without the toolchain (qemu guest)
-	}
+	gobin := sectest.RequireTool(t, "go")
 	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}",
 		"github.com/seccompstream/seccompstream",
 		"github.com/seccompstream/seccompstream/agent",

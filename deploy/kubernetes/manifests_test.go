@@ -21,6 +21,7 @@ import (
 
 	"github.com/seccompstream/seccompstream/agent"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // The parts of the Kubernetes objects the checks look at.
@@ -354,8 +355,9 @@ func TestDockerfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
+	gobin := sectest.RequireTool(t, "go")
 	bin := filepath.Join(t.TempDir(), "seccomp-stream")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/seccomp-stream")
+	cmd := exec.Command(gobin, "build", "-trimpath", "-o", bin, "../../cmd/seccomp-stream")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build: %v: %s", err, out)
