@@ -42,7 +42,7 @@ func (l *logCounter) count(msg string) int {
 
 // openIdle opens n connections to the agent at path that send nothing,
 // closed when the test ends.
-func openIdle(t *testing.T, path string, n int) {
+func openIdle(t testing.TB, path string, n int) {
 	t.Helper()
 	conns := make([]net.Conn, 0, n)
 	t.Cleanup(func() {

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(sectest.RunMain(m.Run, "seccompstream/agent"))
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	return ctx

@@ -22,7 +22,7 @@ import (
 var busyboxApplets = []string{"sh", "mkdir", "echo", "cat", "sleep", "ls", "true", "rmdir", "mknod", "free", "stat"}
 
 // newRootfs makes a rootfs with busybox (busybox-static) in it.
-func newRootfs(t *testing.T) string {
+func newRootfs(t testing.TB) string {
 	t.Helper()
 	bb := sectest.RequireTool(t, "busybox")
 	root := filepath.Join(t.TempDir(), "rootfs")
@@ -63,7 +63,7 @@ type bundleOpts struct {
 // newBundle writes a bundle directory whose config.json runs o.script under
 // a seccomp profile that allows everything but o.notify (default mkdir and
 // mkdirat), which go to the agent at o.listener.
-func newBundle(t *testing.T, o bundleOpts) string {
+func newBundle(t testing.TB, o bundleOpts) string {
 	t.Helper()
 	if o.notify == nil {
 		o.notify = []string{"mkdir", "mkdirat"}
@@ -94,7 +94,7 @@ func newBundle(t *testing.T, o bundleOpts) string {
 				DefaultAction:    specs.ActAllow,
 				ListenerPath:     o.listener,
 				ListenerMetadata: o.metadata,
-				Syscalls:         []specs.LinuxSyscall{{Names: o.notify, Action: specs.ActNotify}},
+				Syscalls:         notifyRules(o.notify),
 			},
 		},
 	}
@@ -113,6 +113,14 @@ func newBundle(t *testing.T, o bundleOpts) string {
 	return dir
 }
 
+// notifyRules returns the rule that notifies names, none for no names.
+func notifyRules(names []string) []specs.LinuxSyscall {
+	if len(names) == 0 {
+		return nil
+	}
+	return []specs.LinuxSyscall{{Names: names, Action: specs.ActNotify}}
+}
+
 // An ociRuntime runs containers with runc or crun, each with its own state
 // directory, and deletes every container it started when the test ends.
 type ociRuntime struct {
@@ -127,7 +135,7 @@ func forRuntimes(t *testing.T, f func(t *testing.T, rt *ociRuntime)) {
 	}
 }
 
-func newRuntime(t *testing.T, name string) *ociRuntime {
+func newRuntime(t testing.TB, name string) *ociRuntime {
 	t.Helper()
 	sectest.RequireTool(t, name)
 	if name == "crun" {
@@ -152,7 +160,7 @@ func (r *ociRuntime) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // delete removes container id, killing what still runs in it.
-func (r *ociRuntime) delete(t *testing.T, id string) {
+func (r *ociRuntime) delete(t testing.TB, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := r.command(ctx, "delete", "-f", id).CombinedOutput()
@@ -192,7 +200,7 @@ func (b *lockedBuffer) String() string {
 // start starts "runtime run" of bundle as container id in the foreground
 // (the container's stdio is the command's). The container is deleted and
 // the command reaped when the test ends.
-func (r *ociRuntime) start(t *testing.T, ctx context.Context, bundle, id string) *container {
+func (r *ociRuntime) start(t testing.TB, ctx context.Context, bundle, id string) *container {
 	t.Helper()
 	c := &container{id: id, out: new(lockedBuffer), lines: make(chan string, 100), done: make(chan struct{})}
 	c.cmd = r.command(ctx, "run", "--bundle", bundle, id)
@@ -245,7 +253,7 @@ func (r *ociRuntime) start(t *testing.T, ctx context.Context, bundle, id string)
 }
 
 // wait waits for the run command to end and returns its output.
-func (c *container) wait(t *testing.T) string {
+func (c *container) wait(t testing.TB) string {
 	t.Helper()
 	c.stdin.Close()
 	select {
@@ -260,7 +268,7 @@ func (c *container) wait(t *testing.T) string {
 }
 
 // waitLine returns the first output line containing s.
-func (c *container) waitLine(t *testing.T, s string) string {
+func (c *container) waitLine(t testing.TB, s string) string {
 	t.Helper()
 	timeout := time.After(120 * time.Second)
 	for {
