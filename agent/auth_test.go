@@ -90,13 +90,22 @@ func publicTestBinary(t *testing.T) string {
 }
 
 // runPeer runs helperPeer as uid and gid 65534 (nobody), handing it
-// listener and the write end of a pipe, and returns its pid.
+// listener and the write end of a pipe, and returns its pid. It closes
+// listener and other.
 func runPeer(t *testing.T, sock string, listener, other int) int {
 	t.Helper()
 	cmd := exec.Command(publicTestBinary(t), "-test.run=^$")
 	cmd.Env = append(os.Environ(), envHelperPeer+"="+sock)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(listener), "listener"), os.NewFile(uintptr(other), "other")}
+	// Closed through the Files, which own the descriptors now (their
+	// finalizers would close the numbers again, whoever has them then).
+	files := []*os.File{os.NewFile(uintptr(listener), "listener"), os.NewFile(uintptr(other), "other")}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	cmd.ExtraFiles = files
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("peer as uid 65534: %v: %s", err, out)
@@ -193,7 +202,6 @@ func TestPeerRefused(t *testing.T) {
 			child := sectest.StartChild(t, sectest.Opts{Scenario: "getppid", Notify: []string{"getppid"}})
 			r, w := pipeFD(t)
 			pid := runPeer(t, sock, child.Listener, w)
-			closeFDs([]int{child.Listener, w})
 			serveListener(t, srv, ln)
 			readEOF(t, r) // the agent has no copy of what the peer sent
 			child.ExitCode()

@@ -285,3 +285,16 @@ func (c *container) waitLine(t testing.TB, s string) string {
 		}
 	}
 }
+
+// waitOutput waits until the container's output (stdout and stderr, in
+// whatever order they came) contains s.
+func (c *container) waitOutput(t testing.TB, s string) {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for !strings.Contains(c.out.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s: no %q in its output within 120s: %s", c.id, s, c.out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
