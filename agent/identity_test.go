@@ -119,7 +119,10 @@ func FuzzIdentityOf(f *testing.F) {
 // annotations and one with none: each container's Identity is its pod's,
 // and the agent's log records about it carry the identity.
 func TestPodIdentity(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	forRuntimes(t, testPodIdentity)
+}
+
+func testPodIdentity(t *testing.T, rt *ociRuntime) {
 	ctx := testCtx(t)
 	log := newLogRecorder()
 	calls := make(chan call, 10)
@@ -143,7 +146,7 @@ func TestPodIdentity(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, annotations: tc.ann, script: `mkdir /tmp/x`})
-			c := rt.start(t, ctx, bundle, "ident-"+tc.name)
+			c := rt.start(t, ctx, bundle, "ident-"+tc.name+"-"+rt.name)
 			c.wait(t)
 			if got := <-idents; !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Identity %+v, want %+v", got, tc.want)
