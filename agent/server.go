@@ -219,22 +219,12 @@ func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn, adm *admiss
 		err = s.authorize(peer)
 	}
 	if err != nil {
-		// Nothing is read: closing the connection makes the kernel drop
-		// what the peer queued, and close the descriptors in it.
-		conn.Close()
-		log.Warn("agent: connection refused", "peer_pid", peer.PID, "peer_uid", peer.UID, "peer_gid", peer.GID, "err", err)
-		if s.Hooks.Refused != nil {
-			s.Hooks.Refused(peer, err)
-		}
+		s.refuse(conn, peer, err)
 		return
 	}
 	pc, err := adm.admit(peer, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	if err != nil {
-		conn.Close()
-		log.Warn("agent: connection refused", "peer_pid", peer.PID, "peer_uid", peer.UID, "peer_gid", peer.GID, "err", err)
-		if s.Hooks.Refused != nil {
-			s.Hooks.Refused(peer, err)
-		}
+		s.refuse(conn, peer, err)
 		return
 	}
 	m, err := s.read(ctx, conn)
@@ -343,6 +333,17 @@ func (s *Server) read(ctx context.Context, conn *net.UnixConn) (*message, error)
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	return readMessage(conn, maxBytes, maxFDs)
+}
+
+// refuse closes a connection unread, logs why and calls Hooks.Refused.
+// Closing it makes the kernel drop what the peer queued, and close the
+// descriptors in it.
+func (s *Server) refuse(conn *net.UnixConn, peer Peer, err error) {
+	conn.Close()
+	s.logger().Warn("agent: connection refused", "peer_pid", peer.PID, "peer_uid", peer.UID, "peer_gid", peer.GID, "err", err)
+	if s.Hooks.Refused != nil {
+		s.Hooks.Refused(peer, err)
+	}
 }
 
 // rejected logs a rejected message and calls Hooks.Rejected.
