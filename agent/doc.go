@@ -51,6 +51,7 @@
 // for the calls container managers commonly intercept (mknod of devices,
 // sysinfo).
 //
-// Policy and ParsePolicy decide calls by name from a small JSON file, per
-// container; "seccomp-stream agent --policy FILE" uses them.
+// PolicyHandler serves containers by a policy file (package policy: rules
+// by system call name, per container by id, annotations or metadata), as
+// "seccomp-stream agent --policy FILE" does.
 package agent
