@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
 // Annotations as the runtimes write them (key names checked against
@@ -174,4 +176,45 @@ func attrOr(s string) any {
 		return nil
 	}
 	return s
+}
+
+// TestPodPolicy: runc bundles carrying containerd-style and CRI-O-style
+// annotations get the policy of their pod, a bundle without annotations
+// the policy's default.
+func TestPodPolicy(t *testing.T) {
+	p, err := policy.Parse([]byte(`{
+	  "default": "deny:EDQUOT",
+	  "containers": [
+	    {"match": {"namespace": "shop", "pod": "web-*", "container": "nginx"}, "default": "deny:EACCES"},
+	    {"match": {"namespace": "billing"}, "default": "deny:EROFS"}
+	  ]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newHandler, err := agent.PolicyHandler(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newRuntime(t, "runc")
+	ctx := testCtx(t)
+	sock := startServer(t, &agent.Server{Logger: slog.New(newLogRecorder()), NewHandler: newHandler})
+	rootfs := newRootfs(t)
+	for _, tc := range []struct {
+		name string
+		ann  map[string]string
+		want string
+	}{
+		{"containerd", containerdAnnotations, "permission denied"},
+		{"cri-o", crioAnnotations, "read-only file system"},
+		{"plain", nil, "disk quota exceeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, annotations: tc.ann, script: `mkdir /tmp/x`})
+			out := strings.ToLower(rt.start(t, ctx, bundle, "podpolicy-"+tc.name).wait(t))
+			if !strings.Contains(out, "/tmp/x': "+tc.want) {
+				t.Errorf("mkdir in the %s container: %q, want %q", tc.name, out, tc.want)
+			}
+		})
+	}
 }

@@ -7,10 +7,13 @@ import (
 	"github.com/seccompstream/seccompstream/policy"
 )
 
-// Subject returns what a policy.Match looks at for c: its id, annotations
-// and listenerMetadata.
+// Subject returns what a policy.Match looks at for c: its id,
+// annotations, listenerMetadata and its pod identity (Identity: namespace,
+// pod, container name, metadata KEY=VALUE lines).
 func (c *Container) Subject() policy.Subject {
-	return policy.Subject{ID: c.ID(), Annotations: c.Annotations(), Metadata: c.Metadata()}
+	id := c.Identity()
+	return policy.Subject{ID: c.ID(), Annotations: c.Annotations(), Metadata: c.Metadata(),
+		Namespace: id.Namespace, Pod: id.Pod, Container: id.Container, MetadataValues: id.Metadata}
 }
 
 // PolicyHandler returns a Server.NewHandler that serves each container by
