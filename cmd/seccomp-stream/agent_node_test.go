@@ -193,3 +193,26 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestDaemonSetFlags: every flag the DaemonSet passes to the agent is one
+// the agent command has (deploy/kubernetes checks the rest of it).
+func TestDaemonSetFlags(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/kubernetes/daemonset.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "- "))
+		if !strings.HasPrefix(f, "--") {
+			continue
+		}
+		n++
+		if !strings.Contains(agentUsage, "  "+f+" ") && !strings.Contains(agentUsage, "  "+f+"\n") {
+			t.Errorf("the DaemonSet passes %s, which the agent's usage does not list", f)
+		}
+	}
+	if n == 0 {
+		t.Error("no agent flags found in daemonset.yaml")
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/seccompstream/seccompstream/agent"
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
 // The parts of the Kubernetes objects the checks look at.
@@ -252,19 +253,19 @@ func TestDaemonSet(t *testing.T) {
 			t.Errorf("capability %s is not explained in docs/kubernetes.md", capName)
 		}
 	}
-	policy := flagValue(c.Args, "--policy")
+	policyFile := flagValue(c.Args, "--policy")
 	cmName := ""
 	for _, v := range pod.Volumes {
-		if v.Name == mountedAt(c, path.Dir(policy)) && v.ConfigMap != nil {
+		if v.Name == mountedAt(c, path.Dir(policyFile)) && v.ConfigMap != nil {
 			cmName = v.ConfigMap.Name
 		}
 	}
 	cm := get(t, objs, "ConfigMap/"+cmName)
-	data, ok := cm.Data[path.Base(policy)]
+	data, ok := cm.Data[path.Base(policyFile)]
 	if !ok {
-		t.Fatalf("ConfigMap %s has no %s", cmName, path.Base(policy))
+		t.Fatalf("ConfigMap %s has no %s", cmName, path.Base(policyFile))
 	}
-	if _, err := agent.ParsePolicy([]byte(data)); err != nil {
+	if _, err := policy.Parse([]byte(data)); err != nil {
 		t.Errorf("the policy in ConfigMap %s: %v", cmName, err)
 	}
 	if flagValue(c.Args, "--metrics-addr") == "" {
