@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/policy"
@@ -25,10 +26,14 @@ func (c *Container) Subject() policy.Subject {
 //
 // The filter that notifies is the container's own (config.json's
 // linux.seccomp): p decides only the calls that filter sends with
-// SCMP_ACT_NOTIFY. PolicyHandler returns the error of p.Validate.
+// SCMP_ACT_NOTIFY. PolicyHandler returns the error of p.Validate, and
+// policy.ErrNoInterceptHandlers when p has intercepts.
 func PolicyHandler(p *policy.Policy, show func(c *Container, n *seccompstream.Notification, r seccompstream.Response)) (func(*Container) seccompstream.Handler, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
+	}
+	if names := p.InterceptNames(); len(names) > 0 {
+		return nil, fmt.Errorf("%w: %q", policy.ErrNoInterceptHandlers, names)
 	}
 	return func(c *Container) seccompstream.Handler {
 		var sf policy.ShowFunc

@@ -108,6 +108,24 @@
 //	                            KEY=VALUE lines of listenerMetadata that
 //	                            must all be present ("*": any value)
 //	containers[].default        replaces the default for those containers
+//	intercepts, containers[].intercepts
+//	                            ready intercepts that carry out their calls
+//	                            for the caller instead of an action:
+//	                              "mknod": {"devices": ["c 1:3", "b 7:0"]}
+//	                                mknod and mknodat of those device nodes
+//	                                (without "devices": DefaultDevices, null
+//	                                zero full random urandom tty console ptmx
+//	                                fuse), as the caller would create them,
+//	                                owned by its fsuid and fsgid
+//	                              "sysinfo": {}
+//	                                sysinfo from the caller's cgroup
+//	                            a container rule's intercept replaces the
+//	                            top level's of the same name. Their handlers
+//	                            (package emulate) are not in this version:
+//	                            a policy with intercepts is refused
+//	                            (ErrNoInterceptHandlers). The seccomp rules
+//	                            that send just these calls (mknod of devices
+//	                            only) are agent.InterceptRules.
 //	containers[].syscalls       added to the top level's, winning over them
 //
 // Precedence: the container rules are tried in the order of the file and

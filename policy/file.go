@@ -32,6 +32,9 @@ type ContainerRule struct {
 	Default *Action
 	// Syscalls are added to the policy's, and win over them.
 	Syscalls map[string]Action
+	// Intercepts are added to the policy's; one of the same name
+	// replaces the policy's.
+	Intercepts map[string]Intercept
 }
 
 // A Match selects subjects. Every field that is set must hold; a Match with
@@ -131,7 +134,7 @@ func (p *Policy) Select(s Subject) int {
 // the container rule that applies to s (see Select). The result shares no
 // map with p that it changes.
 func (p *Policy) For(s Subject) *Rules {
-	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls}
+	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Intercepts: p.Rules.Intercepts}
 	i := p.Select(s)
 	if i < 0 {
 		return r
@@ -147,6 +150,14 @@ func (p *Policy) For(s Subject) *Rules {
 		}
 		maps.Copy(m, cr.Syscalls)
 		r.Syscalls = m
+	}
+	if len(cr.Intercepts) > 0 {
+		m := maps.Clone(p.Rules.Intercepts)
+		if m == nil {
+			m = make(map[string]Intercept, len(cr.Intercepts))
+		}
+		maps.Copy(m, cr.Intercepts)
+		r.Intercepts = m
 	}
 	return r
 }
@@ -183,7 +194,6 @@ func (p *Policy) Validate() error {
 //	ruleSetJSON: "files": {"read": [...], "write": [...]}     file allow-lists
 //	             "network": {"connect": [...], "bind": [...]} address allow-lists
 //	             "profile": "FILE"                            an OCI seccomp profile
-//	             "intercepts": {"mknod": {...}, "sysinfo": {...}}
 //
 // Each becomes a field of Rules (or of Match and Subject) with the same
 // meaning at both levels, and For merges it as it merges Syscalls.
@@ -193,8 +203,9 @@ type (
 		Containers []containerJSON `json:"containers,omitempty"`
 	}
 	ruleSetJSON struct {
-		Default  string            `json:"default,omitempty"`
-		Syscalls map[string]string `json:"syscalls,omitempty"`
+		Default    string                   `json:"default,omitempty"`
+		Syscalls   map[string]string        `json:"syscalls,omitempty"`
+		Intercepts map[string]interceptJSON `json:"intercepts,omitempty"`
 	}
 	containerJSON struct {
 		Match matchJSON `json:"match"`
@@ -262,6 +273,9 @@ func parse(data []byte) (*Policy, error) {
 	if p.Rules.Syscalls, err = parseSyscalls(abis, "syscalls", f.Syscalls); err != nil {
 		return nil, err
 	}
+	if p.Rules.Intercepts, err = parseIntercepts("intercepts", f.Intercepts); err != nil {
+		return nil, err
+	}
 	for i, c := range f.Containers {
 		where := fmt.Sprintf("containers[%d]", i)
 		cr := ContainerRule{Match: Match{ID: c.Match.ID, Namespace: c.Match.Namespace, Pod: c.Match.Pod,
@@ -283,6 +297,9 @@ func parse(data []byte) (*Policy, error) {
 			cr.Default = &a
 		}
 		if cr.Syscalls, err = parseSyscalls(abis, where+".syscalls", c.Syscalls); err != nil {
+			return nil, err
+		}
+		if cr.Intercepts, err = parseIntercepts(where+".intercepts", c.Intercepts); err != nil {
 			return nil, err
 		}
 		p.Containers = append(p.Containers, cr)
@@ -312,12 +329,14 @@ func (p *Policy) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls)}
+	f.Intercepts = interceptsJSON(p.Rules.Intercepts)
 	for _, cr := range p.Containers {
 		f.Containers = append(f.Containers, containerJSON{
 			Match: matchJSON{ID: cr.Match.ID, Namespace: cr.Match.Namespace, Pod: cr.Match.Pod, Container: cr.Match.Container,
 				Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata, MetadataValues: cr.Match.MetadataValues},
 			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls),
 		})
+		f.Containers[len(f.Containers)-1].Intercepts = interceptsJSON(cr.Intercepts)
 	}
 	return json.Marshal(f)
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -30,10 +31,14 @@ type ShowFunc func(ctx context.Context, n *seccompstream.Notification, r seccomp
 // handler through a filter that notifies them (see Filter).
 //
 // Routes added to the Mux later answer as their handlers do; the show
-// middleware does not show them. Handler returns the error of Validate.
+// middleware does not show them. Handler returns the error of Validate,
+// and ErrNoInterceptHandlers when r has Intercepts.
 func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
+	}
+	if len(r.Intercepts) > 0 {
+		return nil, fmt.Errorf("%w: %q", ErrNoInterceptHandlers, slices.Sorted(maps.Keys(r.Intercepts)))
 	}
 	m := seccompstream.NewMux()
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {

@@ -216,3 +216,14 @@ func TestDaemonSetFlags(t *testing.T) {
 		t.Error("no agent flags found in daemonset.yaml")
 	}
 }
+
+// TestAgentCLIIntercepts: a policy with intercepts parses, and the agent
+// refuses it as bad input because their handlers are not in this version.
+func TestAgentCLIIntercepts(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(file, []byte(`{"intercepts": {"mknod": {"devices": ["c 1:3"]}, "sysinfo": {}}}`), 0o644)
+	code, _, stderr := runCLI(t, "agent", "--socket", filepath.Join(t.TempDir(), "s.sock"), "--policy", file)
+	if code != exitUsage || !strings.Contains(stderr, "emulation handlers") || !strings.Contains(stderr, `"mknod" "sysinfo"`) {
+		t.Errorf("status %d, stderr %q; want %d naming the intercepts", code, stderr, exitUsage)
+	}
+}
