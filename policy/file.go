@@ -143,23 +143,23 @@ func (p *Policy) For(s Subject) *Rules {
 	if cr.Default != nil {
 		r.Default = *cr.Default
 	}
-	if len(cr.Syscalls) > 0 {
-		m := maps.Clone(p.Rules.Syscalls)
-		if m == nil {
-			m = make(map[string]Action, len(cr.Syscalls))
-		}
-		maps.Copy(m, cr.Syscalls)
-		r.Syscalls = m
-	}
-	if len(cr.Intercepts) > 0 {
-		m := maps.Clone(p.Rules.Intercepts)
-		if m == nil {
-			m = make(map[string]Intercept, len(cr.Intercepts))
-		}
-		maps.Copy(m, cr.Intercepts)
-		r.Intercepts = m
-	}
+	r.Syscalls = overlay(p.Rules.Syscalls, cr.Syscalls)
+	r.Intercepts = overlay(p.Rules.Intercepts, cr.Intercepts)
 	return r
+}
+
+// overlay returns base with over's entries added (winning), as a new map
+// when over has any, base itself otherwise.
+func overlay[V any](base, over map[string]V) map[string]V {
+	if len(over) == 0 {
+		return base
+	}
+	m := maps.Clone(base)
+	if m == nil {
+		m = make(map[string]V, len(over))
+	}
+	maps.Copy(m, over)
+	return m
 }
 
 // Validate reports the first problem of p that Parse would have refused:
