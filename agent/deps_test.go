@@ -8,15 +8,17 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
-// TestLibraryDeps: the library packages (everything but the command, the
-// manifests' tests and their tools) do not depend on the Prometheus client
-// or on a YAML parser, which only the CLI and the manifest tests use.
+// TestLibraryDeps: the library packages (the root package, agent, filter,
+// policy, profile) do not depend on the Prometheus client or on a YAML
+// parser, which only the CLI and the manifest tests use.
 func TestLibraryDeps(t *testing.T) {
 	gobin := sectest.RequireTool(t, "go")
 	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}",
 		"github.com/seccompstream/seccompstream",
 		"github.com/seccompstream/seccompstream/agent",
-		"github.com/seccompstream/seccompstream/filter/...").CombinedOutput()
+		"github.com/seccompstream/seccompstream/filter/...",
+		"github.com/seccompstream/seccompstream/policy",
+		"github.com/seccompstream/seccompstream/profile").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v: %s", err, out)
 	}

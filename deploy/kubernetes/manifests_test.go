@@ -20,7 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/seccompstream/seccompstream/agent"
-	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/filter/oci"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/policy"
 )
@@ -280,11 +280,11 @@ func TestDaemonSet(t *testing.T) {
 func TestProfile(t *testing.T) {
 	objs := load(t)
 	p, data := loadProfile(t)
-	if _, err := filter.FromOCI(p); err != nil {
-		t.Errorf("filter.FromOCI: %v", err)
+	if _, err := oci.FromSpec(p); err != nil {
+		t.Errorf("oci.FromSpec: %v", err)
 	}
-	if _, err := filter.OCIInstallOptions(p); err != nil {
-		t.Errorf("filter.OCIInstallOptions: %v", err)
+	if _, err := oci.InstallOptions(p); err != nil {
+		t.Errorf("oci.InstallOptions: %v", err)
 	}
 	docker, err := mobyseccomp.LoadProfile(string(data), &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}})
 	if err != nil {
