@@ -3,8 +3,11 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +16,8 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/emulate"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 func TestInterceptRulesBad(t *testing.T) {
@@ -93,4 +98,125 @@ func typeName(mode uint64) string {
 		return "fifo"
 	}
 	return "other"
+}
+
+// interceptServer serves mknod, mknodat (emulate.Mknod with the default
+// devices) and sysinfo (emulate.Sysinfo), and fails anything else with
+// ENOSYS.
+func interceptServer(t *testing.T) string {
+	t.Helper()
+	mux := seccompstream.NewMux()
+	mk := emulate.Mknod(nil)
+	mux.Handle("mknod", mk)
+	mux.Handle("mknodat", mk)
+	mux.Handle("sysinfo", emulate.Sysinfo())
+	return startServer(t, &agent.Server{
+		Logger:     slog.New(newLogRecorder()),
+		NewHandler: func(*agent.Container) seccompstream.Handler { return mux },
+	})
+}
+
+// interceptSeccomp is a profile that allows everything but what the
+// intercepts take (with their register prefilter).
+func interceptSeccomp(t *testing.T) *specs.LinuxSeccomp {
+	t.Helper()
+	rules, err := agent.InterceptRules(agent.InterceptMknod, agent.InterceptSysinfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86}, Syscalls: rules}
+}
+
+// TestInterceptMknod: in a runc container with a user namespace, mknod of
+// /dev/null's numbers succeeds through the intercept and the node is a
+// 1:3 character device owned by the caller (root of the container, host
+// uid 100000); a block device stays EPERM, as does a name where the
+// caller may not create a file.
+func TestInterceptMknod(t *testing.T) {
+	rt := newRuntime(t, "runc")
+	ctx := testCtx(t)
+	sock := interceptServer(t)
+	// The container's root, host uid 100000, must reach its rootfs:
+	// t.TempDir's parents are 0700.
+	rootfs := newRootfsIn(t, publicDir(t))
+	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(rootfs, "rootonly"), 0o755) // host root's: not the container's
+	bundle := newBundle(t, bundleOpts{
+		rootfs: rootfs, listener: sock, userns: true, seccomp: interceptSeccomp(t),
+		script: `mknod /tmp/null c 1 3; echo "c=$?"; stat -c 'node=%F %t:%T %u:%g %a' /tmp/null; ` +
+			`mknod /tmp/loop b 7 0; echo "b=$?"; mknod /rootonly/null c 1 3; echo "r=$?"; ` +
+			`mknod /tmp/fifo p; echo "p=$?"; echo done`,
+	})
+	out := strings.ToLower(rt.start(t, ctx, bundle, "intercept-mknod").wait(t))
+	for _, want := range []string{
+		"c=0", "node=character special file 1:3 0:0 644",
+		"mknod: /tmp/loop: operation not permitted", "b=1",
+		"mknod: /rootonly/null: permission denied", "r=1",
+		"p=0", "done",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("container output lacks %q:\n%s", want, out)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(rootfs, "tmp", "null"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 || st.Uid != usernsBase || st.Gid != usernsBase {
+		t.Errorf("node on the host: mode %o rdev %d:%d owner %d:%d; want a 1:3 char device of %d", st.Mode,
+			unix.Major(st.Rdev), unix.Minor(st.Rdev), st.Uid, st.Gid, usernsBase)
+	}
+}
+
+// sysinfoProg prints what sysinfo says of the total memory, from a native
+// call and from an i386 one (int $0x80; built non-PIE, so its buffer sits
+// below 4 GiB).
+const sysinfoProg = `#include <stdio.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+static unsigned char buf32[64];
+int main(void) {
+	struct sysinfo si;
+	if (sysinfo(&si) != 0) { perror("sysinfo"); return 1; }
+	printf("native=%llu\n", (unsigned long long)si.totalram * si.mem_unit);
+	long ret;
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(116), "b"(buf32) : "memory", "cc");
+	unsigned int total, unit;
+	memcpy(&total, buf32 + 16, 4);
+	memcpy(&unit, buf32 + 52, 4);
+	printf("i386=%d %llu\n", (int)ret, (unsigned long long)total * unit);
+	return 0;
+}
+`
+
+// TestInterceptSysinfo: sysinfo in a runc container with a 64 MiB memory
+// limit reports that limit, to a 64-bit caller and to an i386 one.
+func TestInterceptSysinfo(t *testing.T) {
+	rt := newRuntime(t, "runc")
+	sectest.RequireFeature(t, "IA32 emulation (int $0x80)", "", haveIA32())
+	gcc := sectest.RequireTool(t, "gcc")
+	ctx := testCtx(t)
+	sock := interceptServer(t)
+	rootfs := newRootfs(t)
+	src := filepath.Join(t.TempDir(), "si.c")
+	os.WriteFile(src, []byte(sysinfoProg), 0o644)
+	if out, err := exec.Command(gcc, "-static", "-no-pie", "-O1", "-o", filepath.Join(rootfs, "bin", "si"), src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v: %s", err, out)
+	}
+	const limit = 64 << 20
+	bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, seccomp: interceptSeccomp(t), memoryLimit: limit, script: `/bin/si`})
+	out := rt.start(t, ctx, bundle, "intercept-sysinfo").wait(t)
+	for _, want := range []string{fmt.Sprintf("native=%d\n", limit), fmt.Sprintf("i386=0 %d\n", limit)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("container output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// haveIA32 reports whether this kernel runs i386 code (int $0x80).
+func haveIA32() bool {
+	_, err := os.Stat("/proc/sys/abi/vsyscall32")
+	return err == nil
 }

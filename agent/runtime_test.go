@@ -24,8 +24,14 @@ var busyboxApplets = []string{"sh", "mkdir", "echo", "cat", "sleep", "ls", "true
 // newRootfs makes a rootfs with busybox (busybox-static) in it.
 func newRootfs(t testing.TB) string {
 	t.Helper()
+	return newRootfsIn(t, t.TempDir())
+}
+
+// newRootfsIn is newRootfs in directory dir.
+func newRootfsIn(t testing.TB, dir string) string {
+	t.Helper()
 	bb := sectest.RequireTool(t, "busybox")
-	root := filepath.Join(t.TempDir(), "rootfs")
+	root := filepath.Join(dir, "rootfs")
 	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -58,7 +64,12 @@ type bundleOpts struct {
 	annotations map[string]string
 	metadata    string
 	seccomp     *specs.LinuxSeccomp // replaces the profile made from notify; its listenerPath is set to listener
+	userns      bool                // run in a user namespace: container 0..65535 is host 100000..165535
+	memoryLimit int64               // linux.resources.memory.limit, if not 0
 }
+
+// usernsBase is the host uid and gid of root in a userns bundle.
+const usernsBase = 100000
 
 // newBundle writes a bundle directory whose config.json runs o.script under
 // a seccomp profile that allows everything but o.notify (default mkdir and
@@ -97,6 +108,15 @@ func newBundle(t testing.TB, o bundleOpts) string {
 				Syscalls:         notifyRules(o.notify),
 			},
 		},
+	}
+	if o.userns {
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces,
+			specs.LinuxNamespace{Type: specs.UserNamespace}, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: usernsBase, Size: 65536}}
+		spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
+	}
+	if o.memoryLimit != 0 {
+		spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &o.memoryLimit}}
 	}
 	if o.seccomp != nil {
 		sc := *o.seccomp
