@@ -16,8 +16,8 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
-	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
 func TestInterceptRulesBad(t *testing.T) {
@@ -100,20 +100,20 @@ func typeName(mode uint64) string {
 	return "other"
 }
 
-// interceptServer serves mknod, mknodat (emulate.Mknod with the default
-// devices) and sysinfo (emulate.Sysinfo), and fails anything else with
-// ENOSYS.
+// interceptServer serves by a policy file with both intercepts (the
+// default devices for mknod and mknodat, emulate.Mknod; sysinfo,
+// emulate.Sysinfo): the path a policy file takes to them.
 func interceptServer(t *testing.T) string {
 	t.Helper()
-	mux := seccompstream.NewMux()
-	mk := emulate.Mknod(nil)
-	mux.Handle("mknod", mk)
-	mux.Handle("mknodat", mk)
-	mux.Handle("sysinfo", emulate.Sysinfo())
-	return startServer(t, &agent.Server{
-		Logger:     slog.New(newLogRecorder()),
-		NewHandler: func(*agent.Container) seccompstream.Handler { return mux },
-	})
+	p, err := policy.Parse([]byte(`{"default": "allow", "intercepts": {"mknod": {}, "sysinfo": {}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newHandler, err := agent.PolicyHandler(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, &agent.Server{Logger: slog.New(newLogRecorder()), NewHandler: newHandler})
 }
 
 // interceptSeccomp is a profile that allows everything but what the

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/policy"
@@ -26,14 +25,12 @@ func (c *Container) Subject() policy.Subject {
 //
 // The filter that notifies is the container's own (config.json's
 // linux.seccomp): p decides only the calls that filter sends with
-// SCMP_ACT_NOTIFY. PolicyHandler returns the error of p.Validate, and
-// policy.ErrNoInterceptHandlers when p has intercepts.
+// SCMP_ACT_NOTIFY: a policy with intercepts wants the profile to notify
+// their calls (InterceptRules). PolicyHandler returns the error of
+// p.Validate.
 func PolicyHandler(p *policy.Policy, show func(c *Container, n *seccompstream.Notification, r seccompstream.Response)) (func(*Container) seccompstream.Handler, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
-	}
-	if names := p.InterceptNames(); len(names) > 0 {
-		return nil, fmt.Errorf("%w: %q", policy.ErrNoInterceptHandlers, names)
 	}
 	return func(c *Container) seccompstream.Handler {
 		var sf policy.ShowFunc

@@ -120,10 +120,11 @@
 //	                              "sysinfo": {}
 //	                                sysinfo from the caller's cgroup
 //	                            a container rule's intercept replaces the
-//	                            top level's of the same name. Their handlers
-//	                            (package emulate) are not in this version:
-//	                            a policy with intercepts is refused
-//	                            (ErrNoInterceptHandlers). The seccomp rules
+//	                            top level's of the same name; a call named in
+//	                            syscalls (at either level) keeps its action
+//	                            and is not intercepted. Their handlers
+//	                            are package emulate's (Mknod, Sysinfo); the
+//	                            seccomp rules
 //	                            that send just these calls (mknod of devices
 //	                            only) are agent.InterceptRules.
 //	containers[].syscalls       added to the top level's, winning over them

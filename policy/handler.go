@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -31,20 +30,19 @@ type ShowFunc func(ctx context.Context, n *seccompstream.Notification, r seccomp
 // handler through a filter that notifies them (see Filter).
 //
 // Routes added to the Mux later answer as their handlers do; the show
-// middleware does not show them. Handler returns the error of Validate,
-// and ErrNoInterceptHandlers when r has Intercepts.
+// middleware does not show them, and neither does it show the calls of
+// r's Intercepts, which their handlers (package emulate) answer.
+// Handler returns the error of Validate.
 func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
-	}
-	if len(r.Intercepts) > 0 {
-		return nil, fmt.Errorf("%w: %q", ErrNoInterceptHandlers, slices.Sorted(maps.Keys(r.Intercepts)))
 	}
 	m := seccompstream.NewMux()
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
 		m.Handle(name, actionRoute{r.Syscalls[name]})
 	}
 	m.HandleDefault(defaultRoute{def: r.Default, strict: r.denies()})
+	interceptHandlers(m, r)
 	if show != nil {
 		m.Use(showCalls(m, show))
 	}

@@ -1,12 +1,12 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/emulate"
 )
 
 // Intercepts: ready handlers that carry out a call for the caller instead
@@ -23,13 +23,6 @@ const (
 	InterceptSysinfo = "sysinfo"
 )
 
-// ErrNoInterceptHandlers: a rule set has intercepts and the program has no
-// handlers for them. The policy file syntax is complete; the handlers
-// (package emulate, built on seccompstream.Target) are not part of this
-// version, so a supervisor refuses such a policy instead of serving it
-// half.
-var ErrNoInterceptHandlers = errors.New("policy: intercepts need the emulation handlers, which this version does not have")
-
 // An Intercept is the configuration of one ready intercept.
 type Intercept struct {
 	// Devices are the device nodes "mknod" may create; nil means
@@ -37,43 +30,47 @@ type Intercept struct {
 	Devices []Device
 }
 
-// A Device is a device node by type and number, written "c 1:3" (a
-// character device) or "b 7:0" (a block device).
-type Device struct {
-	Block        bool
-	Major, Minor uint32
+// A Device is a device node by type and number ("c 1:3"); the type is
+// package emulate's, which creates them.
+type Device = emulate.Device
+
+// DefaultDevices are the nodes "mknod" creates when a policy names none
+// (emulate.DefaultDevices: null, zero, full, random, urandom, tty,
+// console, ptmx and fuse).
+var DefaultDevices = emulate.DefaultDevices
+
+// ParseDevice parses "c MAJOR:MINOR" or "b MAJOR:MINOR".
+func ParseDevice(s string) (Device, error) { return emulate.ParseDevice(s) }
+
+// interceptHandlers adds the handlers of r's intercepts to m:
+// emulate.Mknod for mknod and mknodat, emulate.Sysinfo for sysinfo. A call
+// that r.Syscalls names keeps its action: it is not intercepted.
+func interceptHandlers(m *seccompstream.Mux, r *Rules) {
+	handle := func(name string, h seccompstream.Handler) {
+		if _, named := r.Syscalls[name]; !named && seccompstream.KnownSyscall(name) {
+			m.Handle(name, h)
+		}
+	}
+	if ic, ok := r.Intercepts[InterceptMknod]; ok {
+		h := emulate.Mknod(ic.Devices)
+		handle("mknod", h)
+		handle("mknodat", h)
+	}
+	if _, ok := r.Intercepts[InterceptSysinfo]; ok {
+		handle("sysinfo", emulate.Sysinfo())
+	}
 }
 
-// DefaultDevices are the nodes "mknod" creates when a policy names none:
-// null, zero, full, random, urandom, tty, console, ptmx and fuse.
-var DefaultDevices = []Device{
-	{Major: 1, Minor: 3}, {Major: 1, Minor: 5}, {Major: 1, Minor: 7}, {Major: 1, Minor: 8}, {Major: 1, Minor: 9},
-	{Major: 5, Minor: 0}, {Major: 5, Minor: 1}, {Major: 5, Minor: 2}, {Major: 10, Minor: 229},
-}
-
-// String returns the device as ParseDevice reads it.
-func (d Device) String() string {
-	t := "c"
-	if d.Block {
-		t = "b"
+// interceptedNames are the system calls the intercepts take, for Filter.
+func interceptedNames(intercepts map[string]Intercept) []string {
+	var names []string
+	if _, ok := intercepts[InterceptMknod]; ok {
+		names = append(names, "mknod", "mknodat")
 	}
-	return fmt.Sprintf("%s %d:%d", t, d.Major, d.Minor)
-}
-
-// ParseDevice parses "c MAJOR:MINOR" or "b MAJOR:MINOR" (decimal numbers
-// below 2^32; Linux's majors have 12 bits and minors 20).
-func ParseDevice(s string) (Device, error) {
-	t, num, ok := strings.Cut(strings.TrimSpace(s), " ")
-	maj, min, ok2 := strings.Cut(strings.TrimSpace(num), ":")
-	if !ok || !ok2 || (t != "c" && t != "b") {
-		return Device{}, fmt.Errorf("device %q: want \"c MAJOR:MINOR\" or \"b MAJOR:MINOR\"", s)
+	if _, ok := intercepts[InterceptSysinfo]; ok {
+		names = append(names, "sysinfo")
 	}
-	ma, err1 := strconv.ParseUint(maj, 10, 12)
-	mi, err2 := strconv.ParseUint(min, 10, 20)
-	if err1 != nil || err2 != nil {
-		return Device{}, fmt.Errorf("device %q: major must be 0..4095 and minor 0..1048575", s)
-	}
-	return Device{Block: t == "b", Major: uint32(ma), Minor: uint32(mi)}, nil
+	return names
 }
 
 // interceptJSON is one entry of "intercepts".
@@ -127,8 +124,7 @@ func interceptsJSON(m map[string]Intercept) map[string]interceptJSON {
 }
 
 // InterceptNames returns the names of the intercepts p uses anywhere,
-// sorted: a supervisor without their handlers refuses p
-// (ErrNoInterceptHandlers).
+// sorted.
 func (p *Policy) InterceptNames() []string {
 	names := slices.Collect(maps.Keys(p.Rules.Intercepts))
 	for _, cr := range p.Containers {

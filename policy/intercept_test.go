@@ -2,11 +2,12 @@ package policy_test
 
 import (
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/policy"
 )
 
@@ -45,9 +46,36 @@ func TestIntercepts(t *testing.T) {
 	if q, err := policy.Parse(b); err != nil || !reflect.DeepEqual(p, q) {
 		t.Errorf("round trip: %v\n%s", err, b)
 	}
-	// No handlers in this version: refused, not half served.
-	if _, err := r.Handler(nil); !errors.Is(err, policy.ErrNoInterceptHandlers) {
+	// The intercepted calls notify, and the handler routes them.
+	f, err := r.Filter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := f.Assemble()
+	if err != nil {
+		t.Fatal(err)
+	}
+	native := sysnames.Native()
+	for _, name := range []string{"mknodat", "sysinfo"} {
+		if got := vmRun(t, prog, number(t, native, name), native); got != filter.Notify {
+			t.Errorf("the filter answers %s with %v, want Notify", name, got)
+		}
+	}
+	if _, err := r.Handler(nil); err != nil {
 		t.Errorf("Handler with intercepts: %v", err)
+	}
+	// With an Allow default only the named calls and the intercepts' notify.
+	allowAll := &policy.Rules{Default: policy.Allow, Intercepts: map[string]policy.Intercept{"sysinfo": {}}}
+	if f, err = allowAll.Filter(); err != nil {
+		t.Fatal(err)
+	}
+	if prog, err = f.Assemble(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]filter.Action{"sysinfo": filter.Notify, "mknodat": filter.Allow} {
+		if got := vmRun(t, prog, number(t, native, name), native); got != want {
+			t.Errorf("allow default: %s gets %v, want %v", name, got, want)
+		}
 	}
 	if len(policy.DefaultDevices) != 9 || policy.DefaultDevices[0].String() != "c 1:3" {
 		t.Errorf("DefaultDevices %v", policy.DefaultDevices)
@@ -64,5 +92,23 @@ func TestIntercepts(t *testing.T) {
 		if _, err := policy.Parse([]byte(tc.data)); err == nil || !strings.Contains(err.Error(), tc.text) {
 			t.Errorf("Parse(%s): %v, want %q", tc.data, err, tc.text)
 		}
+	}
+}
+
+// TestInterceptsAndSyscalls: a call named in syscalls keeps its action,
+// also when a container rule names it and the intercept is the top
+// level's.
+func TestInterceptsAndSyscalls(t *testing.T) {
+	p, err := policy.Parse([]byte(`{"default": "allow", "intercepts": {"mknod": {}},
+	  "containers": [{"match": {"namespace": "untrusted"}, "syscalls": {"mknod": "deny", "mknodat": "deny"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.For(policy.Subject{Namespace: "untrusted", Pod: "x"})
+	if _, err := r.Handler(nil); err != nil {
+		t.Fatalf("Handler: %v", err)
+	}
+	if a := r.Action("mknodat"); a.String() != "deny:EPERM" {
+		t.Errorf("mknodat in untrusted: %v", a)
 	}
 }

@@ -29,8 +29,9 @@ type Rules struct {
 	// Syscalls maps system call names to their actions.
 	Syscalls map[string]Action
 	// Intercepts names the ready intercepts (InterceptMknod,
-	// InterceptSysinfo) that carry out their calls instead of Syscalls'
-	// actions. See ErrNoInterceptHandlers.
+	// InterceptSysinfo) that carry out their calls (package emulate)
+	// instead of the default action. A call that Syscalls names keeps
+	// its action.
 	Intercepts map[string]Intercept
 }
 

@@ -217,13 +217,17 @@ func TestDaemonSetFlags(t *testing.T) {
 	}
 }
 
-// TestAgentCLIIntercepts: a policy with intercepts parses, and the agent
-// refuses it as bad input because their handlers are not in this version.
+// TestAgentCLIIntercepts: a policy with intercepts is served (their
+// handlers are package emulate's; agent's TestInterceptMknod and
+// TestInterceptSysinfo run them in containers), and a bad one is a usage
+// error.
 func TestAgentCLIIntercepts(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "policy.json")
-	os.WriteFile(file, []byte(`{"intercepts": {"mknod": {"devices": ["c 1:3"]}, "sysinfo": {}}}`), 0o644)
+	os.WriteFile(file, []byte(`{"default": "allow", "intercepts": {"mknod": {"devices": ["c 1:3"]}, "sysinfo": {}}}`), 0o644)
+	startAgentCLI(t, "--policy", file)
+	os.WriteFile(file, []byte(`{"intercepts": {"mknod": {"devices": ["c 1"]}}}`), 0o644)
 	code, _, stderr := runCLI(t, "agent", "--socket", filepath.Join(t.TempDir(), "s.sock"), "--policy", file)
-	if code != exitUsage || !strings.Contains(stderr, "emulation handlers") || !strings.Contains(stderr, `"mknod" "sysinfo"`) {
-		t.Errorf("status %d, stderr %q; want %d naming the intercepts", code, stderr, exitUsage)
+	if code != exitUsage || !strings.Contains(stderr, "intercepts.mknod.devices[0]") {
+		t.Errorf("bad device: status %d, stderr %q; want %d naming it", code, stderr, exitUsage)
 	}
 }
