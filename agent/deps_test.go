@@ -9,8 +9,10 @@ import (
 )
 
 // TestLibraryDeps: the library packages (the root package, agent, filter,
-// policy, profile) do not depend on the Prometheus client or on a YAML
-// parser, which only the CLI and the manifest tests use.
+// policy, emulate, profile) do not depend on the Prometheus client or on a
+// YAML parser, which only the CLI and the manifest tests use. (The root
+// package's TestLibraryDependencies holds the root and filter to a
+// stricter list.)
 func TestLibraryDeps(t *testing.T) {
 	gobin := sectest.RequireTool(t, "go")
 	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}",
@@ -18,6 +20,7 @@ func TestLibraryDeps(t *testing.T) {
 		"github.com/seccompstream/seccompstream/agent",
 		"github.com/seccompstream/seccompstream/filter/...",
 		"github.com/seccompstream/seccompstream/policy",
+		"github.com/seccompstream/seccompstream/emulate",
 		"github.com/seccompstream/seccompstream/profile").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v: %s", err, out)
