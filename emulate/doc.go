@@ -1,7 +1,9 @@
 // Package emulate holds ready handlers that carry out system calls for the
 // programs a seccompstream supervisor serves, after checking them against
 // a policy: a file policy (Files: which paths may be read and written)
-// and a network policy (which addresses may be connected to and bound).
+// and a network policy (Network: which addresses may be connected to and
+// bound); and the intercepts container managers commonly need, Mknod
+// (allowed device nodes) and Sysinfo (from the caller's cgroup).
 //
 // # The rule
 //

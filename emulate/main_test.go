@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv(programEnv); name != "" {
 		os.Exit(goPrograms[name](os.Args[1:]))
 	}
-	os.Exit(sectest.RunMain(m.Run, "emulate."))
+	os.Exit(sectest.RunMain(m.Run, "github.com/seccompstream/seccompstream"))
 }
 
 // goProgram returns a command that runs the Go program name of goPrograms

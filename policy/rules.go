@@ -39,6 +39,11 @@ type Rules struct {
 	// it (package emulate), whatever Default says; a name in Syscalls may
 	// deny or trace them, not allow them.
 	Network *emulate.NetworkPolicy
+	// Intercepts names the ready intercepts (InterceptMknod,
+	// InterceptSysinfo) that carry out their calls (package emulate)
+	// instead of the default action. A call that Syscalls names keeps
+	// its action.
+	Intercepts map[string]Intercept
 }
 
 // Action returns the action for the call named name.
@@ -71,6 +76,11 @@ func (r *Rules) validate(abis []uint32, prefix string) error {
 	}
 	if err := r.validateNetwork(prefix); err != nil {
 		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Intercepts)) {
+		if name != InterceptMknod && name != InterceptSysinfo {
+			return fmt.Errorf("%sintercepts: unknown intercept %q", prefix, name)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
 		if err := checkName(abis, name); err != nil {
