@@ -515,27 +515,10 @@ func TestBlockingConnectTargetKilled(t *testing.T) {
 	t.Run("tcp", func(t *testing.T) {
 		l := listenFull(t)
 		p := emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + strconv.Itoa(l.port)}}
-		cmd := exec.Command(helper, "connect", "127.0.0.1", strconv.Itoa(l.port))
-		res := &result{notified: map[string]int{}, started: make(chan struct{})}
-		nw, err := emulate.NewNetwork(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		killed := make(chan time.Time, 1)
-		go func() {
-			<-res.started
-			// Once the emulated connect waits for its SYN's answer.
-			if !waitUntil(func() bool { return synSent(t, l.port) == 2 }, new(sync.Mutex)) {
-				t.Error("the program's connect never waited")
-			}
-			cmd.Process.Kill()
-			killed <- time.Now()
-		}()
-		serveUnder(t, nw, res, cmd)
-		k := <-killed
-		if d := time.Since(k); d > 30*time.Second {
-			t.Errorf("Serve returned %v after the program was killed", d)
-		}
+		// Killed once the emulated connect waits for its SYN's answer.
+		killWhenWaiting(t, p, exec.Command(helper, "connect", "127.0.0.1", strconv.Itoa(l.port)), func(*result) bool {
+			return synSent(t, l.port) == 2
+		})
 		waitFor(t, func() bool { return synSent(t, l.port) == 1 }, new(sync.Mutex))
 	})
 	t.Run("unix", func(t *testing.T) {
@@ -555,30 +538,17 @@ func TestBlockingConnectTargetKilled(t *testing.T) {
 		if err := unix.Connect(fill, &unix.SockaddrUnix{Name: path}); err != nil {
 			t.Fatal(err)
 		}
-		res := &result{notified: map[string]int{}, started: make(chan struct{})}
-		nw, err := emulate.NewNetwork(emulate.NetworkPolicy{Connect: []string{path}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(helper, "unix", path)
-		killed := make(chan time.Time, 1)
-		go func() {
-			<-res.started
-			// Once the connect was notified, and a little longer.
-			if !waitUntil(func() bool { return res.notified["connect"] == 1 }, &res.mu) {
-				t.Error("the program's connect was never notified")
+		// Killed once the connect was notified, and a little longer.
+		notified := time.Time{}
+		killWhenWaiting(t, emulate.NetworkPolicy{Connect: []string{path}}, exec.Command(helper, "unix", path), func(res *result) bool {
+			if res.notified["connect"] == 0 {
+				return false
 			}
-			time.Sleep(200 * time.Millisecond)
-			cmd.Process.Kill()
-			killed <- time.Now()
-		}()
-		serveUnder(t, nw, res, cmd)
-		if d := time.Since(<-killed); d > 30*time.Second {
-			t.Errorf("Serve returned %v after the program was killed", d)
-		}
-		if res.out != "" {
-			t.Errorf("the killed program wrote %q", res.out)
-		}
+			if notified.IsZero() {
+				notified = time.Now()
+			}
+			return time.Since(notified) > 200*time.Millisecond
+		})
 	})
 }
 
@@ -593,27 +563,46 @@ func TestBlockingSendTargetKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rx.Close()
-	nw, err := emulate.NewNetwork(emulate.NetworkPolicy{Connect: []string{path}})
+	// Killed once the sends stopped coming: the last one waits.
+	last, still := -1, 0
+	killWhenWaiting(t, emulate.NetworkPolicy{Connect: []string{path}}, exec.Command(netHelperPath(t), "flood", path), func(res *result) bool {
+		if n := res.notified["sendto"]; n == last && n > 0 {
+			still++
+		} else {
+			last, still = n, 0
+		}
+		return still >= 20
+	})
+}
+
+// killWhenWaiting runs cmd under p, kills it once waiting (polled every
+// 20 ms, under the result's lock) holds, and checks that Serve returned at
+// once after the kill (a handler left waiting would hold it up for as long
+// as the kernel waits: minutes) and that the program printed nothing (no
+// call of it failed instead of waiting).
+func killWhenWaiting(t *testing.T, p emulate.NetworkPolicy, cmd *exec.Cmd, waiting func(*result) bool) {
+	t.Helper()
+	nw, err := emulate.NewNetwork(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := &result{notified: map[string]int{}, started: make(chan struct{})}
-	cmd := exec.Command(netHelperPath(t), "flood", path)
 	killed := make(chan time.Time, 1)
 	go func() {
 		<-res.started
-		// Once the sends stopped coming: the last one waits.
-		last, still := -1, 0
-		for still < 20 {
-			time.Sleep(20 * time.Millisecond)
+		deadline := time.Now().Add(time.Minute)
+		for {
 			res.mu.Lock()
-			n := res.notified["sendto"]
+			ok := waiting(res)
 			res.mu.Unlock()
-			if n == last && n > 0 {
-				still++
-			} else {
-				last, still = n, 0
+			if ok {
+				break
 			}
+			if time.Now().After(deadline) {
+				t.Error("the program never waited")
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		cmd.Process.Kill()
 		killed <- time.Now()
@@ -623,7 +612,7 @@ func TestBlockingSendTargetKilled(t *testing.T) {
 		t.Errorf("Serve returned %v after the program was killed", d)
 	}
 	if res.out != "" {
-		t.Errorf("a send failed instead of waiting: %q", res.out)
+		t.Errorf("the killed program wrote %q", res.out)
 	}
 }
 
