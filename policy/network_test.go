@@ -139,7 +139,7 @@ func TestHandlerNetworkCalls(t *testing.T) {
 // a trace list together.
 func TestRulesNetworkOnKernel(t *testing.T) {
 	sectest.RequireKernel(t, sectest.AddFD)
-	bash := sectest.RequireTool(t, "bash")
+	bb := sectest.RequireTool(t, "busybox")
 	ok, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestRulesNetworkOnKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(bash, "-c", "echo >/dev/tcp/127.0.0.1/"+port+" && echo one; echo >/dev/tcp/127.0.0.2/"+port+" || echo two")
+	cmd := exec.Command(bb, "sh", "-c", "echo | "+bb+" nc 127.0.0.1 "+port+" && echo one; echo | "+bb+" nc 127.0.0.2 "+port+" || echo two")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	st, err := seccompstream.Start(cmd, f)
 	if err != nil {

@@ -34,16 +34,16 @@ func listenCount(t *testing.T) (port string, accepted *atomic.Int32) {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), accepted
 }
 
-// run --allow-connect: a connect to the listed port works (bash's
-// /dev/tcp), one to another port fails with "Permission denied", its
-// listener never accepts, and the refusal is shown as a --deny line is.
+// run --allow-connect: a connect to the listed port works (busybox nc),
+// one to another port fails with "Permission denied", its listener never
+// accepts, and the refusal is shown as a --deny line is.
 func TestRunAllowConnect(t *testing.T) {
 	sectest.RequireKernel(t, sectest.AddFD)
-	bash := sectest.RequireTool(t, "bash")
+	bb := sectest.RequireTool(t, "busybox")
 	ok, okN := listenCount(t)
 	other, otherN := listenCount(t)
-	script := "echo hi >/dev/tcp/127.0.0.1/" + ok + " && echo connected; echo hi >/dev/tcp/127.0.0.1/" + other + " || echo refused"
-	code, stdout, stderr := runCLI(t, "run", "--allow-connect", "127.0.0.1:"+ok+",[::1]:"+ok, "--", bash, "-c", script)
+	script := "echo hi | " + bb + " nc 127.0.0.1 " + ok + " && echo connected; echo hi | " + bb + " nc 127.0.0.1 " + other + " || echo refused"
+	code, stdout, stderr := runCLI(t, "run", "--allow-connect", "127.0.0.1:"+ok+",[::1]:"+ok, "--", bb, "sh", "-c", script)
 	if code != 0 || stdout != "connected\nrefused\n" {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
@@ -62,9 +62,9 @@ func TestRunAllowConnect(t *testing.T) {
 // too, with their results.
 func TestRunAllowConnectTraced(t *testing.T) {
 	sectest.RequireKernel(t, sectest.AddFD)
-	bash := sectest.RequireTool(t, "bash")
+	bb := sectest.RequireTool(t, "busybox")
 	ok, _ := listenCount(t)
-	code, stdout, stderr := runCLI(t, "run", "--trace", "connect", "--allow-connect", "127.0.0.1:"+ok, "--", bash, "-c", "echo >/dev/tcp/127.0.0.1/"+ok+" && echo connected")
+	code, stdout, stderr := runCLI(t, "run", "--trace", "connect", "--allow-connect", "127.0.0.1:"+ok, "--", bb, "sh", "-c", "echo | "+bb+" nc 127.0.0.1 "+ok+" && echo connected")
 	if code != 0 || stdout != "connected\n" {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
