@@ -137,6 +137,9 @@ func (h *harness) watch(*rand.Rand) {
 		h.threadsPeak.Store(n)
 	}
 	now := monotonicNS()
+	if a := h.agent.Load(); a != nil {
+		a.watch(now)
+	}
 	h.forLive(func(t *target) {
 		start := t.get(lCallStart)
 		if start == 0 || now < start || time.Duration(now-start) < h.cfg.Hang {

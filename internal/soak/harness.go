@@ -62,6 +62,7 @@ type harness struct {
 	dgRNG      *rand.Rand
 
 	threadsPeak atomic.Int64
+	agent       atomic.Pointer[agentRun] // nil without the agent scenario
 }
 
 // target is one running target process and its Stream.
@@ -79,9 +80,9 @@ type target struct {
 	// res guards pidfd and l against finish, which closes them: the
 	// injectors hold targets that may finish meanwhile, and a closed
 	// pidfd's number can be reused at once by another target's.
-	res   sync.RWMutex
-	pidfd int
-	l     *ledger
+	res    sync.RWMutex
+	pidfd  int
+	l      *ledger
 	stats  seccompstream.Stats
 	exited chan struct{}
 	status syscall.WaitStatus
@@ -138,8 +139,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.GoroutinesAfter = runtime.NumGoroutine()
 	rep.ThreadsAfter = countThreads()
 	rep.ThreadsPeak = int(h.threadsPeak.Load())
-	// Go keeps idle threads; the bound is the design's budget for idle
-	// streams above what the soak started with.
+	// Go keeps idle threads, so the count after is the peak's. The bound:
+	// the design's idle budget, plus one thread per Stream (a
+	// dedicated-mode receiver, or a handler in a blocking ioctl).
 	rep.ThreadLimit = rep.ThreadsBefore + 2*runtime.GOMAXPROCS(0) + 16 + cfg.Targets + max(cfg.Group, 0) + max(cfg.DisruptGroup, 0)
 	if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); err != unix.ECHILD {
 		rep.ProcessesLeft = 1
@@ -277,6 +279,7 @@ func (h *harness) run(ctx context.Context) {
 	var agent *agentRun
 	if h.cfg.Agent {
 		agent = h.startAgent(&slots)
+		h.agent.Store(agent)
 	}
 	for _, inj := range []struct {
 		every time.Duration
@@ -417,7 +420,7 @@ func serveOptions(r *rand.Rand, m int) []seccompstream.ServeOption {
 // streamOptions picks Stream options.
 func (h *harness) streamOptions(r *rand.Rand) []seccompstream.Option {
 	var opts []seccompstream.Option
-	if r.IntN(4) == 0 {
+	if !h.cfg.NoDedicated && r.IntN(4) == 0 {
 		opts = append(opts, seccompstream.WithDedicatedThread())
 	}
 	if h.feat.SyncWakeUp && r.IntN(2) == 0 {
@@ -476,7 +479,9 @@ func (h *harness) start(server, mix int, c bool, r *rand.Rand) (*target, error) 
 	return t, nil
 }
 
-// reap waits for the target in the background and opens its pidfd first.
+// reap opens the target's pidfd and reaps it in the background once it
+// has exited. The wait is in the runtime's poller (a pidfd polls readable
+// when its process exits), so waiting targets cost no thread.
 func (t *target) reap() error {
 	fd, err := unix.PidfdOpen(t.cmd.Process.Pid, 0)
 	if err != nil {
@@ -485,7 +490,27 @@ func (t *target) reap() error {
 		return fmt.Errorf("pidfd_open: %w", err)
 	}
 	t.pidfd = fd
+	var f *os.File
+	if w, err := unix.Dup(fd); err == nil {
+		unix.CloseOnExec(w)
+		if unix.SetNonblock(w, true) == nil {
+			f = os.NewFile(uintptr(w), "pidfd")
+		} else {
+			unix.Close(w)
+		}
+	}
 	go func() {
+		if f != nil {
+			if rc, err := f.SyscallConn(); err == nil {
+				pfd := []unix.PollFd{{Fd: -1, Events: unix.POLLIN}}
+				_ = rc.Read(func(fd uintptr) bool {
+					pfd[0].Fd = int32(fd)
+					n, err := unix.Poll(pfd, 0)
+					return err != unix.EINTR && (err != nil || n > 0)
+				})
+			}
+			f.Close()
+		}
 		_ = t.cmd.Wait()
 		t.status = t.cmd.ProcessState.Sys().(syscall.WaitStatus)
 		close(t.exited)
@@ -554,7 +579,7 @@ func (h *harness) startC(t *target, calls int, enosys bool, opts []seccompstream
 		unix.Close(t.pidfd)
 		return fmt.Errorf("listener of the C target: %w", err)
 	}
-	_, _ = stdin.Write([]byte{1})
+	_, _ = stdin.Write([]byte{'A'})
 	stdin.Close()
 	return nil
 }

@@ -21,24 +21,24 @@ type ledger struct {
 
 // Words of a ledger. target.c has the same list.
 const (
-	lMagic     = iota // ledgerMagic once the target has started
-	lStarted          // calls made
-	lReturned         // calls that returned
-	lRight            // answers that were right for their call
-	lWrong            // answers that were not
-	lENOSYS           // ENOSYS where the target's class allows it
-	lEINTR            // EINTR where the target's signals allow it
-	lOrphans          // descriptors open at the end that the target did not open (set at the end)
-	lCallStart        // CLOCK_MONOTONIC ns when the call in progress started; 0 between calls
-	lCurSeq           // sequence number of the call in progress (or the last one)
-	lCurOp            // its op
-	lDone             // 1 once the target has finished on its own
-	lStop             // set by the harness: finish after the current call
-	lWrongSeq         // the last wrong answer: its call,
-	lWrongOp          // op,
-	lWrongRet         // return value
-	lWrongErrno       // and errno
-	lECANCELED        // a blocked handler's own answer (ECANCELED), counted as right too
+	lMagic      = iota // ledgerMagic once the target has started
+	lStarted           // calls made
+	lReturned          // calls that returned
+	lRight             // answers that were right for their call
+	lWrong             // answers that were not
+	lENOSYS            // ENOSYS where the target's class allows it
+	lEINTR             // EINTR where the target's signals allow it
+	lOrphans           // descriptors open at the end that the target did not open (set at the end)
+	lCallStart         // CLOCK_MONOTONIC ns when the call in progress started; 0 between calls
+	lCurSeq            // sequence number of the call in progress (or the last one)
+	lCurOp             // its op
+	lDone              // 1 once the target has finished on its own
+	lStop              // set by the harness: finish after the current call
+	lWrongSeq          // the last wrong answer: its call,
+	lWrongOp           // op,
+	lWrongRet          // return value
+	lWrongErrno        // and errno
+	lECANCELED         // a blocked handler's own answer (ECANCELED), counted as right too
 	lWords
 )
 

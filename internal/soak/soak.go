@@ -50,6 +50,9 @@ type Config struct {
 	Hang time.Duration
 	// NoC turns the C targets off (they need gcc); NoGo the Go ones.
 	NoC, NoGo bool
+	// NoDedicated keeps every Stream in the default receive mode (no
+	// WithDedicatedThread): for telling a dedicated-mode bug from others.
+	NoDedicated bool
 	// Agent runs the agent scenario: an OCI agent process killed and
 	// restarted while runc containers make calls. It needs runc and
 	// busybox (and the C targets).
@@ -105,24 +108,24 @@ func (cfg Config) Defaults() Config {
 
 // Fault kinds, as the report counts them.
 const (
-	faultSigUSR1      = iota // SIGUSR1 to a target (SA_RESTART handler)
-	faultSigUSR2             // SIGUSR2 to a target (C: no SA_RESTART, so EINTR; Go: SA_RESTART)
-	faultSigURG              // SIGURG to a target
-	faultSigStop             // SIGSTOP then SIGCONT to a target
-	faultSelfSignal          // SIGURG or SIGCHLD to a thread of the supervisor
-	faultKill                // SIGKILL to a target waiting in a call
-	faultPanic               // a handler panicked
-	faultBlock               // a handler blocked until its context ended
-	faultInvalid             // a handler returned an invalid Response
-	faultFD                  // a descriptor installed in a target (AddFD, RespondFD)
-	faultContinue            // a call answered Continue
-	faultCancel              // a Serve context cancelled
-	faultCancelBusy          // ... with handlers running
-	faultClose               // a Stream closed while its target was calling
-	faultGroupClose          // a Group closed with its Streams serving
-	faultAgentKill           // the agent process killed (SIGKILL) and restarted
-	faultTargetsStarted      // targets started (new ones all the time)
-	faultContainers          // runc containers started under the agent
+	faultSigUSR1        = iota // SIGUSR1 to a target (SA_RESTART handler)
+	faultSigUSR2               // SIGUSR2 to a target (C: no SA_RESTART, so EINTR; Go: SA_RESTART)
+	faultSigURG                // SIGURG to a target
+	faultSigStop               // SIGSTOP then SIGCONT to a target
+	faultSelfSignal            // SIGURG or SIGCHLD to a thread of the supervisor
+	faultKill                  // SIGKILL to a target waiting in a call
+	faultPanic                 // a handler panicked
+	faultBlock                 // a handler blocked until its context ended
+	faultInvalid               // a handler returned an invalid Response
+	faultFD                    // a descriptor installed in a target (AddFD, RespondFD)
+	faultContinue              // a call answered Continue
+	faultCancel                // a Serve context cancelled
+	faultCancelBusy            // ... with handlers running
+	faultClose                 // a Stream closed while its target was calling
+	faultGroupClose            // a Group closed with its Streams serving
+	faultAgentKill             // the agent process killed (SIGKILL) and restarted
+	faultTargetsStarted        // targets started (new ones all the time)
+	faultContainers            // runc containers started under the agent
 	numFaults
 )
 
@@ -161,6 +164,8 @@ type Report struct {
 	// Received notifications that came back after they were received, on
 	// targets without WAIT_KILLABLE_RECV (documented, not a failure).
 	Restarts uint64
+	// Containers that did not start although the agent was up.
+	ContainerFails uint64
 	// Descriptors left in targets without WAIT_KILLABLE_RECV that they did
 	// not ask for (documented for RespondFD, not a failure).
 	OrphansNonKillable uint64
@@ -190,7 +195,7 @@ type Report struct {
 
 // Failed reports whether any failure column is non-zero.
 func (r *Report) Failed() bool {
-	return r.Lost+r.Double+r.Wrong+r.Hung+r.ServeErrors+r.TargetFails+r.Orphans > 0 ||
+	return r.Lost+r.Double+r.Wrong+r.Hung+r.ServeErrors+r.TargetFails+r.ContainerFails+r.Orphans > 0 ||
 		r.FDsAfter != r.FDsBefore || r.GoroutinesAfter > r.GoroutinesBefore ||
 		r.ThreadsAfter > r.ThreadLimit || r.ProcessesLeft > 0
 }
@@ -238,6 +243,7 @@ func (r *Report) Table() string {
 	fail("hung", r.Hung)
 	fail("Serve/Receive errors", r.ServeErrors)
 	fail("target failures", r.TargetFails)
+	fail("containers not started (agent up)", r.ContainerFails)
 	fail("orphaned fds (WAIT_KILLABLE)", r.Orphans)
 	leak := func(name string, before, after int, bad bool, note string) {
 		mark := note

@@ -30,6 +30,7 @@ func TestSoakShort(t *testing.T) {
 		Calls:           sectest.Scale(2000),
 		GroupCloseEvery: 500 * time.Millisecond,
 		AgentKillEvery:  time.Second,
+		Agent:           true,
 		Seed:            1,
 		Log:             testLog{t},
 	}

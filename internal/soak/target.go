@@ -17,10 +17,14 @@ import (
 const envGoTarget = "SECCOMPSTREAM_SOAK_GO_TARGET"
 
 // TargetMain runs the Go target when the process was started as one (by
-// the harness, through seccompstream.Start), and returns otherwise. The
+// the harness, through seccompstream.Start), or the agent of the agent
+// scenario, and returns otherwise. The
 // soak command calls it first thing in main, and the package's tests in
 // TestMain.
 func TargetMain() {
+	if socket := os.Getenv(envAgent); socket != "" {
+		os.Exit(agentMain(socket, os.Getenv("SECCOMPSTREAM_SOAK_MAGIC")))
+	}
 	if os.Getenv(envGoTarget) == "" {
 		return
 	}
@@ -73,6 +77,7 @@ func goTarget(args []string) int {
 	fdsStart := countFDs()
 	l.set(lMagic, ledgerMagic)
 	buf := make([]byte, len(magic))
+	enosysRun := 0
 	for seq := uint64(1); seq <= calls && l.get(lStop) == 0; seq++ {
 		op := pickOp(id, seq, mix)
 		l.set(lCurSeq, seq)
@@ -105,6 +110,11 @@ func goTarget(args []string) int {
 				l.add(lECANCELED, 1)
 			}
 		}
+		if e == unix.ENOSYS {
+			enosysRun++
+		} else {
+			enosysRun = 0
+		}
 		switch {
 		case right:
 			l.add(lRight, 1)
@@ -117,6 +127,9 @@ func goTarget(args []string) int {
 			l.set(lWrongRet, uint64(r))
 			l.set(lWrongErrno, uint64(e))
 		}
+		if enosysOK && enosysRun >= giveUp {
+			break // the listener is gone for good
+		}
 	}
 	if end := countFDs(); fdsStart >= 0 && end > fdsStart {
 		l.set(lOrphans, uint64(end-fdsStart))
@@ -124,6 +137,10 @@ func goTarget(args []string) int {
 	l.set(lDone, 1)
 	return 0
 }
+
+// giveUp is the number of consecutive ENOSYS answers after which a target
+// whose stream may be disrupted stops: its listener is gone.
+const giveUp = 32
 
 // countFDs returns the number of open descriptors of the process, -1 if
 // unknown.
