@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 	"golang.org/x/sys/unix"
 )
@@ -23,10 +24,6 @@ const (
 	IovMax = 1024
 	// sockaddrMax is sizeof(struct sockaddr_storage).
 	sockaddrMax = unix.SizeofSockaddrAny
-
-	// Bits of AUDIT_ARCH_* values (linux/audit.h).
-	auditArch64Bit = 0x80000000
-	auditArchLE    = 0x40000000
 )
 
 // ReadValue reads a value of type T at addr in the target's memory, laid out
@@ -76,7 +73,7 @@ func checkPlain(t reflect.Type) error {
 // value; 0, unknown, means the supervisor's own, little endian on every
 // architecture this package runs on).
 func archByteOrder(arch uint32) binary.ByteOrder {
-	if arch&auditArchLE != 0 || arch == 0 {
+	if sysnames.IsLE(arch) || arch == 0 {
 		return binary.LittleEndian
 	}
 	return binary.BigEndian
@@ -88,7 +85,7 @@ func archIs64(arch uint32) bool {
 	if arch == 0 {
 		return bits.UintSize == 64
 	}
-	return arch&auditArch64Bit != 0
+	return sysnames.Is64(arch)
 }
 
 // Sockaddr is a socket address read from the target's memory, as connect,

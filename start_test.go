@@ -492,14 +492,10 @@ func TestStartDescendants(t *testing.T) {
 // A Go target with many threads, with and without WAIT_KILLABLE_RECV:
 // every call is answered correctly.
 func TestStartGoThreads(t *testing.T) {
-	feat, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, killable := range []bool{true, false} {
 		t.Run(fmt.Sprintf("waitkillable=%v", killable), func(t *testing.T) {
-			if killable && !feat.WaitKillableRecv {
-				t.Skip("WAIT_KILLABLE_RECV needs Linux 5.19")
+			if killable {
+				sectest.RequireKernel(t, sectest.WaitKillableRecv)
 			}
 			defer seccompstream.SetStartWaitKillable(killable)()
 			n := sectest.Scale(2000)
@@ -707,13 +703,9 @@ func TestStartWithOptions(t *testing.T) {
 	if err := f.Add(filter.Notify, "getppid"); err != nil {
 		t.Fatal(err)
 	}
-	feat, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command("/bin/true")
 	s, err := seccompstream.Start(cmd, f, seccompstream.WithSyncWakeup(), seccompstream.WithDedicatedThread())
-	if !feat.SyncWakeUp {
+	if !sectest.HaveKernel(t, sectest.SyncWakeUp) {
 		if !errors.Is(err, seccompstream.ErrNotSupported) {
 			t.Fatalf("Start with WithSyncWakeup on a kernel without it: %v", err)
 		}

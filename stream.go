@@ -57,12 +57,22 @@ type Stream struct {
 	watchDone <-chan struct{}
 	watchStop func() bool
 
-	// Dedicated-thread mode: an eventfd that wakes the receiver, and the
-	// receiver's context (owned by the token holder).
-	wakefd  int
+	// wakefd is an eventfd that wakes a receiver blocked in poll(2) (-1
+	// until one is needed): made by New in dedicated-thread mode, and by
+	// the first receiver that has to wait outside the runtime poller in
+	// the default mode (see recvPoller). It is written under mu.RLock and
+	// closed by Close under mu. recvCtx is the blocked receiver's context
+	// (owned by the token holder).
+	wakefd  atomic.Int32
 	recvCtx context.Context
 
-	skipped atomic.Uint64 // notifications withdrawn between wake-up and RECV
+	// faults injects poll results the kernel cannot produce on cue (nil
+	// outside tests; see export_test.go).
+	faults *pollFaults
+
+	skipped   atomic.Uint64 // notifications withdrawn between wake-up and RECV
+	pollErrs  atomic.Uint64 // lone POLLERRs seen (see pollErr)
+	fallbacks atomic.Uint64 // waits outside the runtime poller because it failed
 }
 
 // New returns a Stream over the listener fd, a file descriptor returned by
@@ -129,7 +139,7 @@ func New(fd int, opts ...Option) (*Stream, error) {
 		done:    make(chan struct{}),
 		recvSem: make(chan struct{}, 1),
 	}
-	s.wakefd = wakefd
+	s.wakefd.Store(int32(wakefd))
 	s.readFn = s.tryRecv
 	s.blockFn = s.recvBlocking
 	s.wakeFn = s.wakeReceiver
@@ -172,6 +182,9 @@ func (s *Stream) FD() int { return s.fd }
 //
 // Notifications withdrawn by the kernel between the wake-up and the receive
 // (the target was killed or signalled) are skipped: they are not errors.
+// Neither is the kernel's transient poll error under signals (a lone
+// POLLERR): Receive polls again, and waits outside the runtime poller
+// while that poller cannot be used.
 //
 // In the default mode Receive waits in the runtime's network poller and
 // holds no OS thread while it waits.
@@ -226,7 +239,7 @@ func (s *Stream) receive(ctx context.Context, n *Notification) error {
 func (s *Stream) recvPoller(ctx context.Context) error {
 	s.watch(ctx)
 	for {
-		err := s.rc.Read(s.readFn)
+		err := s.read()
 		if err == nil {
 			err = s.rerr
 			s.rerr = nil
@@ -239,7 +252,11 @@ func (s *Stream) recvPoller(ctx context.Context) error {
 			return errClosed
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("seccompstream: waiting for notification: %w", err)
+			// "not pollable": the runtime poller saw a lone EPOLLERR
+			// from the listener (see pollErr) and fails every wait
+			// until the listener's next event, whose wake-up may
+			// already be gone. Wait in poll(2) for this notification.
+			return s.recvFallback(ctx)
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
@@ -271,14 +288,41 @@ func (s *Stream) watch(ctx context.Context) {
 	s.watchStop = context.AfterFunc(ctx, s.wakeFn)
 }
 
-// wakeReceiver wakes the receiver, wherever it waits.
+// wakeReceiver wakes the receiver, wherever it waits: in poll(2) (the
+// dedicated-thread mode, and the default mode's fallback) or in the
+// runtime poller.
 func (s *Stream) wakeReceiver() {
-	if s.cfg.dedicated {
-		s.kick()
-		return
+	s.kick()
+	if !s.cfg.dedicated {
+		// Past deadline: the poller returns os.ErrDeadlineExceeded.
+		_ = s.file.SetReadDeadline(time.Unix(1, 0))
 	}
-	// Past deadline: the poller returns os.ErrDeadlineExceeded.
-	_ = s.file.SetReadDeadline(time.Unix(1, 0))
+}
+
+// read waits in the runtime poller (RawConn.Read with tryRecv), or fails
+// as the poller would when a fault is injected.
+func (s *Stream) read() error {
+	if s.faults != nil && s.faults.notPollable.Add(-1) >= 0 {
+		return errInjectedNotPollable
+	}
+	return s.rc.Read(s.readFn)
+}
+
+// recvFallback receives one notification while the runtime poller cannot
+// be used (see recvPoller): in blocking poll(2) calls on the listener and
+// on the wake-up eventfd, made now if this is the first time. The poll
+// sees a notification that was pending when the poller failed, so none is
+// lost; the next Receive uses the poller again. The caller owns the token.
+func (s *Stream) recvFallback(ctx context.Context) error {
+	if s.wakefd.Load() < 0 {
+		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			return fmt.Errorf("seccompstream: waiting for notification: eventfd: %w", err)
+		}
+		s.wakefd.Store(int32(fd))
+	}
+	s.fallbacks.Add(1)
+	return s.recvWait(ctx)
 }
 
 // tryRecv is the poller callback: it returns false to wait for readiness
@@ -297,7 +341,7 @@ func (s *Stream) tryRecv(fd uintptr) bool {
 		if n == 0 {
 			return false
 		}
-		switch s.onPoll(fd, s.pfd[0].Revents) {
+		switch s.onPoll(fd, s.revents(0)) {
 		case recvDone:
 			return true
 		case recvAgain:
@@ -344,11 +388,36 @@ func (s *Stream) onPoll(fd uintptr, re int16) int {
 	case re&unix.POLLHUP != 0:
 		s.rerr = io.EOF
 		return recvDone
-	case re&(unix.POLLERR|unix.POLLNVAL) != 0:
+	case re&unix.POLLNVAL != 0:
 		s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
 		return recvDone
+	case re&unix.POLLERR != 0:
+		// Transient: see pollErr. Poll again.
+		s.pollErrs.Add(1)
+		return recvAgain
 	}
 	return recvWait
+}
+
+// pollErr documents a lone POLLERR from the listener, which is transient.
+// The kernel's seccomp_notify_poll returns EPOLLERR alone when it cannot
+// take the filter's notify lock because the polling thread has a signal
+// pending (mutex_lock_interruptible in the lock's slow path), and Go
+// delivers signals to its threads all the time. The state of the listener
+// is unknown then: poll again. The runtime poller, which meets the same
+// result in epoll_wait, records it as an event error and fails every later
+// wait with "not pollable" until the listener's next event; recvPoller
+// handles that. POLLNVAL, a closed descriptor, is not transient.
+const pollErr = unix.POLLERR
+
+// revents returns the listener's poll result in s.pfd[i], or the fault a
+// test injected.
+func (s *Stream) revents(i int) int16 {
+	re := s.pfd[i].Revents
+	if s.faults != nil && re != 0 && s.faults.lonePOLLERR.Add(-1) >= 0 {
+		return unix.POLLERR
+	}
+	return re
 }
 
 // recvDedicated waits in blocking system calls on the calling goroutine's
@@ -361,6 +430,13 @@ func (s *Stream) onPoll(fd uintptr, re int16) int {
 func (s *Stream) recvDedicated(ctx context.Context) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	return s.recvWait(ctx)
+}
+
+// recvWait waits in blocking poll(2) calls on the listener and s.wakefd
+// until it received a notification into s.buf, the listener hung up, ctx
+// ended or the Stream was closed. The caller owns the token.
+func (s *Stream) recvWait(ctx context.Context) error {
 	s.recvCtx = ctx
 	defer func() { s.recvCtx = nil }()
 	s.watch(ctx)
@@ -395,8 +471,9 @@ func (s *Stream) recvBlocking(fd uintptr) {
 			s.rerr = errInterrupted
 			return
 		}
+		wakefd := int(s.wakefd.Load())
 		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-		s.pfd[1] = unix.PollFd{Fd: int32(s.wakefd), Events: unix.POLLIN}
+		s.pfd[1] = unix.PollFd{Fd: int32(wakefd), Events: unix.POLLIN}
 		_, err := unix.Poll(s.pfd[:], -1)
 		if err != nil {
 			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
@@ -409,10 +486,10 @@ func (s *Stream) recvBlocking(fd uintptr) {
 			// A wake-up: drain it, then look at ctx and closed again. One
 			// meant for an earlier Receive is harmless.
 			var b [8]byte
-			_, _ = unix.Read(s.wakefd, b[:])
+			_, _ = unix.Read(wakefd, b[:])
 			continue
 		}
-		if s.onPoll(fd, s.pfd[0].Revents) == recvDone {
+		if s.onPoll(fd, s.revents(0)) == recvDone {
 			return
 		}
 	}
@@ -420,10 +497,30 @@ func (s *Stream) recvBlocking(fd uintptr) {
 
 var errInterrupted = errors.New("interrupted")
 
-// kick wakes a dedicated-mode receiver out of poll(2).
+// pollFaults is a test seam for the poll results the kernel cannot produce
+// on cue: a lone POLLERR needs a contended notify lock and a signal pending
+// on the polling thread at that instant, and the runtime poller's "not
+// pollable" state follows a lone EPOLLERR seen by epoll_wait.
+type pollFaults struct {
+	lonePOLLERR atomic.Int64 // the next n non-empty polls of the listener report a lone POLLERR
+	notPollable atomic.Int64 // the next n waits in the runtime poller fail with "not pollable"
+}
+
+var errInjectedNotPollable = errors.New("not pollable (injected)")
+
+// kick wakes a receiver blocked in poll(2), if there is a wake-up eventfd.
+// Close, which closes the eventfd under mu, calls kickLocked instead.
 func (s *Stream) kick() {
-	one := [8]byte{1}
-	_, _ = unix.Write(s.wakefd, one[:])
+	s.mu.RLock()
+	s.kickLocked()
+	s.mu.RUnlock()
+}
+
+func (s *Stream) kickLocked() {
+	if fd := s.wakefd.Load(); fd >= 0 {
+		one := [8]byte{1}
+		_, _ = unix.Write(int(fd), one[:])
+	}
 }
 
 // All returns an iterator over the notifications, for use with range. It
@@ -529,9 +626,7 @@ func (s *Stream) Close() error {
 		return nil
 	}
 	close(s.done)
-	if s.cfg.dedicated {
-		s.kick()
-	}
+	s.kickLocked() // the eventfd is closed below, under mu
 	// Wake the poller's waiter (and make it see the closed flag) before
 	// waiting for the ioctls that hold mu.
 	_ = s.file.SetReadDeadline(time.Unix(1, 0))
@@ -547,8 +642,8 @@ func (s *Stream) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.file.Close()
-	if s.cfg.dedicated {
-		unix.Close(s.wakefd)
+	if fd := s.wakefd.Swap(-1); fd >= 0 {
+		unix.Close(int(fd))
 	}
 	if err != nil {
 		return fmt.Errorf("seccompstream: close listener: %w", err)

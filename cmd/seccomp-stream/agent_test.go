@@ -277,12 +277,7 @@ func TestAgentCLIUsage(t *testing.T) {
 // ENOSYS and the container ends normally.
 func TestAgentCLIKilled(t *testing.T) {
 	sectest.RequireTool(t, "runc")
-	if _, err := exec.LookPath("go"); err != nil {
-		if sectest.InCI() {
-			t.Fatal("no go tool")
-		}
-		t.Skip("no go tool")
-	}
+	sectest.RequireTool(t, "go")
 	bin := buildCLI(t)
 	socket := filepath.Join(t.TempDir(), "agent.sock")
 	agentErr := newSyncBuffer()

@@ -104,24 +104,3 @@ func FuzzParseRules(f *testing.F) {
 		}
 	})
 }
-
-func TestFlagFormatting(t *testing.T) {
-	for _, tc := range []struct{ got, want string }{
-		{openFlags(unix.O_RDONLY | unix.O_CLOEXEC), "O_RDONLY|O_CLOEXEC"},
-		{openFlags(unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC), "O_WRONLY|O_CREAT|O_TRUNC"},
-		{openFlags(unix.O_RDWR | unix.O_TMPFILE), "O_RDWR|O_TMPFILE"},
-		{openFlags(unix.O_RDONLY | unix.O_DIRECTORY), "O_RDONLY|O_DIRECTORY"},
-		{atFlags(unix.AT_REMOVEDIR), "AT_REMOVEDIR"},
-		{atFlags(0), "0"},
-		{atFlags(1 << 30), "0x40000000"},
-		{accessMode(unix.R_OK | unix.X_OK), "R_OK|X_OK"},
-		{accessMode(0), "F_OK"},
-		{formatArg("d", uint64(0xffffff9c), 0, nil), "AT_FDCWD"},
-		{formatArg("m", 0o755, 0, nil), "0755"},
-		{formatArg("x", 0, 0, nil), "NULL"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("got %q, want %q", tc.got, tc.want)
-		}
-	}
-}

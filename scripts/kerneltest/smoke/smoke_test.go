@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // helperEnv makes the re-executed test binary run helperMain instead of the
@@ -273,16 +275,11 @@ func send(fd int, r *resp) error {
 // atLeast reports whether the running kernel is major.minor or newer.
 func atLeast(t *testing.T, major, minor int) bool {
 	t.Helper()
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+	at, err := sectest.KernelAtLeast(fmt.Sprintf("%d.%d", major, minor))
+	if err != nil {
 		t.Fatal(err)
 	}
-	rel := unix.ByteSliceToString(u.Release[:])
-	var kmaj, kmin int
-	if _, err := fmt.Sscanf(rel, "%d.%d", &kmaj, &kmin); err != nil {
-		t.Fatalf("kernel release %q: %v", rel, err)
-	}
-	return kmaj > major || kmaj == major && kmin >= minor
+	return at
 }
 
 // TestFilterFlags probes each filter flag the way the library does:

@@ -1,0 +1,22 @@
+package seccompstream
+
+// InjectPollFaults makes the next lonePOLLERR non-empty polls of s's
+// listener report a lone POLLERR, and the next notPollable waits of s in
+// the runtime poller fail with "not pollable", as they do after the
+// kernel's poll fails (see pollErr). Neither can be produced on cue: a
+// lone POLLERR needs the listener's notify lock to be contended and a
+// signal pending on the polling thread at that instant. Call it before
+// the first Receive.
+func InjectPollFaults(s *Stream, lonePOLLERR, notPollable int64) {
+	f := new(pollFaults)
+	f.lonePOLLERR.Store(lonePOLLERR)
+	f.notPollable.Store(notPollable)
+	s.faults = f
+}
+
+// PollStats returns how many lone POLLERRs s saw (real or injected) and
+// how many notifications it received outside the runtime poller because
+// the poller could not be used.
+func PollStats(s *Stream) (pollErrs, fallbacks uint64) {
+	return s.pollErrs.Load(), s.fallbacks.Load()
+}
