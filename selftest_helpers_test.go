@@ -22,60 +22,6 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
-// requireFeature skips t when the running kernel lacks a feature (have is
-// false) and is older than version, the first Linux release with it. On a
-// kernel that is version or newer a missing feature fails t: the probe or
-// the library is broken, and a skip would hide it.
-//
-// TODO(structure): switch to the internal/sectest gate once it is on main.
-func requireFeature(t testing.TB, have bool, name, version string) {
-	t.Helper()
-	if have {
-		return
-	}
-	running := kernelRelease(t)
-	if versionAtLeast(running, version) {
-		t.Fatalf("%s is missing on Linux %s, which should have it (since %s)", name, running, version)
-	}
-	t.Skipf("%s needs Linux %s; running %s", name, version, running)
-}
-
-// kernelRelease returns the running kernel's release, e.g. "6.18.0-1-amd64".
-func kernelRelease(t testing.TB) string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		t.Fatal(err)
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
-// versionAtLeast reports whether release ("6.1.0-57-cloud-amd64") is at
-// least version ("6.6").
-func versionAtLeast(release, version string) bool {
-	num := func(s string) []int {
-		var out []int
-		for _, f := range strings.SplitN(s, ".", 3) {
-			i := 0
-			for i < len(f) && f[i] >= '0' && f[i] <= '9' {
-				i++
-			}
-			n, _ := strconv.Atoi(f[:i])
-			out = append(out, n)
-			if i < len(f) {
-				break
-			}
-		}
-		return out
-	}
-	r, v := num(release), num(version)
-	for i := range v {
-		if i >= len(r) || r[i] != v[i] {
-			return i < len(r) && r[i] > v[i]
-		}
-	}
-	return true
-}
-
 // envSelftestTarget names a prebuilt C target (testdata/selftest/target.c,
 // built with gcc -static), for machines without a compiler such as the qemu
 // guest of scripts/kernel-test; see .ci/run.

@@ -444,11 +444,7 @@ func TestSelftestUserNotificationBasic(t *testing.T) {
 // call from a sibling thread of the installer is notified on the listener
 // with that thread's id.
 func TestSelftestUserNotificationWithTSync(t *testing.T) {
-	f, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireFeature(t, f.TSyncESRCH, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH", "5.7")
+	sectest.RequireKernel(t, sectest.TSyncESRCH)
 	out, ws := runGoChild(t, "tsync", nil, nil)
 	if !ws.Exited() || ws.ExitStatus() != 0 {
 		t.Fatalf("child: %v\n%s", ws, out)
@@ -651,11 +647,7 @@ func TestSelftestUserNotificationFaultRecv(t *testing.T) {
 // really makes a copy). The kernel test also checks that CONTINUE with a
 // value or an error set is refused (EINVAL); Continue takes neither.
 func TestSelftestUserNotificationContinue(t *testing.T) {
-	f, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireFeature(t, f.Continue, "SECCOMP_USER_NOTIF_FLAG_CONTINUE", "5.5")
+	sectest.RequireKernel(t, sectest.Continue)
 	c := sectest.StartChild(t, sectest.Opts{Scenario: "st-dup", Notify: []string{"dup"}})
 	s := newStream(t, c.Listener)
 	if re := pollListener(t, s); re != unix.POLLIN {
@@ -702,11 +694,7 @@ func TestSelftestUserIoctlNotificationFilterEmpty(t *testing.T) {
 		wantEOF(t, s)
 	})
 	t.Run("raw RECV", func(t *testing.T) {
-		f, err := seccompstream.KernelFeatures()
-		if err != nil {
-			t.Fatal(err)
-		}
-		requireFeature(t, f.HUPOnExit, "RECV failing (ENOENT) on a listener without users", "6.11")
+		sectest.RequireKernel(t, sectest.HUPOnExit)
 		s := orphanStream(t)
 		defer s.Close()
 		var buf unotify.Notif
@@ -886,11 +874,7 @@ func TestSelftestUserNotificationAddFDRlimit(t *testing.T) {
 // calls are answered as usual with it; before 6.6 New refuses the option
 // with ErrNotSupported naming the version.
 func TestSelftestUserNotificationSync(t *testing.T) {
-	f, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !f.SyncWakeUp {
+	if !sectest.HaveKernel(t, sectest.SyncWakeUp) {
 		c := sectest.StartChild(t, sectest.Opts{Scenario: "idle", Notify: []string{"getppid"}})
 		_, err := seccompstream.New(c.Listener, seccompstream.WithSyncWakeup())
 		unix.Close(c.Listener)
@@ -898,7 +882,7 @@ func TestSelftestUserNotificationSync(t *testing.T) {
 			t.Fatalf("New(WithSyncWakeup) without the feature = %v, want ErrNotSupported naming 6.6", err)
 		}
 	}
-	requireFeature(t, f.SyncWakeUp, "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", "6.6")
+	sectest.RequireKernel(t, sectest.SyncWakeUp)
 	forModes(t, func(t *testing.T, opts ...seccompstream.Option) {
 		const calls = 20
 		c, s := start(t, "getppid", []string{strconv.Itoa(calls)}, append(opts, seccompstream.WithSyncWakeup())...)
@@ -939,11 +923,7 @@ func TestSelftestUserNotificationFIFO(t *testing.T) {
 // requireWaitKillable skips on kernels without WAIT_KILLABLE_RECV.
 func requireWaitKillable(t *testing.T) {
 	t.Helper()
-	f, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireFeature(t, f.WaitKillableRecv, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "5.19")
+	sectest.RequireKernel(t, sectest.WaitKillableRecv)
 }
 
 // TestSelftestUserNotificationWaitKillablePreNotification ports

@@ -2,7 +2,6 @@ package seccompstream_test
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"testing"
 
@@ -11,27 +10,15 @@ import (
 	"github.com/seccompstream/seccompstream"
 )
 
-// Reproductions of bugs found by this branch's soak and selftests in code
-// it does not own, routed to the owner by the lead. Each is skipped unless
-// SECCOMPSTREAM_KNOWN_BUGS=1; remove the skip with the fix.
-
-// requireKnownBugs skips a reproduction of a known, routed bug.
-func requireKnownBugs(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("SECCOMPSTREAM_KNOWN_BUGS") != "1" {
-		t.Skipf("known bug, not fixed yet: %s (SECCOMPSTREAM_KNOWN_BUGS=1 runs it)", what)
-	}
-}
-
 // TestStreamWakeAfterClose: a dedicated-mode Stream's context watcher
 // (context.AfterFunc -> wakeReceiver -> kick) can run after Close has
 // closed the eventfd, and writes 8 bytes to whatever file has its number
 // by then. Found by the soak (a C target's stdout pipe received
-// "\x01\x00\x00\x00\x00\x00\x00\x00"). GOMAXPROCS(1) makes the order
+// "\x01\x00\x00\x00\x00\x00\x00\x00"); the wake-up now holds the
+// Stream's lock and finds the eventfd gone. GOMAXPROCS(1) makes the order
 // deterministic: the watcher's goroutine is started by cancel and runs
 // only once the test yields, after Close.
 func TestStreamWakeAfterClose(t *testing.T) {
-	requireKnownBugs(t, "stream.go: a dedicated-mode Stream's context watcher writes to its eventfd after Close closed it")
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	stray := 0
 	for range 20 {
