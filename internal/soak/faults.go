@@ -12,58 +12,66 @@ import (
 // The injectors. Each runs every so often (Config) until injection stops.
 // Signals to targets go through pidfds, so a reused pid is never hit.
 
-// signalTarget sends a target one signal: SIGUSR1, SIGUSR2, SIGURG, or
-// SIGSTOP followed shortly by SIGCONT.
+// signalTarget sends four random targets a signal each: SIGUSR1, SIGUSR2,
+// SIGURG, or SIGSTOP followed shortly by SIGCONT.
 func (h *harness) signalTarget(r *rand.Rand) {
-	t := h.pick(r, (*target).ready)
-	if t == nil {
-		return
+	for range 4 {
+		t := h.pick(r, (*target).ready)
+		if t == nil {
+			return
+		}
+		var kind int
+		var sig unix.Signal
+		switch x := r.IntN(100); {
+		case x < 40:
+			kind, sig = faultSigUSR1, unix.SIGUSR1
+		case x < 60:
+			kind, sig = faultSigUSR2, unix.SIGUSR2
+		case x < 85:
+			kind, sig = faultSigURG, unix.SIGURG
+		default:
+			kind, sig = faultSigStop, unix.SIGSTOP
+		}
+		if !t.signal(sig) {
+			continue
+		}
+		if sig == unix.SIGSTOP {
+			time.AfterFunc(time.Duration(100+r.IntN(1900))*time.Microsecond, func() { t.signal(unix.SIGCONT) })
+		}
+		h.c.fault(kind)
 	}
-	var kind int
-	var sig unix.Signal
-	switch x := r.IntN(100); {
-	case x < 40:
-		kind, sig = faultSigUSR1, unix.SIGUSR1
-	case x < 60:
-		kind, sig = faultSigUSR2, unix.SIGUSR2
-	case x < 85:
-		kind, sig = faultSigURG, unix.SIGURG
-	default:
-		kind, sig = faultSigStop, unix.SIGSTOP
-	}
-	if !t.signal(sig) {
-		return
-	}
-	if sig == unix.SIGSTOP {
-		time.Sleep(time.Duration(100+r.IntN(1900)) * time.Microsecond)
-		t.signal(unix.SIGCONT)
-	}
-	h.c.fault(kind)
 }
 
-// signalSelf sends SIGURG or SIGCHLD to a random thread of the supervisor,
+// signalSelf sends SIGURG or SIGCHLD to four random threads of the supervisor,
 // as the Go runtime and child processes do all the time: every system
 // call of the library must survive being interrupted.
 func (h *harness) signalSelf(r *rand.Rand) {
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil || len(ents) == 0 {
+	if now := time.Now(); now.Sub(h.tidsAt) > 100*time.Millisecond {
+		h.tidsAt = now
+		h.tids = h.tids[:0]
+		ents, _ := os.ReadDir("/proc/self/task")
+		for _, e := range ents {
+			if tid, err := strconv.Atoi(e.Name()); err == nil {
+				h.tids = append(h.tids, tid)
+			}
+		}
+		if n := int64(len(h.tids)); n > h.threadsPeak.Load() {
+			h.threadsPeak.Store(n)
+		}
+	}
+	if len(h.tids) == 0 {
 		return
 	}
-	if n := int64(len(ents)); n > h.threadsPeak.Load() {
-		h.threadsPeak.Store(n)
-	}
-	tid, err := strconv.Atoi(ents[r.IntN(len(ents))].Name())
-	if err != nil {
-		return
-	}
-	sig := unix.SIGURG
-	if r.IntN(2) == 0 {
-		sig = unix.SIGCHLD
-	}
-	// tgkill checks the thread group: a thread that exited meanwhile, its
-	// id reused elsewhere, gets nothing.
-	if unix.Tgkill(os.Getpid(), tid, sig) == nil {
-		h.c.fault(faultSelfSignal)
+	for range 4 {
+		sig := unix.SIGURG
+		if r.IntN(2) == 0 {
+			sig = unix.SIGCHLD
+		}
+		// tgkill checks the thread group: a thread that exited
+		// meanwhile, its id reused elsewhere, gets nothing.
+		if unix.Tgkill(os.Getpid(), h.tids[r.IntN(len(h.tids))], sig) == nil {
+			h.c.fault(faultSelfSignal)
+		}
 	}
 }
 

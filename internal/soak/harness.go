@@ -63,6 +63,10 @@ type harness struct {
 
 	threadsPeak atomic.Int64
 	agent       atomic.Pointer[agentRun] // nil without the agent scenario
+
+	// The supervisor's threads, refreshed now and then (signalSelf's).
+	tids   []int
+	tidsAt time.Time
 }
 
 // target is one running target process and its Stream.
