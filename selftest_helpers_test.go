@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,9 +23,12 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
-// envSelftestTarget names a prebuilt C target (testdata/selftest/target.c,
-// built with gcc -static), for machines without a compiler such as the qemu
-// guest of scripts/kernel-test; see .ci/run.
+// cTargetSource is the C target, shared with the soak harness.
+const cTargetSource = "internal/soak/csrc/target.c"
+
+// envSelftestTarget names a prebuilt C target (cTargetSource built with
+// gcc -static), for machines without a compiler such as the qemu guest of
+// scripts/kernel-test; see .ci/run.
 const envSelftestTarget = "SECCOMPSTREAM_SELFTEST_TARGET"
 
 // cTargetBinary returns the C target: the prebuilt one named by
@@ -39,14 +43,15 @@ func cTargetBinary(t *testing.T) string {
 	}
 	gcc := sectest.RequireTool(t, "gcc")
 	bin := filepath.Join(t.TempDir(), "target")
-	out, err := exec.Command(gcc, "-O2", "-Wall", "-o", bin, "testdata/selftest/target.c").CombinedOutput()
+	out, err := exec.Command(gcc, "-O2", "-Wall", "-o", bin, cTargetSource).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
 	return bin
 }
 
-// cTarget is a running C target (see testdata/selftest/target.c).
+// cTarget is a running C target in its -interactive mode (see
+// cTargetSource).
 type cTarget struct {
 	t        *testing.T
 	cmd      *exec.Cmd
@@ -59,11 +64,11 @@ type cTarget struct {
 	state  *os.ProcessState
 }
 
-// startC starts the C target with config (see target.c). With "listener"
-// in config it returns once the test holds a copy of the listener and the
-// target has been told to go on. The target is killed and reaped when the
-// test ends.
-func startC(t *testing.T, config string) *cTarget {
+// startC starts the C target with flags (see target.c) and -interactive.
+// With -filter it returns once the test holds a copy of the listener and
+// the target has been told to go on. The target is killed and reaped when
+// the test ends.
+func startC(t *testing.T, flags ...string) *cTarget {
 	t.Helper()
 	bin := cTargetBinary(t)
 	inR, inW, err := os.Pipe()
@@ -76,7 +81,7 @@ func startC(t *testing.T, config string) *cTarget {
 	}
 	c := &cTarget{t: t, stdin: inW, Listener: -1, lines: make(chan string, 1024),
 		read: make(chan struct{}), exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, config)
+	c.cmd = exec.Command(bin, append(flags, "-interactive")...)
 	c.cmd.Stdin, c.cmd.Stdout, c.cmd.Stderr = inR, outW, outW
 	err = c.cmd.Start()
 	inR.Close()
@@ -108,14 +113,16 @@ func startC(t *testing.T, config string) *cTarget {
 			unix.Close(c.Listener)
 		}
 	})
-	if strings.Contains(config, "listener") {
+	if slices.Contains(flags, "-filter") {
 		line := c.expect("listener")
 		n, err := strconv.Atoi(strings.TrimPrefix(line, "listener "))
 		if err != nil {
 			t.Fatalf("target said %q", line)
 		}
 		c.Listener = copyFD(t, c.cmd.Process.Pid, n)
-		c.send("go")
+		if _, err := c.stdin.WriteString("A"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return c
 }

@@ -11,7 +11,9 @@ package seccompstream_test
 //
 // Targets are sectest children (re-executed test binaries under a filter
 // with a listener) or, where the scenario needs exact control over signal
-// handlers, the C target in testdata/selftest/target.c.
+// handlers, the C target of the soak (internal/soak/csrc/target.c), whose
+// SIGUSR1 handler has SA_RESTART and SIGUSR2's has not; it traps
+// getpriority.
 
 import (
 	"bufio"
@@ -395,7 +397,7 @@ func pollListener(t *testing.T, s *seccompstream.Stream) int16 {
 // through.
 func TestSelftestUserNotificationBasic(t *testing.T) {
 	t.Run("no listener", func(t *testing.T) {
-		c := startC(t, "")
+		c := startC(t, "-nolistener")
 		c.send("call 7")
 		if got := c.expect("result"); got != enosysLine {
 			t.Fatalf("notified call without a listener: %q, want %q", got, enosysLine)
@@ -493,24 +495,24 @@ func TestSelftestUserNotificationKillInMiddle(t *testing.T) {
 // target sees EINTR.
 func TestSelftestUserNotificationSignal(t *testing.T) {
 	for _, tc := range []struct {
-		name, config string
+		name    string
+		sig     unix.Signal
+		restart bool
 	}{
-		{"restart", "listener,usr1-restart"},
-		{"no restart", "listener,usr1"},
+		{"restart", unix.SIGUSR1, true},
+		{"no restart", unix.SIGUSR2, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := startC(t, tc.config)
+			c := startC(t, "-filter", "-say-signals")
 			s := newStream(t, c.TakeListener())
 			c.send("call 7")
 			n := receive(t, s)
-			if err := unix.Kill(c.Pid(), unix.SIGUSR1); err != nil {
-				t.Fatal(err)
-			}
+			c.signal(tc.sig)
 			c.expect("handled") // the target left the call to run the handler
 			if err := s.Respond(n, seccompstream.Errno(unix.EPERM)); !errors.Is(err, seccompstream.ErrGone) {
 				t.Fatalf("Respond after the signal = %v, want ErrGone", err)
 			}
-			if tc.config == "listener,usr1" {
+			if !tc.restart {
 				if got, want := c.expect("result"), fmt.Sprintf("result -1 %d", unix.EINTR); got != want {
 					t.Fatalf("target saw %q, want %q", got, want)
 				}
@@ -920,10 +922,25 @@ func TestSelftestUserNotificationFIFO(t *testing.T) {
 	wantEOF(t, s)
 }
 
-// requireWaitKillable skips on kernels without WAIT_KILLABLE_RECV.
-func requireWaitKillable(t *testing.T) {
+// killableCall starts the C target under WAIT_KILLABLE_RECV (skipping on
+// kernels without it) with flags, has it make one call (getpriority(7)),
+// and returns once the call waits in the kernel.
+func killableCall(t *testing.T, flags ...string) (*cTarget, *seccompstream.Stream) {
 	t.Helper()
 	sectest.RequireKernel(t, sectest.WaitKillableRecv)
+	c := startC(t, append([]string{"-filter", "-killable"}, flags...)...)
+	s := newStream(t, c.TakeListener())
+	c.send("call 7")
+	waitInSyscall(t, c.Pid(), unix.SYS_GETPRIORITY)
+	return c, s
+}
+
+// signal sends sig to the target.
+func (c *cTarget) signal(sig unix.Signal) {
+	c.t.Helper()
+	if err := unix.Kill(c.Pid(), sig); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // TestSelftestUserNotificationWaitKillablePreNotification ports
@@ -932,14 +949,8 @@ func requireWaitKillable(t *testing.T) {
 // received still interrupts the call (EINTR without SA_RESTART), and the
 // Stream skips the withdrawn notification.
 func TestSelftestUserNotificationWaitKillablePreNotification(t *testing.T) {
-	requireWaitKillable(t)
-	c := startC(t, "listener,killable,usr1")
-	s := newStream(t, c.TakeListener())
-	c.send("call 7")
-	waitInSyscall(t, c.Pid(), unix.SYS_GETPPID)
-	if err := unix.Kill(c.Pid(), unix.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
+	c, s := killableCall(t, "-say-signals")
+	c.signal(unix.SIGUSR2)
 	c.expect("handled")
 	if got, want := c.expect("result"), fmt.Sprintf("result -1 %d", unix.EINTR); got != want {
 		t.Fatalf("target saw %q, want %q", got, want)
@@ -954,15 +965,9 @@ func TestSelftestUserNotificationWaitKillablePreNotification(t *testing.T) {
 // WAIT_KILLABLE_RECV ignores a non-fatal signal (the target waits in a
 // killable sleep, state D), takes our answer, and runs the handler after.
 func TestSelftestUserNotificationWaitKillable(t *testing.T) {
-	requireWaitKillable(t)
-	c := startC(t, "listener,killable,usr1")
-	s := newStream(t, c.TakeListener())
-	c.send("call 7")
-	waitInSyscall(t, c.Pid(), unix.SYS_GETPPID)
+	c, s := killableCall(t, "-say-signals")
 	n := receive(t, s)
-	if err := unix.Kill(c.Pid(), unix.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
+	c.signal(unix.SIGUSR2)
 	waitTaskState(t, c.Pid(), 'D')
 	respond(t, s, n, seccompstream.Return(userNotifMagic))
 	c.expect("handled")
@@ -983,15 +988,9 @@ func TestSelftestUserNotificationWaitKillable(t *testing.T) {
 // its exit path), so the kernel sees a non-fatal signal and the target
 // keeps waiting until it is answered; only SIGKILL ends it.
 func TestSelftestUserNotificationWaitKillableFatal(t *testing.T) {
-	requireWaitKillable(t)
-	c := startC(t, "listener,killable")
-	s := newStream(t, c.TakeListener())
-	c.send("call 7")
-	waitInSyscall(t, c.Pid(), unix.SYS_GETPPID)
+	c, s := killableCall(t)
 	n := receive(t, s)
-	if err := unix.Kill(c.Pid(), unix.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	c.signal(unix.SIGTERM)
 	if ws := c.wait(); !ws.Signaled() || ws.Signal() != unix.SIGTERM {
 		t.Fatalf("target ended with %v, want killed by SIGTERM", ws)
 	}
@@ -1008,7 +1007,7 @@ func TestSelftestUserNotificationWaitKillableFatal(t *testing.T) {
 // second notification with the same argument), for answers by RespondFD
 // and by Respond alike.
 func TestSelftestUserNotificationWaitKillableAfterReply(t *testing.T) {
-	requireWaitKillable(t)
+	sectest.RequireKernel(t, sectest.WaitKillableRecv)
 	requireAddFD(t)
 	memfd := newMemfd(t)
 	calls := sectest.Scale(20000)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -203,31 +204,28 @@ func (a *agentRun) startProc() error {
 	return nil
 }
 
-// killer SIGKILLs the agent every so often and starts it again.
-func (a *agentRun) killer(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		a.mu.Lock()
-		proc, gone := a.proc, a.gone
-		a.mu.Unlock()
-		a.down.Store(true)
-		a.kills.Add(1)
-		_ = proc.Process.Signal(syscall.SIGKILL) // not reaped yet: the pid is still ours
-		<-gone
-		a.h.c.fault(faultAgentKill)
-		if err := a.startProc(); err != nil {
-			a.h.c.do(func(r *Report) { r.TargetFails++ })
-			a.h.c.detail("agent scenario: restarting the agent: %v", err)
-			return
-		}
-		a.down.Store(false)
+// kill SIGKILLs the agent and starts it again (an injector).
+func (a *agentRun) kill(*rand.Rand) {
+	a.mu.Lock()
+	proc, gone := a.proc, a.gone
+	a.mu.Unlock()
+	if proc == nil {
+		return // a restart failed before
 	}
+	a.down.Store(true)
+	a.kills.Add(1)
+	_ = proc.Process.Signal(syscall.SIGKILL) // not reaped yet: the pid is still ours
+	<-gone
+	a.h.c.fault(faultAgentKill)
+	if err := a.startProc(); err != nil {
+		a.mu.Lock()
+		a.proc = nil
+		a.mu.Unlock()
+		a.h.c.do(func(r *Report) { r.TargetFails++ })
+		a.h.c.detail("agent scenario: restarting the agent: %v", err)
+		return
+	}
+	a.down.Store(false)
 }
 
 // slot runs containers one after another until no new target may start.
@@ -302,17 +300,10 @@ func (a *agentRun) run(slot int) {
 	}
 	h.c.fault(faultContainers)
 	h.c.do(func(r *Report) {
-		r.Calls += sn[lReturned]
+		r.add(sn)
 		r.ContainerCalls += sn[lReturned]
-		r.Right += sn[lRight]
-		r.ENOSYS += sn[lENOSYS]
-		r.EINTR += sn[lEINTR]
-		r.Wrong += sn[lWrong]
 	})
-	if sn[lWrong] > 0 {
-		h.c.detail("container %s: %d wrong answers; the last: call %d op %s returned %d errno %d",
-			id, sn[lWrong], sn[lWrongSeq], opNames[min(sn[lWrongOp], numOps-1)], int64(sn[lWrongRet]), sn[lWrongErrno])
-	}
+	h.c.wrong("container "+id, sn)
 	if sn[lDone] != 1 && ctx.Err() == nil {
 		fail("target did not finish (%v): %s", err, out)
 	}

@@ -285,10 +285,11 @@ func (h *harness) run(ctx context.Context) {
 		agent = h.startAgent(&slots)
 		h.agent.Store(agent)
 	}
-	for _, inj := range []struct {
+	type injector struct {
 		every time.Duration
 		f     func(*rand.Rand)
-	}{
+	}
+	injectors := []injector{
 		{h.cfg.SignalEvery, h.signalTarget},
 		{h.cfg.SelfSignalEvery, h.signalSelf},
 		{h.cfg.KillEvery, h.killInCall},
@@ -296,7 +297,11 @@ func (h *harness) run(ctx context.Context) {
 		{h.cfg.CloseEvery, h.closeStream},
 		{h.cfg.GroupCloseEvery, h.closeGroup},
 		{250 * time.Millisecond, h.watch},
-	} {
+	}
+	if agent != nil {
+		injectors = append(injectors, injector{h.cfg.AgentKillEvery, agent.kill})
+	}
+	for _, inj := range injectors {
 		seed := rng.Uint64()
 		faults.Add(1)
 		go func() {
@@ -312,13 +317,6 @@ func (h *harness) run(ctx context.Context) {
 					inj.f(r)
 				}
 			}
-		}()
-	}
-	if agent != nil {
-		faults.Add(1)
-		go func() {
-			defer faults.Done()
-			agent.killer(faultCtx, h.cfg.AgentKillEvery)
 		}()
 	}
 
@@ -658,7 +656,7 @@ func (t *target) describe() string {
 func (h *harness) serve(t *target) {
 	switch t.server {
 	case srvServe:
-		opts := append(serveOptions(t.rng, t.mix), seccompstream.WithStats(&t.stats), seccompstream.WithErrorHandler(t.onError))
+		opts := append(serveOptions(t.rng, t.mix), seccompstream.WithStats(&t.stats), seccompstream.WithErrorHandler(func(err error) { h.onError(t, err) }))
 		for {
 			ctx, cancel := context.WithCancel(h.serveCtx)
 			t.cancelMu.Lock()
@@ -804,22 +802,17 @@ func (h *harness) byID(id uint64) *target {
 
 // answer decides a call as its op asks.
 func (h *harness) answer(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
-	id, seq, op := n.Args[0], n.Args[1], n.Args[2]
-	switch op {
-	case opValue:
-		return seccompstream.Return(int64(id<<32 | seq))
-	case opErrno:
-		return seccompstream.Errno(expectedErrno(seq))
-	case opFD:
-		fd, err := n.AddFD(h.memfd)
-		if err != nil {
-			return seccompstream.Error(err) // gone: dropped
+	switch op := n.Args[2]; op {
+	case opFD, opContinue:
+		r := answerSteady(n, h.memfd)
+		if op == opContinue {
+			h.c.fault(faultContinue)
+		} else if r.Errno() == 0 {
+			h.c.fault(faultFD)
 		}
-		h.c.fault(faultFD)
-		return seccompstream.Return(int64(fd))
-	case opContinue:
-		h.c.fault(faultContinue)
-		return seccompstream.Continue()
+		return r
+	case opValue, opErrno:
+		return answerSteady(n, h.memfd)
 	case opPanic:
 		h.c.fault(faultPanic)
 		panic("soak: a handler panics")
@@ -843,29 +836,19 @@ func (h *harness) answer(ctx context.Context, n *seccompstream.Notification) sec
 	return seccompstream.Errno(unix.ENOSYS)
 }
 
-// onError is the target's Serve error handler: panics and invalid
-// responses are injected; anything else is a refused answer.
-func (t *target) onError(err error) {
+// onError is the Serve error handler of the target's Streams (and of the
+// Groups, with t nil): panics and invalid Responses are injected; anything
+// else is an answer refused.
+func (h *harness) onError(t *target, err error) {
 	var pe *seccompstream.PanicError
 	var he *seccompstream.HandlerError
-	switch {
-	case errors.As(err, &pe):
-	case errors.As(err, &he) && !he.Response.Valid():
-	default:
-		t.h.c.do(func(r *Report) { r.Wrong++ })
-		t.h.c.detail("target %d (%s): %v", t.id, t.describe(), err)
+	if errors.As(err, &pe) || errors.As(err, &he) && !he.Response.Valid() {
+		return
 	}
-}
-
-// onGroupError is the Groups' error handler (see onError).
-func (h *harness) onGroupError(err error) {
-	var pe *seccompstream.PanicError
-	var he *seccompstream.HandlerError
-	switch {
-	case errors.As(err, &pe):
-	case errors.As(err, &he) && !he.Response.Valid():
-	default:
-		h.c.do(func(r *Report) { r.Wrong++ })
+	h.c.do(func(r *Report) { r.Wrong++ })
+	if t != nil {
+		h.c.detail("target %d (%s): %v", t.id, t.describe(), err)
+	} else {
 		h.c.detail("Group: %v", err)
 	}
 }
@@ -877,6 +860,9 @@ func (h *harness) newDisruptGroup() (*seccompstream.Group, *seccompstream.Stats)
 		append(serveOptions(h.dgRNG, mixDisrupted), seccompstream.WithStats(st), seccompstream.WithErrorHandler(h.onGroupError))...)
 	return g, st
 }
+
+// onGroupError is the Groups' error handler.
+func (h *harness) onGroupError(err error) { h.onError(nil, err) }
 
 // closeGroupAndCheck closes g and checks that every notification its
 // Streams received was answered or found gone.
@@ -918,17 +904,12 @@ func (h *harness) finish(t *target) {
 	killed := t.killed.Load()
 
 	h.c.do(func(r *Report) {
-		r.Calls += sn[lReturned]
+		r.add(sn)
 		if t.c {
 			r.CCalls += sn[lReturned]
 		} else {
 			r.GoCalls += sn[lReturned]
 		}
-		r.Right += sn[lRight]
-		r.ENOSYS += sn[lENOSYS]
-		r.EINTR += sn[lEINTR]
-		r.ECANCELED += sn[lECANCELED]
-		r.Wrong += sn[lWrong]
 		if sn[lDone] == 1 {
 			if t.orphansFail() {
 				r.Orphans += sn[lOrphans]
@@ -937,10 +918,7 @@ func (h *harness) finish(t *target) {
 			}
 		}
 	})
-	if sn[lWrong] > 0 {
-		h.c.detail("target %d (%s): %d wrong answers; the last: call %d op %s returned %d errno %d",
-			t.id, t.describe(), sn[lWrong], sn[lWrongSeq], opNames[min(sn[lWrongOp], numOps-1)], int64(sn[lWrongRet]), sn[lWrongErrno])
-	}
+	h.c.wrong(fmt.Sprintf("target %d (%s)", t.id, t.describe()), sn)
 	if t.orphansFail() && sn[lDone] == 1 && sn[lOrphans] > 0 {
 		h.c.detail("target %d (%s): %d descriptors it did not ask for", t.id, t.describe(), sn[lOrphans])
 	}

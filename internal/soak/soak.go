@@ -301,6 +301,24 @@ func (c *counters) fault(kind int) {
 	c.do(func(r *Report) { r.Faults[kind]++ })
 }
 
+// add adds a target's ledger to the answer counts.
+func (r *Report) add(sn snapshot) {
+	r.Calls += sn[lReturned]
+	r.Right += sn[lRight]
+	r.ENOSYS += sn[lENOSYS]
+	r.EINTR += sn[lEINTR]
+	r.ECANCELED += sn[lECANCELED]
+	r.Wrong += sn[lWrong]
+}
+
+// wrong records the last wrong answer of a ledger, if there was one.
+func (c *counters) wrong(who string, sn snapshot) {
+	if sn[lWrong] > 0 {
+		c.detail("%s: %d wrong answers; the last: call %d op %s returned %d errno %d",
+			who, sn[lWrong], sn[lWrongSeq], opNames[min(sn[lWrongOp], numOps-1)], int64(sn[lWrongRet]), sn[lWrongErrno])
+	}
+}
+
 func (c *counters) detail(format string, a ...any) {
 	// The kind: the format without its arguments.
 	kind := format

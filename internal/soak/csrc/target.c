@@ -1,18 +1,29 @@
-// The soak harness's C target (see target.go for the Go one; both follow
-// the same rules). It makes trapped getpriority(id, seq, op) calls, checks
-// each answer against what its arguments ask for, and keeps its ledger in
-// a shared page (fd 3, or the file named by -ledger).
+// The C target of the soak harness (target.go has the Go one; both follow
+// the same rules) and of the ported kernel selftests (selftest_test.go in
+// the repository root). It puts itself under a filter that notifies
+// getpriority, or runs under one a container runtime installed.
 //
-// Usage: target [flags] ID CALLS MIX MAGIC
-//   -filter       install the filter itself (notify getpriority) with a
-//                 listener, print "listener FD", wait for the byte 'A' on
-//                 stdin, close the listener; without it the filter comes from
-//                 whoever started us (a container runtime)
+// Soak: target [flags] ID CALLS MIX MAGIC
+//   makes trapped getpriority(id, seq, op) calls, checks each answer
+//   against what its arguments ask for, and keeps its ledger in a shared
+//   page (fd 3, or the file named by -ledger).
+// Selftests: target [flags] -interactive
+//   for each line on stdin: "call A" makes getpriority(A) and prints
+//   "result R ERRNO"; "exit N" exits with N.
+//
+// Flags:
+//   -filter       install the filter itself with a listener, print
+//                 "listener FD", wait for the byte 'A' on stdin, close the
+//                 listener; without it the filter comes from whoever
+//                 started us (a container runtime)
+//   -nolistener   install the filter itself without a listener (every
+//                 notified call fails with ENOSYS)
 //   -killable     with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 //   -enosys       ENOSYS is an allowed answer (the stream may be disrupted)
 //   -ledger PATH  the ledger page is this file, not fd 3
+//   -say-signals  the signal handlers print "handled"
 // Signals: SIGUSR1 and SIGURG have SA_RESTART handlers, SIGUSR2 one
-// without SA_RESTART (so EINTR is allowed).
+// without SA_RESTART (so EINTR is an allowed answer).
 
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -110,7 +121,15 @@ static int count_fds(void)
 	return n - 1; /* the directory's own */
 }
 
-static void nop(int sig) { (void)sig; }
+static int say_signals;
+
+static void on_signal(int sig)
+{
+	static const char msg[] = "handled\n";
+	(void)sig;
+	if (say_signals && write(1, msg, sizeof msg - 1) < 0)
+		_exit(3);
+}
 
 static int install(unsigned long flags)
 {
@@ -131,52 +150,71 @@ static int install(unsigned long flags)
 
 static void handle(int sig, int restart)
 {
-	struct sigaction sa = { .sa_handler = nop, .sa_flags = restart ? SA_RESTART : 0 };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = restart ? SA_RESTART : 0 };
 	sigemptyset(&sa.sa_mask);
 	sigaction(sig, &sa, NULL);
 }
 
+/* interactive is the selftests' command loop. */
+static int interactive(void)
+{
+	char line[256];
+
+	while (fgets(line, sizeof line, stdin)) {
+		long a, r;
+		int e;
+
+		if (sscanf(line, "call %ld", &a) == 1) {
+			errno = 0;
+			r = syscall(SYS_getpriority, a, 0, 0, 0, 0, 0);
+			e = r == -1 ? errno : 0;
+			printf("result %ld %d\n", r, e);
+		} else if (sscanf(line, "exit %ld", &a) == 1) {
+			return (int)a;
+		} else {
+			printf("bad command %s", line);
+			return 2;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	int filter = 0, killable = 0, enosys = 0, i = 1;
+	int filter = 0, nolistener = 0, killable = 0, enosys = 0, inter = 0, i = 1;
 	const char *ledger_path = NULL;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-filter"))
 			filter = 1;
+		else if (!strcmp(argv[i], "-nolistener"))
+			nolistener = 1;
 		else if (!strcmp(argv[i], "-killable"))
 			killable = 1;
 		else if (!strcmp(argv[i], "-enosys"))
 			enosys = 1;
 		else if (!strcmp(argv[i], "-ledger") && i + 1 < argc)
 			ledger_path = argv[++i];
+		else if (!strcmp(argv[i], "-say-signals"))
+			say_signals = 1;
+		else if (!strcmp(argv[i], "-interactive"))
+			inter = 1;
 		else
 			return 2;
 	}
-	if (argc - i != 4)
+	if (argc - i != (inter ? 0 : 4))
 		return 2;
-	uint64_t id = strtoull(argv[i], NULL, 10);
-	uint64_t calls = strtoull(argv[i + 1], NULL, 10);
-	int mix = atoi(argv[i + 2]);
-	const char *magic = argv[i + 3];
-	size_t magic_len = strlen(magic);
-	if (mix < 0 || mix > 2 || magic_len == 0 || magic_len > 32)
-		return 2;
-
-	int lfd = ledger_path ? open(ledger_path, O_RDWR) : 3;
-	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, lfd, 0);
-	if (m == MAP_FAILED)
-		return 3;
-	ledger = m;
-	if (ledger_path)
-		close(lfd);
 
 	handle(SIGUSR1, 1);
 	handle(SIGURG, 1);
 	handle(SIGUSR2, 0);
 	int eintr_ok = 1;
 
+	if (nolistener && install(0) < 0) {
+		printf("install: errno %d\n", errno);
+		return 4;
+	}
 	if (filter) {
 		unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
 		char c;
@@ -203,6 +241,24 @@ int main(int argc, char **argv)
 		}
 		close(l);
 	}
+	if (inter)
+		return interactive();
+
+	uint64_t id = strtoull(argv[i], NULL, 10);
+	uint64_t calls = strtoull(argv[i + 1], NULL, 10);
+	int mix = atoi(argv[i + 2]);
+	const char *magic = argv[i + 3];
+	size_t magic_len = strlen(magic);
+	if (mix < 0 || mix > 2 || magic_len == 0 || magic_len > 32)
+		return 2;
+	int lfd = ledger_path ? open(ledger_path, O_RDWR) : 3;
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, lfd, 0);
+	if (m == MAP_FAILED)
+		return 3;
+	ledger = m;
+	if (ledger_path)
+		close(lfd);
+
 	set(lMagic, LEDGER_MAGIC);
 	int fds_start = count_fds();
 	int enosys_run = 0;
