@@ -26,18 +26,18 @@ import (
 // cTargetSource is the C target, shared with the soak harness.
 const cTargetSource = "internal/soak/csrc/target.c"
 
-// envSelftestTarget names a prebuilt C target (cTargetSource built with
-// gcc -static), for machines without a compiler such as the qemu guest of
-// scripts/kernel-test; see .ci/run.
-const envSelftestTarget = "SECCOMPSTREAM_SELFTEST_TARGET"
+// envCTarget names a prebuilt C target (cTargetSource built with gcc
+// -static), for machines without a compiler such as the qemu guest of
+// scripts/kernel-test; see .ci/run. The soak takes it too.
+const envCTarget = "SECCOMPSTREAM_C_TARGET"
 
 // cTargetBinary returns the C target: the prebuilt one named by
-// SECCOMPSTREAM_SELFTEST_TARGET, or one built with gcc for this test.
+// SECCOMPSTREAM_C_TARGET, or one built with gcc for this test.
 func cTargetBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(envSelftestTarget); p != "" {
+	if p := os.Getenv(envCTarget); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s: %v", envSelftestTarget, err)
+			t.Fatalf("%s: %v", envCTarget, err)
 		}
 		return p
 	}

@@ -163,6 +163,11 @@ func monotonicNS() uint64 {
 //go:embed csrc/target.c
 var targetC []byte
 
+// envCTarget names a prebuilt C target (csrc/target.c built with gcc
+// -static) to use instead of building one, for machines without a
+// compiler such as the qemu guest of scripts/kernel-test.
+const envCTarget = "SECCOMPSTREAM_C_TARGET"
+
 // buildC compiles the C target into dir, dynamically linked (target) and
 // static (target-static, for containers). It returns the paths.
 func buildC(dir string) (dyn, static string, err error) {
