@@ -215,7 +215,7 @@ func (r *Report) Table() string {
 		p("  not run: %s\n", s)
 	}
 	row := func(name string, v any, note string) {
-		p("  %-44s %14v  %s\n", name, v, note)
+		p("%s\n", strings.TrimRight(fmt.Sprintf("  %-44s %14v  %s", name, v, note), " "))
 	}
 	p("calls\n")
 	row("calls made", num(r.Calls), fmt.Sprintf("C %s, Go %s, in containers %s", num(r.CCalls), num(r.GoCalls), num(r.ContainerCalls)))
