@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
-	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
@@ -53,7 +53,7 @@ func BenchmarkAllowedSyscall(b *testing.B) {
 	requireSeccomp(b)
 	run := func(b *testing.B, f *filter.Filter) {
 		var err error
-		kernel.OnThrowawayThread(func() {
+		nsthread.Run(func() {
 			if f != nil {
 				if _, err = f.Install(); err != nil {
 					return
@@ -91,7 +91,7 @@ func BenchmarkInstall(b *testing.B) {
 			var insns int
 			for range b.N {
 				var err error
-				kernel.OnThrowawayThread(func() {
+				nsthread.Run(func() {
 					t0 := time.Now()
 					prog, aerr := f.Assemble()
 					t1 := time.Now()
