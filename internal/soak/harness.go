@@ -530,6 +530,9 @@ func (h *harness) startC(t *target, calls int, enosys bool, opts []seccompstream
 	if enosys {
 		args = append(args, "-enosys")
 	}
+	if !h.cfg.NoTargetDo {
+		args = append(args, "-target-do")
+	}
 	args = append(args, strconv.FormatUint(t.id, 10), strconv.Itoa(calls), strconv.Itoa(t.mix), h.magic)
 	cmd := exec.Command(h.cbin, args...)
 	cmd.ExtraFiles = []*os.File{t.l.file}
@@ -589,11 +592,14 @@ func (h *harness) startC(t *target, calls int, enosys bool, opts []seccompstream
 }
 
 func (h *harness) startGo(t *target, calls int, enosys bool, opts []seccompstream.Option) error {
-	e := "0"
-	if enosys {
-		e = "1"
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
 	}
-	cmd := exec.Command(h.self, strconv.FormatUint(t.id, 10), strconv.Itoa(calls), strconv.Itoa(t.mix), h.magic, e)
+	cmd := exec.Command(h.self, strconv.FormatUint(t.id, 10), strconv.Itoa(calls), strconv.Itoa(t.mix), h.magic,
+		flag(enosys), flag(!h.cfg.NoTargetDo))
 	cmd.Env = append(os.Environ(), envGoTarget+"=1")
 	cmd.ExtraFiles = []*os.File{t.l.file}
 	s, err := seccompstream.Start(cmd, h.goFilter, opts...)
@@ -735,8 +741,10 @@ func (h *harness) loop(t *target) {
 		t.note(n)
 		id, seq, op := n.Args[0], n.Args[1], n.Args[2]
 		switch op {
-		case opValue, opTarget:
+		case opValue:
 			err = t.s.Respond(n, seccompstream.Return(int64(id<<32|seq)))
+		case opTarget:
+			err = t.s.Respond(n, h.targetDo(h.serveCtx, n))
 		case opErrno:
 			err = t.s.Respond(n, seccompstream.Errno(expectedErrno(seq)))
 		case opContinue:
@@ -831,11 +839,50 @@ func (h *harness) answer(ctx context.Context, n *seccompstream.Notification) sec
 		}
 		return seccompstream.Errno(unix.ECANCELED)
 	case opTarget:
-		if h.cfg.TargetHandler != nil {
-			return h.cfg.TargetHandler.ServeNotification(ctx, n)
-		}
+		return h.targetDo(ctx, n)
 	}
 	return seccompstream.Errno(unix.ENOSYS)
+}
+
+// targetDo answers an opTarget call by acting as the target: it pins the
+// caller, checks its credentials (our uid, no_new_privs: every target runs
+// with it), and runs a function as the caller that sees the same, before it
+// answers as for opValue. A target gone meanwhile gets the error (dropped);
+// anything else wrong gets EIO, which the target counts as a wrong answer.
+func (h *harness) targetDo(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+	id, seq := n.Args[0], n.Args[1]
+	tg, err := n.Target()
+	if err != nil {
+		return h.targetDoError(n, "Target", err)
+	}
+	defer tg.Close()
+	cr, err := tg.Creds()
+	if err != nil {
+		return h.targetDoError(n, "Creds", err)
+	}
+	if cr.FSUID != uint32(os.Getuid()) || !cr.NoNewPrivs {
+		return h.targetDoError(n, "Creds", fmt.Errorf("fsuid %d, no_new_privs %v", cr.FSUID, cr.NoNewPrivs))
+	}
+	err = tg.Do(ctx, func() error {
+		if v, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || v != 1 {
+			return fmt.Errorf("no_new_privs %d (%v) inside Do", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return h.targetDoError(n, "Do", err)
+	}
+	h.c.fault(faultTargetDo)
+	return seccompstream.Return(int64(id<<32 | seq))
+}
+
+// targetDoError answers an opTarget call whose handling failed.
+func (h *harness) targetDoError(n *seccompstream.Notification, what string, err error) seccompstream.Response {
+	if errors.Is(err, seccompstream.ErrGone) || errors.Is(err, context.Canceled) {
+		return seccompstream.Error(err) // dropped, or the fallback's anyway
+	}
+	h.c.detail("call %d of target %d: %s: %v", n.Args[1], n.Args[0], what, err)
+	return seccompstream.Errno(unix.EIO)
 }
 
 // onError is the Serve error handler of the target's Streams (and of the

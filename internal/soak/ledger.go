@@ -116,7 +116,7 @@ const (
 	opPanic           // the handler panics: Serve's fallback, ENOSYS
 	opInvalid         // the handler returns the zero Response: the fallback, ENOSYS
 	opBlock           // the handler blocks until its context ends: the fallback, or its own ECANCELED
-	opTarget          // a handler acting as the target (TargetHandler); unused until it exists
+	opTarget          // answered as opValue, by a handler acting as the target (Target, Do)
 	numOps
 )
 
@@ -153,6 +153,18 @@ func pickOp(id, seq uint64, m int) uint64 {
 
 // expectedErrno is the errno an opErrno call gets.
 func expectedErrno(seq uint64) unix.Errno { return unix.Errno(100 + seq%20) }
+
+// targetDoEvery: with Target/Do calls on, every this many value calls
+// (by seq) is an opTarget call instead. target.c has the same.
+const targetDoEvery = 20
+
+// targetOp turns a value call into a Target/Do one where it should be.
+func targetOp(op, seq uint64, targetDo bool) uint64 {
+	if targetDo && op == opValue && seq%targetDoEvery == 0 {
+		return opTarget
+	}
+	return op
+}
 
 // firstID is the smallest target id: ids are at least 3, so that
 // getpriority(id, ...) run by the kernel (opContinue) fails with EINVAL.

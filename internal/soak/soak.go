@@ -22,8 +22,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/seccompstream/seccompstream"
 )
 
 // Config says what a soak runs. The zero value of a field means its
@@ -63,11 +61,11 @@ type Config struct {
 	SignalEvery, SelfSignalEvery, KillEvery, CancelEvery, CloseEvery, GroupCloseEvery, AgentKillEvery time.Duration
 	// Seed makes the choices repeatable (as far as scheduling allows).
 	Seed uint64
-	// TargetHandler, when set, answers the calls that ask to be answered
-	// "as the target" (for handlers built on (*Notification).Target and
-	// Target.Do): it must return Return(int64(Args[0]<<32 | Args[1])).
-	// Without it no such call is made.
-	TargetHandler seccompstream.Handler
+	// NoTargetDo turns off the calls answered by acting as the target:
+	// one value call in twenty, whose handler pins the caller
+	// ((*Notification).Target), checks its credentials and runs a function
+	// as the caller (Target.Do) before it answers.
+	NoTargetDo bool
 	// Log receives progress lines (nil: none).
 	Log io.Writer
 }
@@ -119,6 +117,7 @@ const (
 	faultInvalid               // a handler returned an invalid Response
 	faultFD                    // a descriptor installed in a target (AddFD, RespondFD)
 	faultContinue              // a call answered Continue
+	faultTargetDo              // a call answered by a handler acting as the target (Target, Do)
 	faultCancel                // a Serve context cancelled
 	faultCancelBusy            // ... with handlers running
 	faultClose                 // a Stream closed while its target was calling
@@ -141,6 +140,7 @@ var faultNames = [numFaults]string{
 	faultInvalid:        "invalid responses",
 	faultFD:             "fds injected (AddFD/RespondFD)",
 	faultContinue:       "Continue answers",
+	faultTargetDo:       "answers by Target/Do handlers",
 	faultCancel:         "Serve contexts cancelled",
 	faultCancelBusy:     "  of them with handlers running",
 	faultClose:          "Streams closed mid-flight",

@@ -31,13 +31,14 @@ func TargetMain() {
 	os.Exit(goTarget(os.Args[1:]))
 }
 
-// goTarget is the Go target: arguments ID CALLS MIX MAGIC ENOSYS (0 or 1),
-// the ledger on fd 3. It follows target.c's rules, except that the Go
+// goTarget is the Go target: arguments ID CALLS MIX MAGIC ENOSYS TARGETDO
+// (the last two 0 or 1; TARGETDO is target.c's -target-do), the ledger on
+// fd 3. It follows target.c's rules, except that the Go
 // runtime installs every signal handler with SA_RESTART, so EINTR is never
 // a right answer for it.
 func goTarget(args []string) int {
-	if len(args) != 5 {
-		fmt.Fprintln(os.Stderr, "soak target: want ID CALLS MIX MAGIC ENOSYS")
+	if len(args) != 6 {
+		fmt.Fprintln(os.Stderr, "soak target: want ID CALLS MIX MAGIC ENOSYS TARGETDO")
 		return 2
 	}
 	id, _ := strconv.ParseUint(args[0], 10, 64)
@@ -45,6 +46,7 @@ func goTarget(args []string) int {
 	mix, _ := strconv.Atoi(args[2])
 	magic := []byte(args[3])
 	enosysOK := args[4] == "1"
+	targetDo := args[5] == "1"
 	l, err := mapLedger(3)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -79,7 +81,7 @@ func goTarget(args []string) int {
 	buf := make([]byte, len(magic))
 	enosysRun := 0
 	for seq := uint64(1); seq <= calls && l.get(lStop) == 0; seq++ {
-		op := pickOp(id, seq, mix)
+		op := targetOp(pickOp(id, seq, mix), seq, targetDo)
 		l.set(lCurSeq, seq)
 		l.set(lCurOp, op)
 		l.set(lCallStart, monotonicNS())
@@ -89,7 +91,7 @@ func goTarget(args []string) int {
 		l.add(lReturned, 1)
 		right := false
 		switch op {
-		case opValue:
+		case opValue, opTarget:
 			right = e == 0 && uint64(r) == id<<32|seq
 		case opErrno:
 			right = e == expectedErrno(seq)

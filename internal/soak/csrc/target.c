@@ -22,6 +22,8 @@
 //   -enosys       ENOSYS is an allowed answer (the stream may be disrupted)
 //   -ledger PATH  the ledger page is this file, not fd 3
 //   -say-signals  the signal handlers print "handled"
+//   -target-do    every 20th value call (by seq) asks for a handler that
+//                 acts as the target (op target; the same answer)
 // Signals: SIGUSR1 and SIGURG have SA_RESTART handlers, SIGUSR2 one
 // without SA_RESTART (so EINTR is an allowed answer).
 
@@ -181,7 +183,7 @@ static int interactive(void)
 
 int main(int argc, char **argv)
 {
-	int filter = 0, nolistener = 0, killable = 0, enosys = 0, inter = 0, i = 1;
+	int filter = 0, nolistener = 0, killable = 0, enosys = 0, inter = 0, target_do = 0, i = 1;
 	const char *ledger_path = NULL;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -200,6 +202,8 @@ int main(int argc, char **argv)
 			say_signals = 1;
 		else if (!strcmp(argv[i], "-interactive"))
 			inter = 1;
+		else if (!strcmp(argv[i], "-target-do"))
+			target_do = 1;
 		else
 			return 2;
 	}
@@ -266,6 +270,9 @@ int main(int argc, char **argv)
 	for (uint64_t seq = 1; seq <= calls && !get(lStop); seq++) {
 		uint64_t op = pick_op(id, seq, mix);
 		char buf[33];
+
+		if (target_do && op == opValue && seq % 20 == 0)
+			op = opTarget;
 		int right = 0;
 
 		set(lCurSeq, seq);
@@ -280,6 +287,7 @@ int main(int argc, char **argv)
 
 		switch (op) {
 		case opValue:
+		case opTarget:
 			right = e == 0 && (uint64_t)r == (id << 32 | seq);
 			break;
 		case opErrno:
