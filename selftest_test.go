@@ -588,7 +588,9 @@ func TestSelftestUserNotificationChildPidNs(t *testing.T) {
 	cmd := goTarget(t, "getppid", strconv.Itoa(calls))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	p := startCmd(t, cmd, notifyFilter(t, filter.Allow, "getppid"))
+	var tgids []int // of the calling threads, read while each call waits
 	seen := serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response {
+		tgids = append(tgids, threadGroup(t, n.PID))
 		return seccompstream.Return(int64(1000 + n.Args[0]))
 	})
 	if err := p.wait(); err != nil {
@@ -597,9 +599,9 @@ func TestSelftestUserNotificationChildPidNs(t *testing.T) {
 	if len(seen) < calls {
 		t.Fatalf("%d notifications, want %d", len(seen), calls)
 	}
-	for _, n := range seen {
-		if n.PID == 0 || n.PID == 1 && cmd.Process.Pid != 1 {
-			t.Fatalf("notification from pid %d, want a thread of %d as our namespace sees it", n.PID, cmd.Process.Pid)
+	for i, n := range seen {
+		if tgids[i] != cmd.Process.Pid {
+			t.Fatalf("notification from thread %d of process %d, want a thread of %d as our namespace sees it", n.PID, tgids[i], cmd.Process.Pid)
 		}
 	}
 }
