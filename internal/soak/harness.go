@@ -876,10 +876,17 @@ func (h *harness) targetDo(ctx context.Context, n *seccompstream.Notification) s
 	return seccompstream.Return(int64(id<<32 | seq))
 }
 
-// targetDoError answers an opTarget call whose handling failed.
+// targetDoError answers an opTarget call whose handling failed: because
+// the target is gone or the harness closed the Stream (the answer is
+// dropped), because the handler's context ended (ENOSYS, as Serve's
+// fallback would: with WithStopGrace Serve takes the handler's answer), or
+// for another reason, a failure.
 func (h *harness) targetDoError(n *seccompstream.Notification, what string, err error) seccompstream.Response {
-	if errors.Is(err, seccompstream.ErrGone) || errors.Is(err, context.Canceled) {
-		return seccompstream.Error(err) // dropped, or the fallback's anyway
+	switch {
+	case errors.Is(err, seccompstream.ErrGone), errors.Is(err, os.ErrClosed):
+		return seccompstream.Error(err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return seccompstream.Errno(unix.ENOSYS)
 	}
 	h.c.detail("call %d of target %d: %s: %v", n.Args[1], n.Args[0], what, err)
 	return seccompstream.Errno(unix.EIO)
