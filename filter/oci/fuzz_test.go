@@ -1,4 +1,4 @@
-package filter_test
+package oci_test
 
 import (
 	"encoding/json"
@@ -7,15 +7,18 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/filter/oci"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
-// FuzzFromOCI checks that importing an OCI seccomp profile never panics on
+// FuzzFromSpec checks that importing an OCI seccomp profile never panics on
 // what JSON can hold, and that a profile it accepts assembles into a
 // program the BPF VM runs (for calls of every architecture the filter
 // has and of one it has not), whose default is the profile's.
-func FuzzFromOCI(f *testing.F) {
-	f.Add(dockerProfile(f))
+func FuzzFromSpec(f *testing.F) {
+	f.Add(ocitest.DockerProfile(f))
 	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}`))
 	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],` +
 		`"syscalls":[{"names":["socketcall","openat"],"action":"SCMP_ACT_ALLOW","args":[{"index":1,"value":2,"op":"SCMP_CMP_MASKED_EQ","valueTwo":2},{"index":1,"value":0,"op":"SCMP_CMP_EQ"}]}]}`))
@@ -27,8 +30,8 @@ func FuzzFromOCI(f *testing.F) {
 		if json.Unmarshal(b, &s) != nil {
 			return
 		}
-		_, _ = filter.OCIInstallOptions(&s)
-		flt, err := filter.FromOCI(&s)
+		_, _ = oci.InstallOptions(&s)
+		flt, err := oci.FromSpec(&s)
 		if err != nil {
 			return
 		}
@@ -41,18 +44,18 @@ func FuzzFromOCI(f *testing.F) {
 			}
 			return
 		}
-		v := newVM(t, prog, true)
+		m := sectest.NewVM(t, prog, true)
 		for _, arch := range append(flt.Arches(), 0xdead) {
 			for _, name := range []string{"read", "openat", "mkdir", "socketcall"} {
 				n, ok := sysnames.Number(arch, name)
 				if !ok {
 					n = 1
 				}
-				v.run(t, data{nr: n, arch: arch, args: [6]uint64{0, 2, 0xffffffff}})
+				m.Run(t, sectest.Data{Nr: n, Arch: arch, Args: [6]uint64{0, 2, 0xffffffff}})
 			}
 		}
-		if unknown := v.run(t, data{nr: 0x7ffffff, arch: flt.Arches()[0]}); unknown != flt.DefaultAction() {
-			t.Fatalf("a call no rule names gets %v, want the default %v", unknown, flt.DefaultAction())
+		if got := filter.Action(m.Run(t, sectest.Data{Nr: 0x7ffffff, Arch: flt.Arches()[0]})); got != flt.DefaultAction() {
+			t.Fatalf("a call no rule names gets %v, want the default %v", got, flt.DefaultAction())
 		}
 	})
 }
