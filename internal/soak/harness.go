@@ -468,8 +468,8 @@ func (h *harness) start(server, mix int, c bool, r *rand.Rand) (*target, error) 
 		t.killable = h.feat.WaitKillableRecv && r.IntN(2) == 0
 		err = h.startC(t, calls, enosys, opts)
 	} else {
-		t.killable = h.feat.WaitKillableRecv // Start uses it where the kernel has it
-		err = h.startGo(t, calls, enosys, opts)
+		t.killable = h.feat.WaitKillableRecv && r.IntN(2) == 0
+		err = h.startGo(t, calls, enosys, append(opts, seccompstream.WithWaitKillableRecv(t.killable)))
 	}
 	if err != nil {
 		l.close()
