@@ -7,7 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/filter/oci"
 	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
@@ -43,7 +45,13 @@ var benchSets = []struct {
 	{"5rules", func(tb testing.TB) *filter.Filter { return benchFilter(tb, 5) }},
 	{"100rules", func(tb testing.TB) *filter.Filter { return benchFilter(tb, 100) }},
 	{"allsyscalls", func(tb testing.TB) *filter.Filter { return benchFilter(tb, -1) }},
-	{"docker", func(tb testing.TB) *filter.Filter { return loadOCI(tb, dockerProfile(tb)) }},
+	{"docker", func(tb testing.TB) *filter.Filter {
+		f, err := oci.FromSpec(ocitest.Seccomp(tb, ocitest.DockerProfile(tb)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return f
+	}},
 }
 
 // BenchmarkAllowedSyscall measures one allowed system call (getppid) with

@@ -1,8 +1,8 @@
 // Package filter builds seccomp BPF programs in pure Go: rules map system
 // calls, by name and optionally by argument values, to actions, behind a
 // check of the calling ABI. It installs them on the calling thread, with a
-// user-notification listener if asked, and loads OCI (Docker, Podman)
-// seccomp profiles.
+// user-notification listener if asked. Package filter/oci loads OCI
+// (Docker, Podman) seccomp profiles into a Filter.
 //
 //	f := filter.New(filter.Allow)
 //	f.Add(filter.Notify, "openat", "connect")

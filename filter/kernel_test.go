@@ -37,7 +37,6 @@ var scenarios = map[string]func(arg string) error{
 	"tsync":   scenarioTSync,
 	"ebusy":   scenarioEBUSY,
 	"exec":    scenarioExec,
-	"docker":  scenarioDocker,
 	"options": scenarioOptions,
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/filter/oci"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/profile"
@@ -101,7 +102,7 @@ func enforce(t *testing.T, p *profile.Profile, cmd *exec.Cmd) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := filter.FromOCI(s)
+	f, err := oci.FromSpec(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,6 +137,11 @@ func installChild() error {
 
 // Program returns a filter that notifies the calls nrs of arch and allows
 // everything else, including calls of other architectures.
+//
+// It is built by hand, jump offsets counted, on purpose: it is the test
+// oracle, the one program in the module that does not come from
+// internal/cbpf, so that a fault in the assembler cannot hide in the
+// tests that serve the library's notifications.
 func Program(arch uint32, nrs []uint32) []unotify.SockFilter {
 	const (
 		ldw  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
