@@ -88,6 +88,8 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	flags.Var(&deny, "deny", "")
 	asJSON := flags.Bool("json", false, "")
 	outFile := flags.String("o", "", "")
+	profileFile := flags.String("profile", "", "")
+	complain := flags.Bool("complain", false, "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			io.WriteString(stdout, runUsage)
@@ -101,15 +103,26 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "seccomp-stream run: no program given\n\n%s", runUsage)
 		return exitUsage
 	}
-	rules, err := policy.ParseLists(trace, deny)
-	if err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		return exitUsage
-	}
-	f, err := rules.Filter()
-	if err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		return exitUsage
+	var rules *policy.Rules
+	var f *filter.Filter
+	var enforced *profileRun // --profile
+	var err error
+	switch {
+	case *profileFile != "" || *complain:
+		if enforced, err = newProfileRunFlags(*profileFile, *complain, trace, deny, stderr); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		f = enforced.filter
+	default:
+		if rules, err = policy.ParseLists(trace, deny); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		if f, err = rules.Filter(); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
 	}
 
 	// The trace, the program's standard error and our messages may share
@@ -131,12 +144,18 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		traceOut = &lineWriter{w: bufio.NewWriter(file)}
 	}
 	tr := &tracer{out: traceOut, json: *asJSON}
-	h, err := rules.Handler(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
-		tr.show("", n, r)
-	})
-	if err != nil {
-		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
-		return exitUsage
+	var h seccompstream.Handler
+	if enforced != nil {
+		h = enforced.handler(tr)
+	} else {
+		mux, err := rules.Handler(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
+			tr.show("", n, r)
+		})
+		if err != nil {
+			fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		h = mux
 	}
 
 	// Catch the signals to forward before the program exists, so that
@@ -200,8 +219,15 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitFailure
 		}
 	}
+	if enforced != nil {
+		io.WriteString(errOut, enforced.summary())
+	}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == unix.SIGSYS {
-		io.WriteString(errOut, sigsysNote(prog[0], f))
+		if enforced != nil {
+			io.WriteString(errOut, enforced.sigsysNote(prog[0]))
+		} else {
+			io.WriteString(errOut, sigsysNote(prog[0], f))
+		}
 	}
 	return exitStatus(cmd.ProcessState, werr)
 }
