@@ -12,10 +12,10 @@ import (
 // process between installing the container's seccomp filter and executing
 // its program, so under the filter. A profile recorded from the bare
 // program does not have them (and through the agent, write is never seen:
-// runc refuses SCMP_ACT_NOTIFY for it). Measured through
-// "seccomp-stream agent --record" (runc 1.1.5 and crun 1.8.1, Debian 12,
-// Linux 6.18 and 6.1: twenty containers each, in the order seen), and read
-// from the sources of later versions (runc 1.2 to 1.5, crun 1.9 to 1.2x),
+// runc refuses SCMP_ACT_NOTIFY for it). Measured through the agent
+// (runc 1.1.5 and crun 1.8.1 from Debian 12 on Linux 6.18: busybox true
+// in twenty containers each, every call of the init process up to the
+// workload's execve, twice), and read from the sources of later versions (runc 1.2 to 1.5, crun 1.9 to 1.2x),
 // whose calls are added so that a profile keeps working there. A call a
 // later version tries and the base lacks fails with ENOSYS, which those
 // runtimes take as "old kernel" and fall back from (runc's private procfs
@@ -29,8 +29,9 @@ var bases = map[string][]string{
 		// epoll_ctl as the Go runtime lets go of them), execve.
 		"read", "write", "close", "openat", "getpid", "epoll_ctl", "fstatfs", "getdents64", "execve",
 		// runc is a Go program: in that window its runtime makes these at
-		// times (seen: futex in 10 of 20 runs, rt_sigreturn in 16; a
-		// container whose profile lacked rt_sigreturn died of SIGSEGV).
+		// times (futex seen in 7 and 10 of 20 runs, rt_sigreturn in 12
+		// and 16; a container whose profile lacked rt_sigreturn died of
+		// SIGSEGV), and the rest of a Go runtime's own calls can come too.
 		"futex", "rt_sigreturn", "rt_sigprocmask", "sigaltstack", "nanosleep", "sched_yield",
 		"tgkill", "gettid", "mmap", "munmap", "madvise", "clone", "exit", "epoll_pwait",
 		// runc 1.2 and later (source): the fifo and /proc/thread-self/fd
@@ -40,7 +41,8 @@ var bases = map[string][]string{
 		"openat2", "statx", "readlinkat", "faccessat2", "access", "fcntl", "fstat", "newfstatat",
 	},
 	"crun": {
-		// crun 1.8.1, every run: waits for and signals its helper
+		// crun 1.8.1, the same in every run (wait4 kill wait4 close
+		// munmap close close execve): waits for and signals its helper
 		// process, closes the fds it must not leak, and executes.
 		"wait4", "kill", "close", "munmap", "execve",
 		// crun 1.9 and later (source): close_range first; where it fails,
