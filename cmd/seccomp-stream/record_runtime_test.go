@@ -50,7 +50,9 @@ func (r *ociRuntime) command(ctx context.Context, args ...string) *exec.Cmd {
 
 // id makes a container id no other test process uses (cgroup paths are
 // named after it and are global).
-func (r *ociRuntime) id(name string) string { return fmt.Sprintf("rec-%s-%s-%d", name, r.name, os.Getpid()) }
+func (r *ociRuntime) id(name string) string {
+	return fmt.Sprintf("rec-%s-%s-%d", name, r.name, os.Getpid())
+}
 
 // cleanup deletes container id (killed if it runs) when the test ends.
 func (r *ociRuntime) cleanup(t *testing.T, id string) {
