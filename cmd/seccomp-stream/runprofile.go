@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
@@ -45,8 +43,7 @@ type profileRun struct {
 	file     string
 	complain bool
 	filter   *filter.Filter // the installed filter
-	oracle   *bpf.VM        // the profile's own program
-	le       bool           // the native ABI is little-endian
+	oracle   *cbpf.VM       // the profile's own program
 	kills    []string       // where the profile kills or traps (for the SIGSYS note)
 
 	mu     sync.Mutex
@@ -68,13 +65,9 @@ func newProfileRun(file string, complain bool, warn io.Writer) (*profileRun, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	insns, ok := bpf.Disassemble(prog)
-	if !ok {
-		return nil, fmt.Errorf("%s: the compiled profile has instructions the checker cannot run", file)
-	}
-	vm, err := bpf.NewVM(insns)
+	vm, err := cbpf.NewVM(prog, sysnames.IsLE(sysnames.Native()))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, fmt.Errorf("%s: the compiled profile cannot be checked: %w", file, err)
 	}
 
 	shown := func(a specs.LinuxSeccompAction) bool {
@@ -117,8 +110,7 @@ func newProfileRun(file string, complain bool, warn io.Writer) (*profileRun, err
 		kills = append(kills, "calls of an architecture it does not list")
 	}
 	return &profileRun{
-		file: file, complain: complain, filter: f, oracle: vm,
-		le: sysnames.IsLE(sysnames.Native()), kills: kills,
+		file: file, complain: complain, filter: f, oracle: vm, kills: kills,
 		denied: map[string]uint64{},
 	}, nil
 }
@@ -133,31 +125,11 @@ func isKill(a specs.LinuxSeccompAction) bool {
 
 // decide returns what the profile's own program does with n's call.
 func (r *profileRun) decide(n *seccompstream.Notification) filter.Action {
-	// x/net/bpf's VM loads words big-endian; the kernel loads them in the
-	// machine's order. Store each 32-bit word big-endian where the kernel
-	// would find it (the halves of a 64-bit field swapped on big-endian
-	// machines).
-	var b [64]byte
-	be := binary.BigEndian
-	be.PutUint32(b[cbpf.OffNr:], uint32(n.Syscall))
-	be.PutUint32(b[cbpf.OffArch:], n.Arch)
-	put64 := func(off int, v uint64) {
-		lo, hi := off, off+4
-		if !r.le {
-			lo, hi = hi, lo
-		}
-		be.PutUint32(b[lo:], uint32(v))
-		be.PutUint32(b[hi:], uint32(v>>32))
-	}
-	put64(cbpf.OffIP, n.IP)
-	for i, a := range n.Args {
-		put64(cbpf.OffArgs+8*i, a)
-	}
-	v, err := r.oracle.Run(b[:])
+	v, err := r.oracle.Run(cbpf.Data{Nr: n.Syscall, Arch: n.Arch, IP: n.IP, Args: n.Args})
 	if err != nil {
 		return filter.KillProcess // cannot happen: the program assembled and loaded
 	}
-	return filter.Action(uint32(v))
+	return filter.Action(v)
 }
 
 // handler answers the calls the installed filter notifies, and shows each
