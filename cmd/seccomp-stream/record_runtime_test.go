@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -15,118 +12,14 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/profile"
 )
 
-// ociRuntime runs bundles with runc or crun, with a state directory of its
-// own. crun runs in a mount namespace without the cgroup2 "unified" mount:
-// it refuses this machine's hybrid cgroup layout.
-type ociRuntime struct {
-	name, root string
-}
-
-func newOCIRuntime(t *testing.T, name string) *ociRuntime {
-	t.Helper()
-	sectest.RequireTool(t, name)
-	if name == "crun" {
-		sectest.RequireTool(t, "unshare")
-	}
-	return &ociRuntime{name: name, root: t.TempDir()}
-}
-
-func (r *ociRuntime) command(ctx context.Context, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if r.name == "crun" {
-		script := `umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root "$0" --cgroup-manager=disabled "$@"`
-		cmd = exec.CommandContext(ctx, "unshare", append([]string{"-m", "sh", "-c", script, r.root}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, "runc", append([]string{"--root", r.root}, args...)...)
-	}
-	cmd.WaitDelay = 10 * time.Second
-	return cmd
-}
-
-// id makes a container id no other test process uses (cgroup paths are
-// named after it and are global).
-func (r *ociRuntime) id(name string) string {
-	return fmt.Sprintf("rec-%s-%s-%d", name, r.name, os.Getpid())
-}
-
-// cleanup deletes container id (killed if it runs) when the test ends.
-func (r *ociRuntime) cleanup(t *testing.T, id string) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if out, err := r.command(ctx, "delete", "-f", id).CombinedOutput(); err != nil && !bytes.Contains(out, []byte("not exist")) {
-			t.Logf("%s delete -f %s: %v: %s", r.name, id, err, out)
-		}
-	})
-}
-
-// run runs the bundle's container in the foreground and returns its exit
-// status and output.
-func (r *ociRuntime) run(t *testing.T, bundle, id string) (int, string) {
-	t.Helper()
-	r.cleanup(t, id)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := r.command(ctx, "run", "--bundle", bundle, id)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s run %s: still running after 120s; output:\n%s", r.name, id, out.String())
-	}
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("%s run: %v", r.name, err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
-}
-
-// recordBundle writes a bundle that runs args in rootfs with seccompJSON,
-// exactly as given, as its linux.seccomp.
-func recordBundle(t *testing.T, rootfs string, seccompJSON []byte, args ...string) string {
-	t.Helper()
-	spec := map[string]any{
-		"ociVersion": "1.0.2",
-		"root":       map[string]any{"path": rootfs},
-		"hostname":   "record-test",
-		"process": map[string]any{
-			"args": args, "env": []string{"PATH=/bin"}, "cwd": "/",
-			"noNewPrivileges": true, "user": map[string]any{"uid": 0, "gid": 0},
-		},
-		"mounts": []map[string]any{
-			{"destination": "/proc", "type": "proc", "source": "proc"},
-			{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
-		},
-		"linux": map[string]any{
-			"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}},
-			"seccomp":    json.RawMessage(seccompJSON),
-		},
-	}
-	b, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// recordRootfs is agentRootfs with the applets these tests use.
+// recordRootfs is a busybox rootfs with the applets these tests use.
 func recordRootfs(t *testing.T) string {
-	t.Helper()
-	root := agentRootfs(t)
-	for _, a := range []string{"true", "sleep"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
+	return ocitest.BusyboxRootfs(t, "sh", "mkdir", "echo", "true", "sleep")
 }
 
 // withoutCalls returns the profile file b without the calls names.
@@ -159,7 +52,7 @@ func TestRecordBaseRuntimes(t *testing.T) {
 	}
 	for _, name := range []string{"runc", "crun"} {
 		t.Run(name, func(t *testing.T) {
-			rt := newOCIRuntime(t, name)
+			rt := ocitest.NewRuntime(t, name)
 			rootfs := recordRootfs(t)
 			host := t.TempDir()
 			// The same binary and applets as in the container: PATH is
@@ -175,11 +68,11 @@ func TestRecordBaseRuntimes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, out := rt.run(t, recordBundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.id("base"))
+			code, out := rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-base"))
 			if code != 0 || out != "made\n" {
 				t.Fatalf("%s under the recorded profile: exit %d, output:\n%s\nprofile:\n%s", name, code, out, b)
 			}
-			code, out = rt.run(t, recordBundle(t, rootfs, withoutCalls(t, b, "mkdir", "mkdirat"), "/bin/sh", "-c", script, "/tmp"), rt.id("miss"))
+			code, out = rt.Run(t, ocitest.Bundle(t, rootfs, withoutCalls(t, b, "mkdir", "mkdirat"), "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-miss"))
 			if code == 0 || strings.Contains(out, "made") || !strings.Contains(out, "Function not implemented") {
 				t.Errorf("%s without mkdir: exit %d, output:\n%s", name, code, out)
 			}
@@ -191,7 +84,7 @@ func TestRecordBaseRuntimes(t *testing.T) {
 				t.Fatalf("record without base: exit %d; stderr:\n%s", code, stderr)
 			}
 			b, _ = os.ReadFile(prof)
-			code, out = rt.run(t, recordBundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.id("nobase"))
+			code, out = rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-nobase"))
 			t.Logf("%s under the profile without --base: exit %d, output %q", name, code, out)
 		})
 	}
@@ -231,7 +124,7 @@ func waitFile(t *testing.T, stderr *syncBuffer, name string) []byte {
 func TestAgentRecord(t *testing.T) {
 	for _, name := range []string{"runc", "crun"} {
 		t.Run(name, func(t *testing.T) {
-			rt := newOCIRuntime(t, name)
+			rt := ocitest.NewRuntime(t, name)
 			dir := t.TempDir()
 			// --record-base: runc's Go runtime makes some calls at
 			// times only, which one recording may miss.
@@ -242,8 +135,8 @@ func TestAgentRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			const script = "mkdir /tmp/d && echo made"
-			id := rt.id("agent")
-			code, out := rt.run(t, recordBundle(t, rootfs, sc, "/bin/sh", "-c", script), id)
+			id := rt.ID("rec-agent")
+			code, out := rt.Run(t, ocitest.Bundle(t, rootfs, sc, "/bin/sh", "-c", script), id)
 			if code != 0 || out != "made\n" {
 				t.Fatalf("recording run: exit %d, output:\n%s", code, out)
 			}
@@ -268,7 +161,7 @@ func TestAgentRecord(t *testing.T) {
 					t.Errorf("%s was not recorded (count %d)", n, c.Count)
 				}
 			}
-			code, out = rt.run(t, recordBundle(t, rootfs, b, "/bin/sh", "-c", script), rt.id("enforce"))
+			code, out = rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script), rt.ID("rec-enforce"))
 			if code != 0 || out != "made\n" {
 				t.Errorf("under the agent's recording: exit %d, output:\n%s", code, out)
 			}
@@ -279,16 +172,16 @@ func TestAgentRecord(t *testing.T) {
 // TestAgentRecordExec: the init process of a runc container and a "runc
 // exec" in it are recorded into the one profile of the container.
 func TestAgentRecordExec(t *testing.T) {
-	rt := newOCIRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	dir := t.TempDir()
 	socket, _, stderr := startAgentCLI(t, "--record", dir)
 	sc, err := json.Marshal(recordingSeccomp(socket))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := rt.id("exec")
-	bundle := recordBundle(t, recordRootfs(t), sc, "/bin/sleep", "60")
-	rt.cleanup(t, id)
+	id := rt.ID("rec-exec")
+	bundle := ocitest.Bundle(t, recordRootfs(t), sc, "/bin/sleep", "60")
+	rt.Cleanup(t, id)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	// Detached, the container keeps runc's standard output: a file, so
@@ -298,17 +191,17 @@ func TestAgentRecordExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	detached := rt.command(ctx, "run", "-d", "--bundle", bundle, id)
+	detached := rt.Command(ctx, "run", "-d", "--bundle", bundle, id)
 	detached.Stdout, detached.Stderr = logFile, logFile
 	if err := detached.Run(); err != nil {
 		out, _ := os.ReadFile(logFile.Name())
 		t.Fatalf("runc run -d: %v: %s", err, out)
 	}
-	if out, err := rt.command(ctx, "exec", id, "/bin/mkdir", "/tmp/e").CombinedOutput(); err != nil {
+	if out, err := rt.Command(ctx, "exec", id, "/bin/mkdir", "/tmp/e").CombinedOutput(); err != nil {
 		t.Fatalf("runc exec: %v: %s", err, out)
 	}
 	stderr.waitFor(t, "status=running") // the exec's stream arrived
-	if out, err := rt.command(ctx, "kill", id, "KILL").CombinedOutput(); err != nil {
+	if out, err := rt.Command(ctx, "kill", id, "KILL").CombinedOutput(); err != nil {
 		t.Fatalf("runc kill: %v: %s", err, out)
 	}
 	p, err := profile.Parse("", waitFile(t, stderr, filepath.Join(dir, id+".json")))
