@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
-	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 )
@@ -149,7 +149,7 @@ func TestGroupStreamError(t *testing.T) {
 func orphanStream(t testing.TB) *seccompstream.Stream {
 	t.Helper()
 	fd, err := -1, error(nil)
-	kernel.OnThrowawayThread(func() {
+	nsthread.Run(func() {
 		if err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return
 		}

@@ -183,7 +183,7 @@ func init() {
 
 // goTarget returns a command that runs startTargets[name] in a copy of the
 // test binary.
-func goTarget(t *testing.T, name string, args ...string) *exec.Cmd {
+func goTarget(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -207,7 +207,7 @@ func (p *started) wait() error { <-p.waited; return p.err }
 
 // startCmd starts cmd under f with Start, reaps it in the background (as
 // Start's documentation asks) and cleans up at the end of the test.
-func startCmd(t *testing.T, cmd *exec.Cmd, f *filter.Filter, opts ...seccompstream.Option) *started {
+func startCmd(t testing.TB, cmd *exec.Cmd, f *filter.Filter, opts ...seccompstream.Option) *started {
 	t.Helper()
 	p := &started{cmd: cmd, waited: make(chan struct{})}
 	if cmd.Stdout == nil {
@@ -251,7 +251,7 @@ func serveStart(t *testing.T, s *seccompstream.Stream, answer func(*seccompstrea
 	return seen
 }
 
-func notifyFilter(t *testing.T, def filter.Action, names ...string) *filter.Filter {
+func notifyFilter(t testing.TB, def filter.Action, names ...string) *filter.Filter {
 	t.Helper()
 	f := filter.New(def)
 	if len(names) > 0 {

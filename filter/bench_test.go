@@ -8,7 +8,7 @@ import (
 
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/filter/oci"
-	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
 	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
@@ -61,7 +61,7 @@ func BenchmarkAllowedSyscall(b *testing.B) {
 	requireSeccomp(b)
 	run := func(b *testing.B, f *filter.Filter) {
 		var err error
-		kernel.OnThrowawayThread(func() {
+		nsthread.Run(func() {
 			if f != nil {
 				if _, err = f.Install(); err != nil {
 					return
@@ -99,7 +99,7 @@ func BenchmarkInstall(b *testing.B) {
 			var insns int
 			for range b.N {
 				var err error
-				kernel.OnThrowawayThread(func() {
+				nsthread.Run(func() {
 					t0 := time.Now()
 					prog, aerr := f.Assemble()
 					t1 := time.Now()

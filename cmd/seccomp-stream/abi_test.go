@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -12,55 +9,20 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/sysargs/sysargstest"
 )
 
-// testdata/abi.c is a 64-bit program that makes one system call through
-// another ABI and prints the raw result (a negative errno on failure):
-// "abi i386 NR" goes through int $0x80 with an i386 number, "abi x32 NR"
-// through the syscall instruction with the x32 bit set in NR.
-const abiSource = "testdata/abi.c"
-
-// envABIHelper names a prebuilt static build of abiSource to use instead
-// of building one, for the qemu guest of scripts/kernel-test, which has no
-// gcc (.ci/run builds it with gcc -static -no-pie and passes it in).
-const envABIHelper = "SECCOMPSTREAM_ABI_HELPER"
-
-// Call numbers for the helper: getpid is 20 on i386 (x86_64's 20 is
-// writev) and 39 on x32 and x86_64; x32 has no call 1000.
+// Call numbers for sysargstest's helper, which "abi i386 NR" makes the one
+// i386 call NR (int $0x80), "abi x32 NR" the one x32 call NR (the syscall
+// instruction with the x32 bit set), each without arguments, and prints
+// the raw result (a negative errno on failure). getpid is 20 on i386
+// (x86_64's 20 is writev) and 39 on x32 and x86_64; x32 has no call 1000.
+// The helper is static, so it also runs in a busybox container.
 const (
 	i386Getpid = "20"
 	x32Getpid  = "39"
 	x32Unnamed = "1000"
 )
-
-// buildABIHelper builds abiSource (non-PIE, as the i386 ABI's 32-bit
-// registers can then hold its addresses; with extra gcc flags such as
-// -static) and checks that this kernel runs i386 code at all.
-func buildABIHelper(t *testing.T, gccFlags ...string) string {
-	t.Helper()
-	if runtime.GOARCH != "amd64" {
-		t.Skip("the i386 and x32 ABIs are x86_64's")
-	}
-	bin := os.Getenv(envABIHelper)
-	if bin == "" {
-		gcc := sectest.RequireTool(t, "gcc")
-		bin = filepath.Join(t.TempDir(), "abi")
-		args := append([]string{"-O2", "-no-pie", "-o", bin, abiSource}, gccFlags...)
-		if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
-			t.Fatalf("gcc: %v\n%s", err, out)
-		}
-	}
-	out, err := exec.Command(bin, "i386", i386Getpid).Output()
-	v, _ := strconv.Atoi(strings.TrimSpace(string(out)))
-	works := err == nil && v > 0
-	if !works {
-		t.Logf("int $0x80 getpid without a filter: %q, %v", out, err)
-	}
-	// A build and boot option (ia32_emulation=), not a release.
-	sectest.RequireFeature(t, "IA32 emulation (CONFIG_IA32_EMULATION, int $0x80)", "", works)
-	return bin
-}
 
 // A line of the trace that shows call name through ABI abi (as the text
 // form marks other ABIs), with the decision.
@@ -72,7 +34,7 @@ func abiLine(name, abi, decision string) *regexp.Regexp {
 // and lets it run. (Before, the filter killed the helper with SIGSYS, exit
 // 159, and nothing was printed.)
 func TestRunTraceAllI386(t *testing.T) {
-	bin := buildABIHelper(t)
+	bin := sysargstest.BuildABI(t)
 	code, stdout, stderr := runCLI(t, "run", "--trace", "all", "--", bin, "i386", i386Getpid)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
@@ -107,7 +69,7 @@ func TestRunTraceAllI386(t *testing.T) {
 // TestRunNamesEveryABI: --trace NAME and --deny NAME apply to the i386 call
 // of that name, not to the i386 call with the native number.
 func TestRunNamesEveryABI(t *testing.T) {
-	bin := buildABIHelper(t)
+	bin := sysargstest.BuildABI(t)
 	code, stdout, stderr := runCLI(t, "run", "--deny", "getpid:EXDEV", "--", bin, "i386", i386Getpid)
 	if code != 0 || strings.TrimSpace(stdout) != strconv.Itoa(-int(syscall.EXDEV)) {
 		t.Fatalf("--deny getpid:EXDEV: exit %d, i386 getpid printed %q, want -%d; stderr:\n%s", code, stdout, syscall.EXDEV, stderr)
@@ -135,7 +97,7 @@ func TestRunNamesEveryABI(t *testing.T) {
 // project's machines) a call that runs fails with ENOSYS (-38); with it, a
 // getpid returns the pid. Either way the program is not killed.
 func TestRunX32(t *testing.T) {
-	bin := buildABIHelper(t)
+	bin := sysargstest.BuildABI(t)
 	ran := func(out string) bool {
 		v, err := strconv.Atoi(strings.TrimSpace(out))
 		return err == nil && (v > 0 || v == -int(syscall.ENOSYS))

@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/sysargs/sysargstest"
 	"github.com/seccompstream/seccompstream/policy"
 )
 
@@ -348,7 +349,7 @@ func TestAgentCLIKilled(t *testing.T) {
 // by its i386 name.
 func TestAgentCLII386(t *testing.T) {
 	sectest.RequireTool(t, "runc")
-	helper := buildABIHelper(t, "-static")
+	helper := sysargstest.BuildABI(t)
 	socket, stdout, _ := startAgentCLI(t, "--deny", "getpid:EXDEV")
 	rootfs := agentRootfs(t)
 	data, err := os.ReadFile(helper)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/sysargs/sysargstest"
 	"github.com/seccompstream/seccompstream/profile"
 )
 
@@ -387,7 +388,7 @@ func TestRecordGoProgram(t *testing.T) {
 // TestRecordI386: an x86_64 program's i386 call (int $0x80) is recorded as
 // SCMP_ARCH_X86 by its i386 name, and the program runs under the profile.
 func TestRecordI386(t *testing.T) {
-	bin := buildABIHelper(t)
+	bin := sysargstest.BuildABI(t)
 	prof := filepath.Join(t.TempDir(), "abi.json")
 	code, stdout, stderr := runCLI(t, "record", "-o", prof, "--", bin, "i386", i386Getpid)
 	if code != 0 || strings.HasPrefix(strings.TrimSpace(stdout), "-") {

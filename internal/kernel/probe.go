@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/cbpf"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 )
 
@@ -121,7 +122,7 @@ func orphanListener() (int, error) {
 		err error
 	}
 	var r result
-	OnThrowawayThread(func() {
+	nsthread.Run(func() {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			r = result{-1, fmt.Errorf("probing seccomp: prctl(PR_SET_NO_NEW_PRIVS): %w", err)}
 			return

@@ -3,12 +3,8 @@ package kernel_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/kernel"
 	"github.com/seccompstream/seccompstream/internal/sectest"
@@ -64,30 +60,6 @@ func TestProbeLeavesNoFilter(t *testing.T) {
 		}
 		if !strings.Contains(string(b), "\nSeccomp:\t0\n") {
 			t.Errorf("%s carries a seccomp filter after Probe", p)
-		}
-	}
-}
-
-func TestOnThrowawayThread(t *testing.T) {
-	pid := unix.Getpid()
-	for range 20 {
-		var tid int
-		kernel.OnThrowawayThread(func() { tid = unix.Gettid() })
-		if tid == pid {
-			t.Fatal("ran on the main thread")
-		}
-		// The thread is gone (or going): it never runs anything else.
-		if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); err == nil {
-			// It may still be exiting; it must not stay.
-			for i := 0; i < 1000; i++ {
-				if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); err != nil {
-					break
-				}
-				if i == 999 {
-					t.Fatalf("thread %d still exists", tid)
-				}
-				time.Sleep(time.Millisecond)
-			}
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,9 +21,11 @@ import (
 // unfiltered helper thread. The main thread only stores to it: after the
 // filter is installed it must not make system calls (a futex wake could
 // be notified, or denied, by the user's filter).
+//
+// Both words are unotify.RacyInt32, not sync/atomic: see its documentation.
 type state struct {
-	listener  atomic.Int32 // -1 until installed
-	execErrno atomic.Int32 // set if execveat returned
+	listener  unotify.RacyInt32 // -1 until installed
+	execErrno unotify.RacyInt32 // set if execveat returned
 }
 
 // Run is the launcher. It runs in a package init function of a process
@@ -107,30 +108,18 @@ func run(sock int) {
 		fail("install", errnoOf(err), "prctl(PR_SET_NO_NEW_PRIVS)")
 	}
 	growStack(0)
-	ierr, xerr := installAndExec(fprog, flags, cfg.Marker, path, argv, envp, st)
+	// If the exec fails, this does not return: the thread, under the
+	// filter now, spins until the helper reports and ends the process.
+	ierr := installAndExec(fprog, flags, cfg.Marker, path, argv, envp, st)
 	runtime.KeepAlive(sf)
-	if ierr != 0 {
-		// Nothing was installed: let package filter explain the errno (it
-		// fails the same way and probes the flags).
-		detail := fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER): %v", ierr)
-		if _, err := filter.InstallProgram(cfg.Prog, append(opts, filter.WithNoNewPrivsHandled())...); err != nil {
-			detail = err.Error()
-		}
-		fail("install", ierr, detail)
+	// Nothing was installed: let package filter explain the errno (it
+	// fails the same way and probes the flags).
+	detail := fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER): %v", ierr)
+	if _, err := filter.InstallProgram(cfg.Prog, append(opts, filter.WithNoNewPrivsHandled())...); err != nil {
+		detail = err.Error()
 	}
-	// The exec failed. The helper thread reports it and ends the process;
-	// this thread is under the filter now and makes no call until then.
-	st.execErrno.Store(int32(xerr))
-	for {
-		spin()
-	}
+	fail("install", ierr, detail)
 }
-
-// spin does nothing, in a function call, so that the loop around it can
-// be preempted.
-//
-//go:noinline
-func spin() {}
 
 // checkExecutable reports, as os/exec would at exec time, why path cannot
 // be executed.
@@ -170,11 +159,12 @@ func growStack(i int) byte {
 
 // installAndExec installs the filter on the calling thread and executes
 // the program (unotify.InstallAndExecveat), with the marker in the upper
-// half of dirfd (AT_FDCWD). It returns only on failure; see the package
-// documentation for why both calls are raw and what keeps signals away.
-func installAndExec(fprog *unotify.SockFprog, flags uintptr, marker uint64, path *byte, argv, envp []*byte, st *state) (installErr, execErr syscall.Errno) {
+// half of dirfd (AT_FDCWD). It returns only when the install fails; see
+// the package documentation for why everything after the install is raw
+// and what keeps signals away.
+func installAndExec(fprog *unotify.SockFprog, flags uintptr, marker uint64, path *byte, argv, envp []*byte, st *state) (installErr syscall.Errno) {
 	atFDCWD := int32(unix.AT_FDCWD)
-	return unotify.InstallAndExecveat(fprog, flags, &st.listener, marker|uint64(uint32(atFDCWD)), path, argv, envp)
+	return unotify.InstallAndExecveat(fprog, flags, &st.listener, &st.execErrno, marker|uint64(uint32(atFDCWD)), path, argv, envp)
 }
 
 // helper runs on its own, unfiltered, thread of the launcher. It sends the

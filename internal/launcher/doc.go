@@ -48,16 +48,26 @@
 // that denies or notifies any call at all (a default action of Notify
 // included) start a program without trapping the launcher: nobody could
 // answer a notified futex of the launcher's own runtime, and a denied one
-// would break it. The rules that keep it so, all in this package:
+// would break it. The rules that keep it so, in this package and in
+// internal/unotify/launch.go:
 //
 //   - The install and the execveat are one raw sequence
 //     (unotify.InstallAndExecveat): no runtime bookkeeping runs around
 //     either call, since that can block in a futex.
 //   - The thread only stores to memory afterwards (the listener number, a
-//     failed execveat's errno); the unfiltered helper thread does every
-//     system call: sendmsg, close, nanosleep, the report of a failure.
-//     It waits with raw nanosleep, not with the runtime's timers, which
-//     could need the filtered thread's P.
+//     failed execveat's errno), with plain stores the race detector does
+//     not see (unotify.RacyInt32): under -race, sync/atomic goes through
+//     the race runtime, whose locks can wait on a futex. The unfiltered
+//     helper thread does every system call: sendmsg, close, nanosleep, the
+//     report of a failure. It waits with raw nanosleep, not with the
+//     runtime's timers, which could need the filtered thread's P.
+//   - Everything after the install runs in one function
+//     (unotify.InstallAndExecveat) that the race detector does not
+//     instrument (go:norace) and whose calls have no stack-check prologue
+//     (go:nosplit): no race-runtime code runs on the filtered thread, and
+//     the goroutine cannot be preempted there, which would take it
+//     through the scheduler and its futex calls before the listener is
+//     published.
 //   - The goroutine's stack is grown before the install, so no call after
 //     it needs stack growth (which can allocate and make system calls).
 //   - Nothing signals the thread: the launcher runs with asynchronous
@@ -65,8 +75,9 @@
 //     sends it no preemption signal. So the notification of the execveat is
 //     never interrupted, and the parent's Continue cannot be lost to a
 //     restarted call, even on kernels without WAIT_KILLABLE_RECV.
-//   - A failed execveat leaves the thread spinning in a preemptible loop;
-//     the helper reports the errno and ends the process.
+//   - A failed execveat leaves the thread spinning in that same function,
+//     without a preemption point; the helper reports the errno and ends
+//     the process.
 //
 // Raw system calls and unsafe code stay in internal/unotify; this package
 // only decides their order.
