@@ -23,6 +23,7 @@ import (
 )
 
 const runUsage = `Usage: seccomp-stream run [flags] -- PROGRAM [ARGS...]
+       seccomp-stream run --profile FILE [--complain] [--json] [-o FILE] -- PROGRAM [ARGS...]
 
 Run PROGRAM under a seccomp filter. Calls named by --trace are shown and
 then run; calls named by --deny are shown and fail with an errno. The
@@ -46,6 +47,18 @@ Flags:
   --json         print one JSON object per call instead of a text line:
                  {"pid":..,"syscall":..,"args":[..],"raw":[..],"decision":..}
   -o FILE        write the trace to FILE instead of standard error.
+  --profile FILE enforce an OCI seccomp profile (linux.seccomp, a whole
+                 config.json, Docker's or containers-common's format), with
+                 its own actions and default, as runc would, and show each
+                 call it denies (= ENOSYS, ...); a last line counts them
+                 by name. Calls it allows run unseen; its kill, trap and
+                 trace actions are carried out by the kernel, not shown.
+                 Names no table knows are skipped with a warning, as
+                 runtimes skip them. Not with --trace or --deny.
+  --complain     with --profile: let the calls the profile denies run, and
+                 show each with the profile's answer,
+                   4242 mkdir("/tmp/x", 0777) = continue (profile: ENOSYS)
+                 kills and traps included: what a recording missed.
 
 Names are the kernel's ("openat", "newfstatat"), and a name applies on every
 ABI this machine runs: on x86_64 to the x86_64 call, to the i386 call of that
@@ -77,6 +90,7 @@ Examples:
   seccomp-stream run --deny mkdir,mkdirat:EACCES -- mkdir /tmp/x
   seccomp-stream run --trace connect --json -o trace.jsonl -- curl -s example.com
   seccomp-stream run --trace all -- /bin/true
+  seccomp-stream run --profile app.json --complain -- ./app
 `
 
 // runRun is the "run" subcommand.
