@@ -512,6 +512,8 @@ func TestRecordUsage(t *testing.T) {
 		{[]string{"help", "record"}, 0, "ENOSYS, not EPERM"},
 		{[]string{"help"}, 0, "record"},
 		{[]string{"record"}, exitUsage, "no program"},
+		{[]string{"help", "run"}, 0, "--complain"},
+		{[]string{"help", "agent"}, 0, "--record DIR"},
 		{[]string{"record", "--", "/nonexistent/prog"}, exitNotFound, "no such file"},
 	} {
 		code, stdout, stderr := runCLI(t, tc.args...)
