@@ -167,6 +167,9 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if recorder != nil {
+		recorder.shutdown = ctx // before Serve: nothing reads it yet
+	}
 
 	srv := &agent.Server{Logger: log, NewHandler: newHandler}
 	log.Info("seccomp-stream agent: listening", "socket", *socket)

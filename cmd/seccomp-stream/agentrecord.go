@@ -18,11 +18,16 @@ import (
 // agentRecorder is "agent --record DIR": one Recorder per container id,
 // in front of the handler the policy gives, and the container's profile
 // written to DIR/ID.json each time its last stream ends (the init process
-// and every "runc exec" of a container share one recording).
+// and every "runc exec" of a container share one recording). Once written,
+// a recording is dropped, so that an agent serving containers for months
+// keeps only the running ones: a process of the container that comes
+// later starts a new recording, which the file already there is merged
+// into.
 type agentRecorder struct {
-	dir  string
-	base *profile.Profile // merged into every profile written
-	log  *slog.Logger
+	dir      string
+	base     *profile.Profile // merged into every profile written
+	log      *slog.Logger
+	shutdown context.Context // the agent's: once it is done, streams end because the agent stops
 
 	wg sync.WaitGroup // the writes that stream ends started
 
@@ -42,11 +47,12 @@ type containerRecording struct {
 }
 
 // newAgentRecorder checks that dir is a directory the agent can write in.
+// Its shutdown context must be set before it records.
 func newAgentRecorder(dir string, base *profile.Profile, log *slog.Logger) (*agentRecorder, error) {
 	if err := checkWritable(filepath.Join(dir, "seccomp-stream-check.json")); err != nil {
 		return nil, fmt.Errorf("--record: %w", err)
 	}
-	return &agentRecorder{dir: dir, base: base, log: log, byID: map[string]*containerRecording{}}, nil
+	return &agentRecorder{dir: dir, base: base, log: log, shutdown: context.Background(), byID: map[string]*containerRecording{}}, nil
 }
 
 // wrap returns a Server.NewHandler that records every notified call of a
@@ -75,9 +81,18 @@ func (a *agentRecorder) wrap(newHandler func(*agent.Container) seccompstream.Han
 			r.active--
 			last := r.active == 0
 			a.mu.Unlock()
-			if last {
-				a.write(r)
+			if !last {
+				return
 			}
+			a.write(r)
+			if a.shutdown.Err() != nil {
+				return // close writes it again once every call was answered
+			}
+			a.mu.Lock()
+			if r.active == 0 && a.byID[r.id] == r {
+				delete(a.byID, r.id)
+			}
+			a.mu.Unlock()
 		})
 		return r.rec.Wrap(h)
 	}

@@ -19,7 +19,7 @@ import (
 
 // recordRootfs is a busybox rootfs with the applets these tests use.
 func recordRootfs(t *testing.T) string {
-	return ocitest.BusyboxRootfs(t, "sh", "mkdir", "echo", "true", "sleep")
+	return ocitest.BusyboxRootfs(t, "sh", "mkdir", "echo", "true", "sleep", "rmdir")
 }
 
 // withoutCalls returns the profile file b without the calls names.
@@ -106,15 +106,33 @@ func recordingSeccomp(socket string) *specs.LinuxSeccomp {
 	}
 }
 
-// waitFile waits until the agent has written name.
-func waitFile(t *testing.T, stderr *syncBuffer, name string) []byte {
+// waitFile waits until the agent has written name n times.
+func waitFile(t *testing.T, stderr *syncBuffer, name string, n int) []byte {
 	t.Helper()
-	stderr.waitFor(t, "file="+name)
+	timeout := time.After(60 * time.Second)
+	for countWrites(stderr.String(), name) < n {
+		select {
+		case <-stderr.changed:
+		case <-timeout:
+			t.Fatalf("%s not written %d times within 60s:\n%s", name, n, stderr)
+		}
+	}
 	b, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// countWrites counts the agent's log lines that say it wrote file name.
+func countWrites(log, name string) int {
+	n := 0
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(line, "profile written") && strings.Contains(line, "file="+name+" ") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestAgentRecord records containers through "agent --record DIR" (runc
@@ -140,7 +158,7 @@ func TestAgentRecord(t *testing.T) {
 			if code != 0 || out != "made\n" {
 				t.Fatalf("recording run: exit %d, output:\n%s", code, out)
 			}
-			b := waitFile(t, stderr, filepath.Join(dir, id+".json"))
+			b := waitFile(t, stderr, filepath.Join(dir, id+".json"), 1)
 			if stdout.String() != "" {
 				t.Errorf("--record alone shows no calls; stdout:\n%s", stdout)
 			}
@@ -204,7 +222,7 @@ func TestAgentRecordExec(t *testing.T) {
 	if out, err := rt.Command(ctx, "kill", id, "KILL").CombinedOutput(); err != nil {
 		t.Fatalf("runc kill: %v: %s", err, out)
 	}
-	p, err := profile.Parse("", waitFile(t, stderr, filepath.Join(dir, id+".json")))
+	p, err := profile.Parse("", waitFile(t, stderr, filepath.Join(dir, id+".json"), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +232,23 @@ func TestAgentRecordExec(t *testing.T) {
 	}
 	if !p.Has(native, "nanosleep") && !p.Has(native, "clock_nanosleep") {
 		t.Errorf("the init's sleep is not in the profile: %v", p.Names(native))
+	}
+
+	// A later container with the same id adds to the file.
+	if out, err := rt.Command(ctx, "delete", "-f", id).CombinedOutput(); err != nil {
+		t.Fatalf("runc delete: %v: %s", err, out)
+	}
+	if code, out := rt.Run(t, ocitest.Bundle(t, recordRootfs(t), sc, "/bin/rmdir", "/proc"), id); code == 0 {
+		t.Fatalf("rmdir /proc succeeded: %s", out)
+	}
+	p, err = profile.Parse("", waitFile(t, stderr, filepath.Join(dir, id+".json"), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Has(native, "rmdir") || !(p.Has(native, "mkdir") || p.Has(native, "mkdirat")) {
+		t.Errorf("the second container's profile is not merged with the first's: %v", p.Names(native))
+	}
+	if !strings.Contains(stderr.String(), "recording merged with the profile already there") {
+		t.Errorf("no log line for the merge:\n%s", stderr)
 	}
 }
