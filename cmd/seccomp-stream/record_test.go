@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysargs/sysargstest"
 	"github.com/seccompstream/seccompstream/profile"
@@ -408,6 +409,27 @@ func TestRecordI386(t *testing.T) {
 	if code != 0 || strings.HasPrefix(strings.TrimSpace(stdout2), "-") || strings.Contains(stderr, "denied") {
 		t.Errorf("under its profile: exit %d, stdout %q; stderr:\n%s", code, stdout2, stderr)
 	}
+
+	// Without SCMP_ARCH_X86 the profile kills the i386 call, as runc's
+	// filter would; --complain shows it and lets it run.
+	native := profile.New()
+	for _, c := range p.Calls() {
+		if c.Arch == specs.ArchX86_64 {
+			_ = native.Add(c.Arch, c.Name, c.Count)
+		}
+	}
+	nativeOnly := filepath.Join(t.TempDir(), "native.json")
+	if err := native.WriteFile(nativeOnly); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "run", "--profile", nativeOnly, "--", bin, "i386", i386Getpid)
+	if code != 128+int(syscall.SIGSYS) || !strings.Contains(stderr, "calls of an architecture it does not list") {
+		t.Errorf("without the i386 architecture: exit %d, want %d; stderr:\n%s", code, 128+int(syscall.SIGSYS), stderr)
+	}
+	code, _, stderr = runCLI(t, "run", "--profile", nativeOnly, "--complain", "--", bin, "i386", i386Getpid)
+	if code != 0 || !abiLine("getpid", "[i386]", "continue (profile: kill_process)").MatchString(stderr) {
+		t.Errorf("--complain without the i386 architecture: exit %d; stderr:\n%s", code, stderr)
+	}
 }
 
 // TestRecordBadInput: bad flags and files are refused before anything
@@ -544,5 +566,25 @@ func TestProfileFileName(t *testing.T) {
 		if got := profileFileName(id); got != want {
 			t.Errorf("profileFileName(%q) = %q, want %q", id, got, want)
 		}
+	}
+}
+
+// TestRunDockerProfile: run --profile enforces Docker's default profile
+// (moby's own, with argument conditions and errno rules of its own):
+// ordinary programs run, and a call it denies without CAP_SYS_ADMIN
+// (unshare of a user namespace) fails with its errno and is shown.
+func TestRunDockerProfile(t *testing.T) {
+	sectest.RequireTool(t, "unshare")
+	prof := filepath.Join(t.TempDir(), "docker.json")
+	if err := os.WriteFile(prof, ocitest.DockerProfile(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "run", "--profile", prof, "--", "sh", "-c", "echo hi; ls / >/dev/null")
+	if code != 0 || stdout != "hi\n" {
+		t.Errorf("sh under Docker's profile: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
+	}
+	code, _, stderr = runCLI(t, "run", "--profile", prof, "--", "unshare", "-U", "true")
+	if code == 0 || !strings.Contains(stderr, "unshare(CLONE_NEWUSER) = EPERM") || !strings.Contains(stderr, "denied 1 call: unshare (1)") {
+		t.Errorf("unshare -U under Docker's profile: exit %d; stderr:\n%s", code, stderr)
 	}
 }
