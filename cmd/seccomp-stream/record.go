@@ -170,7 +170,7 @@ func runRecord(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		recOpts = append(recOpts, profile.WithArgRules(0))
 	}
 	rec := profile.NewRecorder(recOpts...)
-	ps, code := superviseProgram(ctx, "record", prog, f, rec, stdin, stdout, stderr, errOut)
+	ps, code := superviseProgram(ctx, "record", prog, f, rec, stdin, stdout, stderr, errOut, recordStreamOptions()...)
 	if ps == nil {
 		return code // it never ran, or the stream failed: nothing to write
 	}
@@ -194,6 +194,19 @@ func runRecord(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		io.WriteString(errOut, "seccomp-stream record: note: a container runtime makes calls of its own before the program starts, which this recording cannot see: for a container profile add --base runc or --base crun, or record the container through the agent (seccomp-stream help record)\n")
 	}
 	return code
+}
+
+// recordStreamOptions are the Stream options of a recording, where every
+// call of the program is a round trip to one listener: a receiver on a
+// thread of its own (no wake-up through the runtime's poller), and the
+// kernel's synchronous wake-up where it has it (Linux 6.6). scripts/
+// record-bench measures the result.
+func recordStreamOptions() []seccompstream.Option {
+	opts := []seccompstream.Option{seccompstream.WithDedicatedThread()}
+	if feat, err := seccompstream.KernelFeatures(); err == nil && feat.SyncWakeUp {
+		opts = append(opts, seccompstream.WithSyncWakeup())
+	}
+	return opts
 }
 
 // recordFilter is the filter of a recording: every call notifies, of
@@ -305,9 +318,9 @@ func seccompStatus(path string) (mode, filters int, err error) {
 // 127 when it could not be executed, 1 when the supervisor failed. ps is
 // nil when the program never ran, or when serving failed before it ended.
 // SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the program.
-// name is the subcommand, for messages on errOut.
+// name is the subcommand, for messages on errOut; opts go to Start.
 func superviseProgram(ctx context.Context, name string, prog []string, f *filter.Filter, h seccompstream.Handler,
-	stdin io.Reader, stdout, stderr io.Writer, errOut io.Writer) (ps *os.ProcessState, code int) {
+	stdin io.Reader, stdout, stderr io.Writer, errOut io.Writer, opts ...seccompstream.Option) (ps *os.ProcessState, code int) {
 	// Catch the signals to forward before the program exists, so that
 	// none kills the supervisor instead.
 	sigs := make(chan os.Signal, 4)
@@ -320,7 +333,7 @@ func superviseProgram(ctx context.Context, name string, prog []string, f *filter
 	}
 	cmd := exec.Command(prog[0], prog[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, progErr
-	s, err := seccompstream.Start(cmd, f)
+	s, err := seccompstream.Start(cmd, f, opts...)
 	if err != nil {
 		switch {
 		case errors.Is(err, unix.EBUSY):
