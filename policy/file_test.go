@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -98,7 +99,10 @@ func TestPolicyBad(t *testing.T) {
 		{``, `EOF`},
 		// What later issues add is refused until it exists, not ignored.
 		{`{"files":{"read":["/etc"]}}`, `unknown field "files"`},
-		{`{"containers":[{"match":{"pod":"web"}}]}`, `unknown field "pod"`},
+		{`{"containers":[{"match":{"node":"web"}}]}`, `unknown field "node"`},
+		{`{"containers":[{"match":{"pod":"["}}]}`, `containers[0].match.pod "["`},
+		{`{"containers":[{"match":{"namespace":"a[","pod":"x"}}]}`, `containers[0].match.namespace "a["`},
+		{`{"containers":[{"match":{"container":"x["}}]}`, `containers[0].match.container "x["`},
 	} {
 		_, err := policy.Parse([]byte(tc.data))
 		if err == nil || !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "policy: ") {
@@ -137,5 +141,51 @@ func TestPolicyRoundTrip(t *testing.T) {
 	if err := (&policy.Policy{Containers: []policy.ContainerRule{{Match: policy.Match{ID: "["}}}}).Validate(); err == nil ||
 		!strings.Contains(err.Error(), `containers[0].match.id "["`) {
 		t.Errorf("Validate of a bad pattern: %v", err)
+	}
+}
+
+// TestPolicyPods: rules select by namespace, pod, container and
+// listenerMetadata lines; the first rule that matches applies, and a set
+// pattern never matches a subject without that field.
+func TestPolicyPods(t *testing.T) {
+	p, err := policy.Parse([]byte(`{
+	  "default": "allow",
+	  "containers": [
+	    {"match": {"namespace": "shop", "pod": "web-*", "container": "nginx"}, "syscalls": {"mkdir": "deny:EACCES"}},
+	    {"match": {"namespace": "shop"}, "syscalls": {"mkdir": "deny:EROFS"}},
+	    {"match": {"metadataValues": {"profile": "strict", "team": "*"}}, "default": "deny"},
+	    {"match": {"pod": "*"}, "syscalls": {"mkdir": "trace"}}
+	  ]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict := map[string]string{"profile": "strict", "team": "a"}
+	for _, tc := range []struct {
+		name string
+		s    policy.Subject
+		rule int
+		want string
+	}{
+		{"pod and container", policy.Subject{Namespace: "shop", Pod: "web-1", Container: "nginx"}, 0, "deny:EACCES"},
+		{"other container", policy.Subject{Namespace: "shop", Pod: "web-1", Container: "sidecar"}, 1, "deny:EROFS"},
+		{"namespace", policy.Subject{Namespace: "shop", Pod: "db-0"}, 1, "deny:EROFS"},
+		{"metadata values", policy.Subject{Namespace: "billing", Pod: "api", MetadataValues: strict}, 2, "deny:EPERM"},
+		{"metadata key missing", policy.Subject{Pod: "api", MetadataValues: map[string]string{"profile": "strict"}}, 3, "trace"},
+		{"any pod", policy.Subject{Namespace: "billing", Pod: "api"}, 3, "trace"},
+		{"no pod", policy.Subject{ID: "plain"}, -1, "allow"},
+	} {
+		if got, a := p.Select(tc.s), p.For(tc.s).Action("mkdir"); got != tc.rule || a.String() != tc.want {
+			t.Errorf("%s: rule %d, mkdir %v; want rule %d, %s", tc.name, got, a, tc.rule, tc.want)
+		}
+	}
+	// The selectors survive a round trip through MarshalJSON.
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := policy.Parse(b)
+	if err != nil || !reflect.DeepEqual(p, q) {
+		t.Errorf("round trip: %v\n%s", err, b)
 	}
 }

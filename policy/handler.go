@@ -30,7 +30,9 @@ type ShowFunc func(ctx context.Context, n *seccompstream.Notification, r seccomp
 // handler through a filter that notifies them (see Filter).
 //
 // Routes added to the Mux later answer as their handlers do; the show
-// middleware does not show them. Handler returns the error of Validate.
+// middleware does not show them, and neither does it show the calls of
+// r's Intercepts, which their handlers (package emulate) answer.
+// Handler returns the error of Validate.
 func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -40,6 +42,7 @@ func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 		m.Handle(name, actionRoute{r.Syscalls[name]})
 	}
 	m.HandleDefault(defaultRoute{def: r.Default, strict: r.denies()})
+	interceptHandlers(m, r)
 	if show != nil {
 		m.Use(showCalls(m, show))
 	}

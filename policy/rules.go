@@ -28,6 +28,11 @@ type Rules struct {
 	Default Action
 	// Syscalls maps system call names to their actions.
 	Syscalls map[string]Action
+	// Intercepts names the ready intercepts (InterceptMknod,
+	// InterceptSysinfo) that carry out their calls (package emulate)
+	// instead of the default action. A call that Syscalls names keeps
+	// its action.
+	Intercepts map[string]Intercept
 }
 
 // Action returns the action for the call named name.
@@ -54,6 +59,11 @@ func (r *Rules) Validate() error {
 func (r *Rules) validate(abis []uint32, prefix string) error {
 	if err := r.Default.valid(); err != nil {
 		return fmt.Errorf("%sdefault: %w", prefix, err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Intercepts)) {
+		if name != InterceptMknod && name != InterceptSysinfo {
+			return fmt.Errorf("%sintercepts: unknown intercept %q", prefix, name)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
 		if err := checkName(abis, name); err != nil {
