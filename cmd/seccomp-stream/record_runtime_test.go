@@ -124,6 +124,16 @@ func waitFile(t *testing.T, stderr *syncBuffer, name string, n int) []byte {
 	return b
 }
 
+// logOnFailure logs what the agent wrote on standard error if the test
+// fails.
+func logOnFailure(t *testing.T, agentErr *syncBuffer) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent's standard error:\n%s", agentErr)
+		}
+	})
+}
+
 // countWrites counts the agent's log lines that say it wrote file name.
 func countWrites(log, name string) int {
 	n := 0
@@ -147,6 +157,7 @@ func TestAgentRecord(t *testing.T) {
 			// --record-base: runc's Go runtime makes some calls at
 			// times only, which one recording may miss.
 			socket, stdout, stderr := startAgentCLI(t, "--record", dir, "--record-base", name)
+			logOnFailure(t, stderr)
 			rootfs := recordRootfs(t)
 			sc, err := json.Marshal(recordingSeccomp(socket))
 			if err != nil {
@@ -193,6 +204,7 @@ func TestAgentRecordExec(t *testing.T) {
 	rt := ocitest.NewRuntime(t, "runc")
 	dir := t.TempDir()
 	socket, _, stderr := startAgentCLI(t, "--record", dir)
+	logOnFailure(t, stderr)
 	sc, err := json.Marshal(recordingSeccomp(socket))
 	if err != nil {
 		t.Fatal(err)
