@@ -23,6 +23,7 @@ import (
 )
 
 const runUsage = `Usage: seccomp-stream run [flags] -- PROGRAM [ARGS...]
+       seccomp-stream run --profile FILE [--complain] [--json] [-o FILE] -- PROGRAM [ARGS...]
 
 Run PROGRAM under a seccomp filter. Calls named by --trace are shown and
 then run; calls named by --deny are shown and fail with an errno. The
@@ -46,6 +47,18 @@ Flags:
   --json         print one JSON object per call instead of a text line:
                  {"pid":..,"syscall":..,"args":[..],"raw":[..],"decision":..}
   -o FILE        write the trace to FILE instead of standard error.
+  --profile FILE enforce an OCI seccomp profile (linux.seccomp, a whole
+                 config.json, Docker's or containers-common's format), with
+                 its own actions and default, as runc would, and show each
+                 call it denies (= ENOSYS, ...); a last line counts them
+                 by name. Calls it allows run unseen; its kill, trap and
+                 trace actions are carried out by the kernel, not shown.
+                 Names no table knows are skipped with a warning, as
+                 runtimes skip them. Not with --trace or --deny.
+  --complain     with --profile: let the calls the profile denies run, and
+                 show each with the profile's answer,
+                   4242 mkdir("/tmp/x", 0777) = continue (profile: ENOSYS)
+                 kills and traps included: what a recording missed.
 
 Names are the kernel's ("openat", "newfstatat"), and a name applies on every
 ABI this machine runs: on x86_64 to the x86_64 call, to the i386 call of that
@@ -77,6 +90,7 @@ Examples:
   seccomp-stream run --deny mkdir,mkdirat:EACCES -- mkdir /tmp/x
   seccomp-stream run --trace connect --json -o trace.jsonl -- curl -s example.com
   seccomp-stream run --trace all -- /bin/true
+  seccomp-stream run --profile app.json --complain -- ./app
 `
 
 // runRun is the "run" subcommand.
@@ -88,6 +102,8 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	flags.Var(&deny, "deny", "")
 	asJSON := flags.Bool("json", false, "")
 	outFile := flags.String("o", "", "")
+	profileFile := flags.String("profile", "", "")
+	complain := flags.Bool("complain", false, "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			io.WriteString(stdout, runUsage)
@@ -101,15 +117,26 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "seccomp-stream run: no program given\n\n%s", runUsage)
 		return exitUsage
 	}
-	rules, err := policy.ParseLists(trace, deny)
-	if err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		return exitUsage
-	}
-	f, err := rules.Filter()
-	if err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		return exitUsage
+	var rules *policy.Rules
+	var f *filter.Filter
+	var enforced *profileRun // --profile
+	var err error
+	switch {
+	case *profileFile != "" || *complain:
+		if enforced, err = newProfileRunFlags(*profileFile, *complain, trace, deny, stderr); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		f = enforced.filter
+	default:
+		if rules, err = policy.ParseLists(trace, deny); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		if f, err = rules.Filter(); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
 	}
 
 	// The trace, the program's standard error and our messages may share
@@ -131,12 +158,18 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		traceOut = &lineWriter{w: bufio.NewWriter(file)}
 	}
 	tr := &tracer{out: traceOut, json: *asJSON}
-	h, err := rules.Handler(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
-		tr.show("", n, r)
-	})
-	if err != nil {
-		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
-		return exitUsage
+	var h seccompstream.Handler
+	if enforced != nil {
+		h = enforced.handler(tr)
+	} else {
+		mux, err := rules.Handler(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
+			tr.show("", n, r)
+		})
+		if err != nil {
+			fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		h = mux
 	}
 
 	// Catch the signals to forward before the program exists, so that
@@ -200,8 +233,15 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitFailure
 		}
 	}
+	if enforced != nil {
+		io.WriteString(errOut, enforced.summary())
+	}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == unix.SIGSYS {
-		io.WriteString(errOut, sigsysNote(prog[0], f))
+		if enforced != nil {
+			io.WriteString(errOut, enforced.sigsysNote(prog[0]))
+		} else {
+			io.WriteString(errOut, sigsysNote(prog[0], f))
+		}
 	}
 	return exitStatus(cmd.ProcessState, werr)
 }
