@@ -1,7 +1,9 @@
 // Package emulate holds ready handlers that carry out system calls for the
 // programs a seccompstream supervisor serves, after checking them against
-// a policy: a file policy (Files: which paths may be read and written)
-// and a network policy (which addresses may be connected to and bound).
+// a policy: a file policy (Files: which paths may be read and written), a
+// network policy (which addresses may be connected to and bound), and the
+// intercepts container managers commonly need (Mknod: the allowed device
+// nodes; Sysinfo: memory and processes from the caller's cgroup).
 //
 // # The rule
 //
@@ -147,6 +149,15 @@
 // A caller whose credentials are the supervisor's is served on the
 // handler's own thread; another one on a throwaway thread per call (about
 // 60 µs more), which seccompstream.Target documents.
+//
+// # Intercepts
+//
+// Mknod creates the device nodes it is given (DefaultDevices otherwise)
+// for a caller that could not (a container without CAP_MKNOD), as the
+// caller would, where it could create a regular file; Sysinfo answers
+// sysinfo(2) from the caller's cgroup. Their documentation says what each
+// does. Mknod does not go with a file policy, which carries out mknod
+// itself and creates no device node.
 //
 // # Network
 //

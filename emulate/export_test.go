@@ -16,3 +16,21 @@ func IDMap(text string, id uint32) (to, from uint32, ok bool, err error) {
 	from, ok = fromCaller(m, id)
 	return toCaller(m, id), from, ok, nil
 }
+
+// Test access to the cgroup reading and the struct encodings.
+var (
+	LocateCgroups = locateCgroups
+	ReadMemory    = func(c cgroups) (limit, usage uint64, swapLimit int64, swapUsage uint64) {
+		f := c.memory()
+		return f.limit, f.usage, f.swapLimit, f.swapUsage
+	}
+)
+
+type SysinfoValues = sysinfoValues
+
+func NewSysinfoValues(total, free, swap uint64, procs uint16, uptime int64) *SysinfoValues {
+	return &sysinfoValues{totalram: total, freeram: free, totalswap: swap, freeswap: swap, procs: procs, uptime: uptime, memUnit: 1}
+}
+
+func (v *SysinfoValues) Native() []byte { return v.native() }
+func (v *SysinfoValues) I386() []byte   { return v.i386() }

@@ -99,8 +99,45 @@
 //	                            annotations that must all be present with
 //	                            these values ("*": any value)
 //	containers[].match.metadata must equal the container's listenerMetadata
+//	containers[].match.namespace, .pod, .container
+//	                            patterns (path.Match) for the container's
+//	                            Kubernetes namespace, pod name and name in
+//	                            the pod; a set pattern never matches a
+//	                            container without that field, not even "*"
+//	containers[].match.metadataValues
+//	                            KEY=VALUE lines of listenerMetadata that
+//	                            must all be present ("*": any value)
 //	containers[].default        replaces the default for those containers
+//	intercepts, containers[].intercepts
+//	                            ready intercepts that carry out their calls
+//	                            for the caller instead of an action:
+//	                              "mknod": {"devices": ["c 1:3", "b 7:0"]}
+//	                                mknod and mknodat of those device nodes
+//	                                (without "devices": DefaultDevices, null
+//	                                zero full random urandom tty console ptmx
+//	                                fuse), as the caller would create them,
+//	                                owned by its fsuid and fsgid
+//	                              "sysinfo": {}
+//	                                sysinfo from the caller's cgroup
+//	                            a container rule's intercept replaces the
+//	                            top level's of the same name; a call named in
+//	                            syscalls (at either level) keeps its action
+//	                            and is not intercepted. Their handlers
+//	                            are package emulate's (Mknod, Sysinfo); the
+//	                            seccomp rules
+//	                            that send just these calls (mknod of devices
+//	                            only) are agent.InterceptRules.
 //	containers[].syscalls       added to the top level's, winning over them
+//
+// Precedence: the container rules are tried in the order of the file and
+// the first whose match holds applies, alone; within a match every field
+// that is set must hold. So put the narrowest rule first: a pod's own rule
+// before its namespace's, a namespace's before a catch-all. The agent
+// takes the namespace, pod and container from the annotations the
+// container runtime wrote (containerd's io.kubernetes.cri.* keys, CRI-O's
+// io.kubernetes.pod.* labels; see agent.Identity), which the pod cannot
+// change; other annotations are whatever the pod's author wrote, so select
+// by them only for what the author may choose.
 //
 // Every field is optional. Unknown fields are errors, and so are unknown
 // names, bad actions and bad patterns; the message says where

@@ -34,6 +34,9 @@ type ContainerRule struct {
 	Default *Action
 	// Syscalls are added to the policy's, and win over them.
 	Syscalls map[string]Action
+	// Intercepts are added to the policy's; one of the same name
+	// replaces the policy's.
+	Intercepts map[string]Intercept
 	// Files, when not nil, adds its paths to the policy's file policy
 	// (or makes one).
 	Files *emulate.FilePolicy
@@ -45,12 +48,21 @@ type Match struct {
 	// ID is a pattern for the container id, in path.Match syntax
 	// ("web-*").
 	ID string
+	// Namespace, Pod and Container are patterns (path.Match syntax) for
+	// the subject's Kubernetes namespace, pod name and container name in
+	// the pod. A pattern that is set never matches a subject that lacks
+	// the field (a container started without Kubernetes), not even "*".
+	Namespace, Pod, Container string
 	// Annotations must all be present with these values. The value "*"
 	// only requires the key.
 	Annotations map[string]string
 	// Metadata, when not nil, must equal the subject's Metadata (the
 	// container's linux.seccomp.listenerMetadata).
 	Metadata *string
+	// MetadataValues must all be among the KEY=VALUE lines of the
+	// subject's listenerMetadata (Subject.MetadataValues) with these
+	// values. The value "*" only requires the key.
+	MetadataValues map[string]string
 }
 
 // A Subject is what a Match looks at: one container process, as the agent
@@ -62,22 +74,54 @@ type Subject struct {
 	Annotations map[string]string
 	// Metadata is the container's linux.seccomp.listenerMetadata.
 	Metadata string
+	// Namespace, Pod and Container are the container's Kubernetes
+	// namespace, pod name and name in the pod; "" when unknown.
+	Namespace, Pod, Container string
+	// MetadataValues are the KEY=VALUE lines of Metadata.
+	MetadataValues map[string]string
 }
 
 // Matches reports whether m selects s.
 func (m *Match) Matches(s Subject) bool {
-	if m.ID != "" {
-		if ok, _ := path.Match(m.ID, s.ID); !ok {
+	for _, f := range [...]struct{ pattern, value string }{
+		{m.ID, s.ID}, {m.Namespace, s.Namespace}, {m.Pod, s.Pod}, {m.Container, s.Container},
+	} {
+		if f.pattern == "" {
+			continue
+		}
+		if ok, _ := path.Match(f.pattern, f.value); !ok || f.value == "" {
 			return false
 		}
 	}
-	for k, v := range m.Annotations {
-		got, ok := s.Annotations[k]
+	return hasAll(s.Annotations, m.Annotations) && hasAll(s.MetadataValues, m.MetadataValues) &&
+		(m.Metadata == nil || *m.Metadata == s.Metadata)
+}
+
+// hasAll reports whether have holds every key of want with its value ("*":
+// any value).
+func hasAll(have, want map[string]string) bool {
+	for k, v := range want {
+		got, ok := have[k]
 		if !ok || (v != "*" && got != v) {
 			return false
 		}
 	}
-	return m.Metadata == nil || *m.Metadata == s.Metadata
+	return true
+}
+
+// checkPatterns reports the first bad path.Match pattern of m.
+func (m *Match) checkPatterns(where string) error {
+	for _, f := range [...]struct{ name, pattern string }{
+		{"id", m.ID}, {"namespace", m.Namespace}, {"pod", m.Pod}, {"container", m.Container},
+	} {
+		if f.pattern == "" {
+			continue
+		}
+		if _, err := path.Match(f.pattern, ""); err != nil {
+			return fmt.Errorf("%s.match.%s %q: %w", where, f.name, f.pattern, err)
+		}
+	}
+	return nil
 }
 
 // Select returns the index of the container rule that applies to s, or -1
@@ -99,7 +143,7 @@ func (p *Policy) For(s Subject) *Rules { return p.rulesFor(p.Select(s)) }
 // rulesFor returns the rule set of the subjects container rule i applies
 // to (-1: none does).
 func (p *Policy) rulesFor(i int) *Rules {
-	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Files: p.Rules.Files}
+	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Intercepts: p.Rules.Intercepts, Files: p.Rules.Files}
 	if i < 0 {
 		return r
 	}
@@ -107,16 +151,24 @@ func (p *Policy) rulesFor(i int) *Rules {
 	if cr.Default != nil {
 		r.Default = *cr.Default
 	}
+	r.Syscalls = overlay(p.Rules.Syscalls, cr.Syscalls)
+	r.Intercepts = overlay(p.Rules.Intercepts, cr.Intercepts)
 	r.Files = mergeFiles(p.Rules.Files, cr.Files)
-	if len(cr.Syscalls) > 0 {
-		m := maps.Clone(p.Rules.Syscalls)
-		if m == nil {
-			m = make(map[string]Action, len(cr.Syscalls))
-		}
-		maps.Copy(m, cr.Syscalls)
-		r.Syscalls = m
-	}
 	return r
+}
+
+// overlay returns base with over's entries added (winning), as a new map
+// when over has any, base itself otherwise.
+func overlay[V any](base, over map[string]V) map[string]V {
+	if len(over) == 0 {
+		return base
+	}
+	m := maps.Clone(base)
+	if m == nil {
+		m = make(map[string]V, len(over))
+	}
+	maps.Copy(m, over)
+	return m
 }
 
 // Validate reports the first problem of p that Parse would have refused:
@@ -129,12 +181,10 @@ func (p *Policy) Validate() error {
 	}
 	for i, cr := range p.Containers {
 		where := fmt.Sprintf("containers[%d]", i)
-		if cr.Match.ID != "" {
-			if _, err := path.Match(cr.Match.ID, ""); err != nil {
-				return fmt.Errorf("policy: %s.match.id %q: %w", where, cr.Match.ID, err)
-			}
+		if err := cr.Match.checkPatterns(where); err != nil {
+			return fmt.Errorf("policy: %w", err)
 		}
-		r := Rules{Syscalls: cr.Syscalls, Files: cr.Files}
+		r := Rules{Syscalls: cr.Syscalls, Intercepts: cr.Intercepts, Files: cr.Files}
 		if cr.Default != nil {
 			r.Default = *cr.Default
 		}
@@ -155,8 +205,6 @@ func (p *Policy) Validate() error {
 //
 //	ruleSetJSON: "network": {"connect": [...], "bind": [...]} address allow-lists
 //	             "profile": "FILE"                            an OCI seccomp profile
-//	             "intercepts": {"mknod": {...}, "sysinfo": {...}}
-//	matchJSON:   "namespace", "pod", "container"              pod selectors
 //
 // Each becomes a field of Rules (or of Match and Subject) with the same
 // meaning at both levels, and For merges it as it merges Syscalls.
@@ -166,9 +214,10 @@ type (
 		Containers []containerJSON `json:"containers,omitempty"`
 	}
 	ruleSetJSON struct {
-		Default  string            `json:"default,omitempty"`
-		Syscalls map[string]string `json:"syscalls,omitempty"`
-		Files    *filesJSON        `json:"files,omitempty"`
+		Default    string                   `json:"default,omitempty"`
+		Syscalls   map[string]string        `json:"syscalls,omitempty"`
+		Intercepts map[string]interceptJSON `json:"intercepts,omitempty"`
+		Files      *filesJSON               `json:"files,omitempty"`
 	}
 	filesJSON struct {
 		Read  []string `json:"read,omitempty"`
@@ -179,9 +228,13 @@ type (
 		ruleSetJSON
 	}
 	matchJSON struct {
-		ID          string            `json:"id,omitempty"`
-		Annotations map[string]string `json:"annotations,omitempty"`
-		Metadata    *string           `json:"metadata,omitempty"`
+		ID             string            `json:"id,omitempty"`
+		Namespace      string            `json:"namespace,omitempty"`
+		Pod            string            `json:"pod,omitempty"`
+		Container      string            `json:"container,omitempty"`
+		Annotations    map[string]string `json:"annotations,omitempty"`
+		Metadata       *string           `json:"metadata,omitempty"`
+		MetadataValues map[string]string `json:"metadataValues,omitempty"`
 	}
 )
 
@@ -236,19 +289,24 @@ func parse(data []byte) (*Policy, error) {
 	if p.Rules.Syscalls, err = parseSyscalls(abis, "syscalls", f.Syscalls); err != nil {
 		return nil, err
 	}
+	if p.Rules.Intercepts, err = parseIntercepts("intercepts", f.Intercepts); err != nil {
+		return nil, err
+	}
 	if p.Rules.Files, err = parseFilesJSON("files", f.Files); err != nil {
 		return nil, err
 	}
 	for i, c := range f.Containers {
 		where := fmt.Sprintf("containers[%d]", i)
-		cr := ContainerRule{Match: Match{ID: c.Match.ID, Metadata: c.Match.Metadata}}
+		cr := ContainerRule{Match: Match{ID: c.Match.ID, Namespace: c.Match.Namespace, Pod: c.Match.Pod,
+			Container: c.Match.Container, Metadata: c.Match.Metadata}}
 		if len(c.Match.Annotations) > 0 {
 			cr.Match.Annotations = c.Match.Annotations
 		}
-		if c.Match.ID != "" {
-			if _, err := path.Match(c.Match.ID, ""); err != nil {
-				return nil, fmt.Errorf("%s.match.id %q: %w", where, c.Match.ID, err)
-			}
+		if len(c.Match.MetadataValues) > 0 {
+			cr.Match.MetadataValues = c.Match.MetadataValues
+		}
+		if err := cr.Match.checkPatterns(where); err != nil {
+			return nil, err
 		}
 		if c.Default != "" {
 			a, err := parseAction(c.Default)
@@ -258,6 +316,9 @@ func parse(data []byte) (*Policy, error) {
 			cr.Default = &a
 		}
 		if cr.Syscalls, err = parseSyscalls(abis, where+".syscalls", c.Syscalls); err != nil {
+			return nil, err
+		}
+		if cr.Intercepts, err = parseIntercepts(where+".intercepts", c.Intercepts); err != nil {
 			return nil, err
 		}
 		if cr.Files, err = parseFilesJSON(where+".files", c.Files); err != nil {
@@ -301,11 +362,14 @@ func (p *Policy) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls, p.Rules.Files)}
+	f.Intercepts = interceptsJSON(p.Rules.Intercepts)
 	for _, cr := range p.Containers {
 		f.Containers = append(f.Containers, containerJSON{
-			Match:       matchJSON{ID: cr.Match.ID, Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata},
+			Match: matchJSON{ID: cr.Match.ID, Namespace: cr.Match.Namespace, Pod: cr.Match.Pod, Container: cr.Match.Container,
+				Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata, MetadataValues: cr.Match.MetadataValues},
 			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls, cr.Files),
 		})
+		f.Containers[len(f.Containers)-1].Intercepts = interceptsJSON(cr.Intercepts)
 	}
 	return json.Marshal(f)
 }

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -98,6 +99,10 @@ func TestPolicyBad(t *testing.T) {
 		{``, `EOF`},
 		// What later issues add is refused until it exists, not ignored.
 		{`{"network":{"connect":["127.0.0.1:80"]}}`, `unknown field "network"`},
+		{`{"containers":[{"match":{"node":"web"}}]}`, `unknown field "node"`},
+		{`{"containers":[{"match":{"pod":"["}}]}`, `containers[0].match.pod "["`},
+		{`{"containers":[{"match":{"namespace":"a[","pod":"x"}}]}`, `containers[0].match.namespace "a["`},
+		{`{"containers":[{"match":{"container":"x["}}]}`, `containers[0].match.container "x["`},
 		// File policies: the item is named.
 		{`{"files":{"read":["etc"]}}`, `files.read "etc": not an absolute path`},
 		{`{"files":{"read":[""]}}`, `files.read: empty item`},
@@ -106,7 +111,7 @@ func TestPolicyBad(t *testing.T) {
 		{`{"containers":[{"files":{"write":["/a/../b"]}}]}`, `containers[0].files.write "/a/../b": has a ".." component`},
 		{`{"files":{"read":["/"]},"syscalls":{"openat":"allow"}}`, `syscalls.openat: "allow" would let the kernel run openat unchecked`},
 		{`{"syscalls":{"openat":"allow"},"containers":[{"files":{"read":["/"]}}]}`, `containers[0].syscalls.openat: "allow"`},
-		{`{"containers":[{"match":{"pod":"web"}}]}`, `unknown field "pod"`},
+		{`{"files":{"read":["/"]},"intercepts":{"mknod":{}}}`, `intercepts.mknod: does not go with a file policy`},
 	} {
 		_, err := policy.Parse([]byte(tc.data))
 		if err == nil || !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "policy: ") {
@@ -145,5 +150,51 @@ func TestPolicyRoundTrip(t *testing.T) {
 	if err := (&policy.Policy{Containers: []policy.ContainerRule{{Match: policy.Match{ID: "["}}}}).Validate(); err == nil ||
 		!strings.Contains(err.Error(), `containers[0].match.id "["`) {
 		t.Errorf("Validate of a bad pattern: %v", err)
+	}
+}
+
+// TestPolicyPods: rules select by namespace, pod, container and
+// listenerMetadata lines; the first rule that matches applies, and a set
+// pattern never matches a subject without that field.
+func TestPolicyPods(t *testing.T) {
+	p, err := policy.Parse([]byte(`{
+	  "default": "allow",
+	  "containers": [
+	    {"match": {"namespace": "shop", "pod": "web-*", "container": "nginx"}, "syscalls": {"mkdir": "deny:EACCES"}},
+	    {"match": {"namespace": "shop"}, "syscalls": {"mkdir": "deny:EROFS"}},
+	    {"match": {"metadataValues": {"profile": "strict", "team": "*"}}, "default": "deny"},
+	    {"match": {"pod": "*"}, "syscalls": {"mkdir": "trace"}}
+	  ]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict := map[string]string{"profile": "strict", "team": "a"}
+	for _, tc := range []struct {
+		name string
+		s    policy.Subject
+		rule int
+		want string
+	}{
+		{"pod and container", policy.Subject{Namespace: "shop", Pod: "web-1", Container: "nginx"}, 0, "deny:EACCES"},
+		{"other container", policy.Subject{Namespace: "shop", Pod: "web-1", Container: "sidecar"}, 1, "deny:EROFS"},
+		{"namespace", policy.Subject{Namespace: "shop", Pod: "db-0"}, 1, "deny:EROFS"},
+		{"metadata values", policy.Subject{Namespace: "billing", Pod: "api", MetadataValues: strict}, 2, "deny:EPERM"},
+		{"metadata key missing", policy.Subject{Pod: "api", MetadataValues: map[string]string{"profile": "strict"}}, 3, "trace"},
+		{"any pod", policy.Subject{Namespace: "billing", Pod: "api"}, 3, "trace"},
+		{"no pod", policy.Subject{ID: "plain"}, -1, "allow"},
+	} {
+		if got, a := p.Select(tc.s), p.For(tc.s).Action("mkdir"); got != tc.rule || a.String() != tc.want {
+			t.Errorf("%s: rule %d, mkdir %v; want rule %d, %s", tc.name, got, a, tc.rule, tc.want)
+		}
+	}
+	// The selectors survive a round trip through MarshalJSON.
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := policy.Parse(b)
+	if err != nil || !reflect.DeepEqual(p, q) {
+		t.Errorf("round trip: %v\n%s", err, b)
 	}
 }

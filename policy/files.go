@@ -94,6 +94,9 @@ func (r *Rules) validateFiles(prefix string) error {
 	if err := r.Files.Validate(); err != nil {
 		return fmt.Errorf("%sfiles: %w", prefix, err)
 	}
+	if _, ok := r.Intercepts[InterceptMknod]; ok {
+		return fmt.Errorf("%sintercepts.mknod: does not go with a file policy, which carries out mknod and mknodat itself (and creates no device node)", prefix)
+	}
 	fs, err := emulate.NewFiles(*r.Files)
 	if err != nil {
 		return fmt.Errorf("%sfiles: %w", prefix, err)

@@ -57,6 +57,11 @@ func (r *Rules) Filter() (*filter.Filter, error) {
 			notify = append(notify, name)
 		}
 	}
+	if def == filter.Allow {
+		notify = append(notify, interceptedNames(r.Intercepts)...)
+	} else {
+		allow = slices.DeleteFunc(allow, func(n string) bool { return slices.Contains(interceptedNames(r.Intercepts), n) })
+	}
 	if err := f.Add(filter.Notify, notify...); err != nil {
 		return nil, err
 	}

@@ -35,7 +35,9 @@ type ShowFunc func(ctx context.Context, n *seccompstream.Notification, r seccomp
 // refuses it, like a denied call.
 //
 // Routes added to the Mux later answer as their handlers do; the show
-// middleware does not show them. Handler returns the error of Validate.
+// middleware does not show them, and neither does it show the calls of
+// r's Intercepts, which their handlers (package emulate) answer.
+// Handler returns the error of Validate.
 func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -57,6 +59,7 @@ func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 	// Under a file policy a call the tables cannot name may be a file
 	// call under a number we cannot read: it gets ENOSYS too.
 	m.HandleDefault(defaultRoute{def: r.Default, strict: r.denies() || r.Files != nil})
+	interceptHandlers(m, r)
 	if show != nil {
 		m.Use(showCalls(m, show))
 	}
