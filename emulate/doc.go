@@ -118,7 +118,11 @@
 // the supervisor and is refused, as are the magic links themselves
 // (/proc/<pid>/fd/*, exe, cwd, root: readlink works, opening does not),
 // /dev/tty and the device nodes other than the ones above
-// (seccompstream.ErrSupervisorView).
+// (seccompstream.ErrSupervisorView). A file is opened by the supervisor
+// with the caller's file-system ids: what the kernel checks against the
+// opener's other credentials when the file is written is the
+// supervisor's, so a program cannot, say, set up a user namespace of its
+// own (writing /proc/<pid>/uid_map checks the opener's effective uid).
 // Unix socket paths (connect, bind) belong to the network policy. The
 // policy is not a sandbox on its own: signals, ptrace, shared memory and
 // sockets to processes outside it are not file calls; combine it with
