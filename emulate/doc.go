@@ -1,9 +1,10 @@
 // Package emulate holds ready handlers that carry out system calls for the
 // programs a seccompstream supervisor serves, after checking them against
-// a policy: a file policy (Files: which paths may be read and written)
-// and a network policy (Network: which addresses may be connected to and
-// bound); and the intercepts container managers commonly need, Mknod
-// (allowed device nodes) and Sysinfo (from the caller's cgroup).
+// a policy: a file policy (Files: which paths may be read and written), a
+// network policy (Network: which addresses may be connected to and
+// bound), and the intercepts container managers commonly need (Mknod:
+// the allowed device nodes; Sysinfo: memory and processes from the
+// caller's cgroup).
 //
 // # The rule
 //
@@ -118,7 +119,11 @@
 // the supervisor and is refused, as are the magic links themselves
 // (/proc/<pid>/fd/*, exe, cwd, root: readlink works, opening does not),
 // /dev/tty and the device nodes other than the ones above
-// (seccompstream.ErrSupervisorView).
+// (seccompstream.ErrSupervisorView). A file is opened by the supervisor
+// with the caller's file-system ids: what the kernel checks against the
+// opener's other credentials when the file is written is the
+// supervisor's, so a program cannot, say, set up a user namespace of its
+// own (writing /proc/<pid>/uid_map checks the opener's effective uid).
 // Unix socket paths (connect, bind) belong to the network policy. The
 // policy is not a sandbox on its own: signals, ptrace, shared memory and
 // sockets to processes outside it are not file calls; combine it with
@@ -149,6 +154,15 @@
 // A caller whose credentials are the supervisor's is served on the
 // handler's own thread; another one on a throwaway thread per call (about
 // 60 µs more), which seccompstream.Target documents.
+//
+// # Intercepts
+//
+// Mknod creates the device nodes it is given (DefaultDevices otherwise)
+// for a caller that could not (a container without CAP_MKNOD), as the
+// caller would, where it could create a regular file; Sysinfo answers
+// sysinfo(2) from the caller's cgroup. Their documentation says what each
+// does. Mknod does not go with a file policy, which carries out mknod
+// itself and creates no device node.
 //
 // # Network
 //

@@ -25,6 +25,8 @@ import (
 // of the tests (see goProgram).
 const programEnv = "EMULATE_TEST_PROGRAM"
 
+// TestMain runs a Go program of goPrograms when asked to, and otherwise
+// the tests, failing the run if a test leaked a descriptor or a goroutine.
 func TestMain(m *testing.M) {
 	if name := os.Getenv(programEnv); name != "" {
 		os.Exit(goPrograms[name](os.Args[1:]))

@@ -11,7 +11,10 @@ import (
 
 // bypassCalls are refused (EPERM) by every policy of this package, file
 // or network, because they would let a program reach files or the network
-// without making the calls the policy checks:
+// without making the calls the policy checks. Each policy refuses them
+// through the same helpers: notifyNames(f, bypassCalls) in its AddRules,
+// registerBypasses in its Register (which leaves them to the first policy
+// that routed them), refuse in its ServeNotification.
 //
 //   - io_uring_setup: an io_uring runs its operations (openat, statx,
 //     connect, send, ...) inside the kernel, where seccomp never sees

@@ -117,7 +117,7 @@ func TestPolicyBad(t *testing.T) {
 		{`{"containers":[{"match":{"pod":"["}}]}`, `containers[0].match.pod "["`},
 		{`{"containers":[{"match":{"namespace":"a[","pod":"x"}}]}`, `containers[0].match.namespace "a["`},
 		{`{"containers":[{"match":{"container":"x["}}]}`, `containers[0].match.container "x["`},
-		{`{"files":{"read":["/"]},"intercepts":{"mknod":{}}}`, `intercepts: "mknod" cannot be combined with a file policy`},
+		{`{"files":{"read":["/"]},"intercepts":{"mknod":{}}}`, `intercepts.mknod: does not go with a file policy`},
 	} {
 		_, err := policy.Parse([]byte(tc.data))
 		if err == nil || !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "policy: ") {

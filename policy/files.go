@@ -94,15 +94,12 @@ func (r *Rules) validateFiles(prefix string) error {
 	if err := r.Files.Validate(); err != nil {
 		return fmt.Errorf("%sfiles: %w", prefix, err)
 	}
+	if _, ok := r.Intercepts[InterceptMknod]; ok {
+		return fmt.Errorf("%sintercepts.mknod: does not go with a file policy, which carries out mknod and mknodat itself (and creates no device node)", prefix)
+	}
 	fs, err := emulate.NewFiles(*r.Files)
 	if err != nil {
 		return fmt.Errorf("%sfiles: %w", prefix, err)
-	}
-	if _, ok := r.Intercepts[InterceptMknod]; ok {
-		// Both would route mknod: the file policy checks where a node
-		// goes and makes no device nodes, the intercept which devices it
-		// may make and not where.
-		return fmt.Errorf("%sintercepts: %q cannot be combined with a file policy (\"files\" decides mknod)", prefix, InterceptMknod)
 	}
 	return r.checkNotAllowed(prefix, "file", fs.Syscalls())
 }

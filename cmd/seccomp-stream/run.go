@@ -23,6 +23,7 @@ import (
 )
 
 const runUsage = `Usage: seccomp-stream run [flags] -- PROGRAM [ARGS...]
+       seccomp-stream run --profile FILE [--complain] [--json] [-o FILE] -- PROGRAM [ARGS...]
 
 Run PROGRAM under a seccomp filter. Calls named by --trace are shown and
 then run; calls named by --deny are shown and fail with an errno. The
@@ -79,6 +80,18 @@ Flags:
   --json         print one JSON object per call instead of a text line:
                  {"pid":..,"syscall":..,"args":[..],"raw":[..],"decision":..}
   -o FILE        write the trace to FILE instead of standard error.
+  --profile FILE enforce an OCI seccomp profile (linux.seccomp, a whole
+                 config.json, Docker's or containers-common's format), with
+                 its own actions and default, as runc would, and show each
+                 call it denies (= ENOSYS, ...); a last line counts them
+                 by name. Calls it allows run unseen; its kill, trap and
+                 trace actions are carried out by the kernel, not shown.
+                 Names no table knows are skipped with a warning, as
+                 runtimes skip them. Not with --trace or --deny.
+  --complain     with --profile: let the calls the profile denies run, and
+                 show each with the profile's answer,
+                   4242 mkdir("/tmp/x", 0777) = continue (profile: ENOSYS)
+                 kills and traps included: what a recording missed.
 
 Names are the kernel's ("openat", "newfstatat"), and a name applies on every
 ABI this machine runs: on x86_64 to the x86_64 call, to the i386 call of that
@@ -148,6 +161,7 @@ Examples:
   seccomp-stream run --deny mkdir,mkdirat:EACCES -- mkdir /tmp/x
   seccomp-stream run --trace connect --json -o trace.jsonl -- curl -s example.com
   seccomp-stream run --trace all -- /bin/true
+  seccomp-stream run --profile app.json --complain -- ./app
   seccomp-stream run --allow-read @system,/srv/data --allow-write /tmp/out -- ./prog
   seccomp-stream run --allow-read / --allow-write "$PWD" -- make
   seccomp-stream run --allow-connect 127.0.0.1:8080,[::1]:8080 -- curl -s http://127.0.0.1:8080/
@@ -170,6 +184,8 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	flags.Var(&allowBind, "allow-bind", "")
 	asJSON := flags.Bool("json", false, "")
 	outFile := flags.String("o", "", "")
+	profileFile := flags.String("profile", "", "")
+	complain := flags.Bool("complain", false, "")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			io.WriteString(stdout, runUsage)
@@ -183,26 +199,41 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "seccomp-stream run: no program given\n\n%s", runUsage)
 		return exitUsage
 	}
-	rules, err := policy.ParseLists(trace, deny)
-	if err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		return exitUsage
-	}
-	if rules.Files, err = policy.ParseFileLists(allowRead, allowWrite); err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		return exitUsage
-	}
-	if rules.Network, err = policy.ParseNetworkLists(allowConnect, allowBind); err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		return exitUsage
-	}
-	f, err := rules.Filter()
-	if err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
-		if errors.Is(err, seccompstream.ErrNotSupported) {
-			return exitFailure // the kernel's, not the input's
+	var rules *policy.Rules
+	var f *filter.Filter
+	var enforced *profileRun // --profile
+	var err error
+	switch {
+	case *profileFile != "" || *complain:
+		if len(allowRead) > 0 || len(allowWrite) > 0 || len(allowConnect) > 0 || len(allowBind) > 0 {
+			fmt.Fprintln(stderr, "seccomp-stream run: --profile and --complain cannot be combined with --allow-read, --allow-write, --allow-connect or --allow-bind")
+			return exitUsage
 		}
-		return exitUsage
+		if enforced, err = newProfileRunFlags(*profileFile, *complain, trace, deny, stderr); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		f = enforced.filter
+	default:
+		if rules, err = policy.ParseLists(trace, deny); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		if rules.Files, err = policy.ParseFileLists(allowRead, allowWrite); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		if rules.Network, err = policy.ParseNetworkLists(allowConnect, allowBind); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		if f, err = rules.Filter(); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			if errors.Is(err, seccompstream.ErrNotSupported) {
+				return exitFailure // the kernel's, not the input's
+			}
+			return exitUsage
+		}
 	}
 
 	// The trace, the program's standard error and our messages may share
@@ -224,12 +255,18 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		traceOut = &lineWriter{w: bufio.NewWriter(file)}
 	}
 	tr := &tracer{out: traceOut, json: *asJSON}
-	h, err := rules.Handler(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
-		tr.show("", n, r)
-	})
-	if err != nil {
-		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
-		return exitUsage
+	var h seccompstream.Handler
+	if enforced != nil {
+		h = enforced.handler(tr)
+	} else {
+		mux, err := rules.Handler(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
+			tr.show("", n, r)
+		})
+		if err != nil {
+			fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		h = mux
 	}
 
 	// Catch the signals to forward before the program exists, so that
@@ -293,8 +330,15 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitFailure
 		}
 	}
+	if enforced != nil {
+		io.WriteString(errOut, enforced.summary())
+	}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == unix.SIGSYS {
-		io.WriteString(errOut, sigsysNote(prog[0], f))
+		if enforced != nil {
+			io.WriteString(errOut, enforced.sigsysNote(prog[0]))
+		} else {
+			io.WriteString(errOut, sigsysNote(prog[0], f))
+		}
 	}
 	return exitStatus(cmd.ProcessState, werr)
 }
