@@ -127,6 +127,13 @@
 //	                            seccomp rules
 //	                            that send just these calls (mknod of devices
 //	                            only) are agent.InterceptRules.
+//	files, containers[].files   a file policy ("read", "write": paths; see
+//	                            File policies below), a container's added
+//	                            to the top level's
+//	network, containers[].network
+//	                            a network policy ("connect", "bind":
+//	                            addresses; see Network policies below), a
+//	                            container's added to the top level's
 //	containers[].syscalls       added to the top level's, winning over them
 //
 // Precedence: the container rules are tried in the order of the file and
