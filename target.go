@@ -2,7 +2,6 @@ package seccompstream
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -10,8 +9,6 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/seccompstream/seccompstream/internal/kernel"
 )
 
 // Target is the thread that made a notified call, pinned so the supervisor
@@ -23,12 +20,13 @@ import (
 // Pinned means that everything a Target does reaches the thread that made
 // the call or nothing: never a process that reused its thread id. Target
 // holds its /proc/<tid> directory (which stops naming anything once the
-// thread is gone), a pidfd, and its root and working directories, all
-// opened before the notification was checked with ID_VALID. Its methods
-// check the notification again after acting and report ErrGone once it is
-// no longer pending (the target was killed, its call was interrupted, or
-// the call was answered): a Target serves one call, and is meant to be used
-// before that call is answered.
+// thread is gone) and its root directory, both opened before the
+// notification was checked with ID_VALID, and opens its working directory
+// and a pidfd when a method first needs them, checking the notification
+// again after each. Its methods check the notification again after acting
+// and report ErrGone once it is no longer pending (the target was killed,
+// its call was interrupted, or the call was answered): a Target serves one
+// call, and is meant to be used before that call is answered.
 //
 // Acting as the target uses the target's file-system uid and gid, its
 // supplementary groups, its umask and its effective capabilities, but only
@@ -71,16 +69,25 @@ type Target struct {
 	// so they resolve in the supervisor's procfs even on a thread that
 	// joined the target's mount namespace.
 	procDir int
-	// pidfd names the thread (pidfdThread true) or, before Linux 6.9 for
-	// a thread that does not lead its group, the thread-group leader; -1
-	// before Linux 5.3.
-	pidfd       int
-	pidfdThread bool
-	root, cwd   int // O_PATH|O_DIRECTORY
+	root    int // O_PATH|O_DIRECTORY
 
 	mu     sync.Mutex // guards refs and closed
 	refs   int        // methods running
 	closed bool
+
+	// lazyMu guards the descriptors opened on first use (cwdFD, pidfdFD,
+	// rootDirPath) and the root's path. Every Open of a file needs
+	// the root, few need the others.
+	lazyMu sync.Mutex
+	cwd    int // O_PATH|O_DIRECTORY, or -1 until needed
+	// pidfd names the thread (pidfdThread true) or, before Linux 6.9 for
+	// a thread that does not lead its group, the thread-group leader; -1
+	// until needed, and before Linux 5.3 (pidfdErr says so).
+	pidfd       int
+	pidfdThread bool
+	pidfdOpened bool
+	pidfdErr    error
+	rootPath    string // the root's path in the supervisor's view, once read
 
 	credsMu  sync.Mutex // guards creds and credsErr
 	creds    *Creds
@@ -97,16 +104,20 @@ type Target struct {
 var errTargetClosed = fmt.Errorf("seccompstream: target closed: %w", os.ErrClosed)
 
 // Target pins the thread that made the call: it opens the thread's
-// /proc/<tid> directory, a pidfd for the thread (PIDFD_THREAD, Linux 6.9;
-// before that, for a thread that is not its process's main thread, a pidfd
-// for the process), and its root and working directories (O_PATH), and
-// then checks the notification with ID_VALID, so everything the Target
-// does afterwards acts on the thread that made this call, never on a
-// process that reused its thread id. The caller closes the Target.
+// /proc/<tid> directory and its root directory (O_PATH), and then checks
+// the notification with ID_VALID, so everything the Target does afterwards
+// acts on the thread that made this call, never on a process that reused
+// its thread id. The caller closes the Target.
 //
-// The thread's namespace files are not opened here: Do opens them, when it
-// needs them, through the pinned /proc/<tid>. They are the same ones: only
-// a task changes its own namespaces, and the thread is stopped in its call.
+// What only some methods need is opened by the first of them, each checked
+// with ID_VALID afterwards: the thread's working directory (through the
+// pinned /proc/<tid>; for relative paths and Do), a pidfd for the thread
+// (PIDFD_THREAD, Linux 6.9; before that, for a thread that is not its
+// process's main thread, a pidfd for the process; for GetFD and Do), and
+// the thread's namespace files (for Do). They are the ones of the call:
+// only a task changes its own namespaces, and the thread is stopped in its
+// call (other threads of its process sharing its working directory may
+// change that meanwhile, as they may while the kernel carries out a call).
 //
 // Before Linux 6.9, GetFD of a thread that does not lead its process takes
 // descriptors from the process's main thread (the same table unless the
@@ -133,7 +144,7 @@ func (n *Notification) Target() (*Target, error) {
 	if n.PID <= 0 {
 		return nil, fmt.Errorf("seccompstream: target of notification %d is not visible in the supervisor's pid namespace (pid 0): it cannot be pinned", n.ID)
 	}
-	t := &Target{s: n.s, id: n.ID, tid: n.PID, procDir: -1, pidfd: -1, root: -1, cwd: -1}
+	t := &Target{s: n.s, id: n.ID, tid: n.PID, procDir: -1, root: -1, cwd: -1, pidfd: -1}
 	if err := t.pin(); err != nil {
 		t.closeFDs()
 		if verr := t.valid(); verr != nil {
@@ -154,15 +165,8 @@ func (t *Target) pin() error {
 	if t.procDir, err = openRetry(unix.AT_FDCWD, dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC); err != nil {
 		return fmt.Errorf("seccompstream: Target: open %s: %w", dir, err)
 	}
-	t.pidfd, t.pidfdThread, err = openPidfd(t.tid, t.procDir)
-	if err != nil && !errors.Is(err, ErrNotSupported) {
-		return fmt.Errorf("seccompstream: Target: %w", err)
-	}
 	if t.root, err = openRetry(t.procDir, "root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC); err != nil {
 		return fmt.Errorf("seccompstream: Target: open %s/root: %w", dir, err)
-	}
-	if t.cwd, err = openRetry(t.procDir, "cwd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC); err != nil {
-		return fmt.Errorf("seccompstream: Target: open %s/cwd: %w", dir, err)
 	}
 	return nil
 }
@@ -210,6 +214,8 @@ func (t *Target) release() {
 }
 
 func (t *Target) closeFDs() {
+	t.lazyMu.Lock()
+	defer t.lazyMu.Unlock()
 	for _, fd := range []*int{&t.procDir, &t.pidfd, &t.root, &t.cwd} {
 		if *fd >= 0 {
 			unix.Close(*fd)
@@ -235,10 +241,11 @@ func (t *Target) GetFD(fd int) (*os.File, error) {
 	if fd < 0 {
 		return nil, badTargetFD(fd, t.tid)
 	}
-	if t.pidfd < 0 {
-		return nil, fmt.Errorf("seccompstream: GetFD: %w", &kernel.UnsupportedFeatureError{Name: "pidfd_open", MinimumVersion: "5.3"})
+	pidfd, _, err := t.pidfdFD()
+	if err != nil {
+		return nil, fmt.Errorf("seccompstream: GetFD: %w", err)
 	}
-	return getFD(t.pidfd, fd, t.tid, t.valid)
+	return getFD(pidfd, fd, t.tid, t.valid)
 }
 
 // CapSet is a set of capabilities: bit n stands for capability n
@@ -478,6 +485,11 @@ func openRetry(dirfd int, path string, flags int) (int, error) {
 
 // readProc reads the file name of /proc/<tid>, through procDir when it is
 // not negative.
+//
+// A read that returns less than it was given room for has returned the
+// whole file: /proc's status files and sysctls are made whole on the first
+// read (seq_file's single_open, proc_sys_read) and handed out as far as the
+// buffer goes. So a file that fits is read with one read(2), not two.
 func readProc(procDir, tid int, name string) ([]byte, error) {
 	dir, path := procDir, name
 	if dir < 0 {
@@ -488,11 +500,12 @@ func readProc(procDir, tid int, name string) ([]byte, error) {
 		return nil, fmt.Errorf("open /proc/%d/%s: %w", tid, name, err)
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 2048)
+	buf := make([]byte, 0, 4096)
 	for {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, cap(buf))
 		}
+		room := cap(buf) - len(buf)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		switch {
 		case err == unix.EINTR:
@@ -503,5 +516,8 @@ func readProc(procDir, tid int, name string) ([]byte, error) {
 			return buf, nil
 		}
 		buf = buf[:len(buf)+n]
+		if n < room {
+			return buf, nil
+		}
 	}
 }

@@ -2,6 +2,7 @@ package seccompstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -120,10 +121,25 @@ func (t *Target) do(ctx context.Context, enter bool, fn func() error) error {
 		return err
 	}
 	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
+	var v doView
+	if enter {
+		// Opened on first use (target_lazy.go), each checked with
+		// ID_VALID.
+		if v.cwd, err = t.cwdFD(); err != nil {
+			if errors.Is(err, ErrGone) {
+				return err
+			}
+			return fmt.Errorf("seccompstream: Do as target %d: %w", t.tid, err)
+		}
+		v.pidfd, v.pidfdThread, err = t.pidfdFD()
+		if err != nil && !errors.Is(err, ErrNotSupported) {
+			return fmt.Errorf("seccompstream: Do as target %d: %w", t.tid, err)
+		}
+	}
 	var setupErr, fnErr error
 	ran := false
 	nsthread.Run(func() {
-		setupErr = t.enter(enter, want, c)
+		setupErr = t.enter(enter, v, want, c)
 		if setupErr != nil {
 			return
 		}
@@ -151,18 +167,25 @@ func (t *Target) do(ctx context.Context, enter bool, fn func() error) error {
 	return t.valid()
 }
 
+// doView is what Do needs of the target beyond the pin: its working
+// directory and pidfd (-1 when there is none).
+type doView struct {
+	cwd, pidfd  int
+	pidfdThread bool
+}
+
 // enter gives the calling (throwaway) thread the target's view: its
-// namespaces, root and working directory when ns is set, and its
+// namespaces, root and working directory (v) when ns is set, and its
 // credentials.
-func (t *Target) enter(ns bool, want nsthread.Creds, c *Creds) error {
+func (t *Target) enter(ns bool, v doView, want nsthread.Creds, c *Creds) error {
 	if err := nsthread.UnshareFS(); err != nil {
 		return fmt.Errorf("seccompstream: Do as target %d: %w", t.tid, err)
 	}
 	if ns {
-		if err := t.join(); err != nil {
+		if err := t.join(v.pidfd, v.pidfdThread); err != nil {
 			return err
 		}
-		if err := nsthread.Chroot(t.root, t.cwd); err != nil {
+		if err := nsthread.Chroot(t.root, v.cwd); err != nil {
 			return fmt.Errorf("seccompstream: Do as target %d: %w", t.tid, err)
 		}
 	}
@@ -173,9 +196,11 @@ func (t *Target) enter(ns bool, want nsthread.Creds, c *Creds) error {
 }
 
 // join moves the calling thread into the target thread's namespaces.
-func (t *Target) join() error {
-	if t.pidfd >= 0 && t.pidfdThread {
-		err := nsthread.JoinPidfd(t.pidfd, doNamespaceFlags)
+// pidfd is the Target's (-1 when there is none), thread whether it names
+// the thread itself.
+func (t *Target) join(pidfd int, thread bool) error {
+	if pidfd >= 0 && thread {
+		err := nsthread.JoinPidfd(pidfd, doNamespaceFlags)
 		switch err {
 		case nil:
 			return nil

@@ -2,11 +2,28 @@ package seccompstream
 
 // TargetPidfdNamesThread reports whether t's pidfd names the target thread
 // itself (and not its thread-group leader).
-func TargetPidfdNamesThread(t *Target) bool { return t.pidfdThread }
+// It opens the pidfd (on first use, as GetFD and Do do).
+func TargetPidfdNamesThread(t *Target) bool {
+	_, thread, _ := t.pidfdFD()
+	return thread
+}
 
 // TargetUseNSFiles makes Do join t's namespaces one at a time through
 // /proc/<tid>/ns, as it does when the pidfd names the leader.
-func TargetUseNSFiles(t *Target) { t.pidfdThread = false }
+func TargetUseNSFiles(t *Target) {
+	t.pidfdFD()
+	t.lazyMu.Lock()
+	t.pidfdThread = false
+	t.lazyMu.Unlock()
+}
+
+// TargetOpened reports which of the descriptors a Target opens on first
+// use it has open: its working directory and its pidfd.
+func TargetOpened(t *Target) (cwd, pidfd bool) {
+	t.lazyMu.Lock()
+	defer t.lazyMu.Unlock()
+	return t.cwd >= 0, t.pidfdOpened
+}
 
 // ParseStatus is parseStatus, for tests.
 func ParseStatus(b []byte) (*Creds, error) { return parseStatus(b) }

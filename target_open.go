@@ -453,7 +453,11 @@ func (t *Target) base(dirfd int, path string) (base, error) {
 		return base{abs: true, dir: -1}, nil
 	}
 	if dirfd == unix.AT_FDCWD {
-		return base{dir: t.cwd, isCwd: true}, nil
+		cwd, err := t.cwdFD()
+		if err != nil {
+			return base{}, err
+		}
+		return base{dir: cwd, isCwd: true}, nil
 	}
 	if dirfd < 0 {
 		return base{}, fmt.Errorf("dirfd %d: %w", dirfd, unix.EBADF)
@@ -956,7 +960,7 @@ func (t *Target) pathInRoot(b base) (string, bool) {
 	t.cwdMu.Lock()
 	defer t.cwdMu.Unlock()
 	if !t.cwdKnown {
-		t.cwdPath, t.cwdInRoot = t.findInRoot(t.cwd)
+		t.cwdPath, t.cwdInRoot = t.findInRoot(b.dir)
 		t.cwdKnown = true
 	}
 	return t.cwdPath, t.cwdInRoot
@@ -975,7 +979,7 @@ func (t *Target) findInRoot(dir int) (string, bool) {
 // any file). When fd is outside the root, it returns fd's path in the
 // supervisor's view and false; when fd has no path, "" and false.
 func (t *Target) inRoot(fd int, any bool) (string, bool) {
-	rootPath, err1 := t.fdPath(t.root)
+	rootPath, err1 := t.rootDirPath()
 	dirPath, err2 := t.fdPath(fd)
 	if err1 != nil || err2 != nil || !strings.HasPrefix(dirPath, "/") {
 		return "", false

@@ -1,0 +1,95 @@
+package seccompstream
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// What a Target opens on first use, and what it remembers for the rest of
+// its call.
+//
+// A Target serves one call of a thread stopped in it, and most calls need
+// little of it: an emulated open of an absolute path needs the root, not
+// the working directory nor a pidfd. Those are opened by the first method
+// that needs them, through the pinned /proc/<tid> (which reaches that
+// thread or fails, never a process that reused its id) or, for the pidfd,
+// by thread id; each is followed by ID_VALID, as the pin itself is, so the
+// call was still pending when it was read.
+
+// cwdFD returns the target's working directory (O_PATH), opening it the
+// first time.
+func (t *Target) cwdFD() (int, error) {
+	t.lazyMu.Lock()
+	defer t.lazyMu.Unlock()
+	if t.cwd >= 0 {
+		return t.cwd, nil
+	}
+	if t.procDir < 0 {
+		return -1, errTargetClosed
+	}
+	fd, err := openRetry(t.procDir, "cwd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		if verr := t.valid(); verr != nil {
+			return -1, verr
+		}
+		return -1, fmt.Errorf("open /proc/%d/cwd: %w", t.tid, err)
+	}
+	if err := t.valid(); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	t.cwd = fd
+	return fd, nil
+}
+
+// pidfdFD returns the Target's pidfd and whether it names the thread
+// itself (see Target), opening it the first time. Before Linux 5.3 the
+// error matches ErrNotSupported.
+func (t *Target) pidfdFD() (fd int, thread bool, err error) {
+	t.lazyMu.Lock()
+	defer t.lazyMu.Unlock()
+	if t.pidfdOpened {
+		return t.pidfd, t.pidfdThread, t.pidfdErr
+	}
+	if t.procDir < 0 {
+		return -1, false, errTargetClosed
+	}
+	fd, thread, err = openPidfd(t.tid, t.procDir)
+	if err != nil {
+		if verr := t.valid(); verr != nil {
+			return -1, false, verr
+		}
+		if !errors.Is(err, ErrNotSupported) {
+			return -1, false, err
+		}
+		t.pidfdOpened, t.pidfdErr = true, err
+		return -1, false, err
+	}
+	// The pidfd was opened by thread id: it names the target only if the
+	// call is still pending now.
+	if err := t.valid(); err != nil {
+		unix.Close(fd)
+		return -1, false, err
+	}
+	t.pidfd, t.pidfdThread, t.pidfdOpened = fd, thread, true
+	return fd, thread, nil
+}
+
+// rootDirPath returns the path of the target's root in the supervisor's
+// view, read the first time. It can be out of date after a rename of one
+// of the root's ancestors; its users check what it leads to.
+func (t *Target) rootDirPath() (string, error) {
+	t.lazyMu.Lock()
+	defer t.lazyMu.Unlock()
+	if t.rootPath != "" {
+		return t.rootPath, nil
+	}
+	p, err := t.fdPath(t.root)
+	if err != nil {
+		return "", err
+	}
+	t.rootPath = p
+	return p, nil
+}
