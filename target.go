@@ -97,6 +97,12 @@ type Target struct {
 	cwdPath   string     // the cwd's path in the root, when cwdKnown
 	cwdInRoot bool
 	cwdKnown  bool
+
+	// actMu guards acting: the threads running a function of WithCreds
+	// or Do, or of Open's own, with this target's credentials (see
+	// markActing).
+	actMu  sync.Mutex
+	acting []actingThread
 }
 
 // errTargetClosed is returned by Target methods after Close. It matches

@@ -82,6 +82,11 @@ const doNamespaceFlags = unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWI
 // process: a rename racing the lookup can lead out of a chroot, and magic
 // links lead anywhere. Use (*Target).Open to open the target's files; it is
 // safe under those races, and called inside fn it opens on fn's thread.
+// There it takes the thread's credentials for the target's without reading
+// them back (the thread was given them, and only the thread itself could
+// change them): fn must not change its credentials or umask before calling
+// Open, OpenParent, OpenBeneath or WithCreds, which would then act with
+// what fn set.
 //
 // When ctx is done before fn starts, Do returns ctx.Err() and fn never
 // runs; ctx does not stop fn (pass it in fn's closure for that). fn does
@@ -150,6 +155,10 @@ func (t *Target) do(ctx context.Context, enter bool, fn func() error) error {
 			return
 		}
 		ran = true
+		// The thread holds the target's credentials and umask from here
+		// on: Open and friends called by fn skip checking them again.
+		done := t.markActing(true)
+		defer done()
 		fnErr = fn()
 	})
 	if !ran {

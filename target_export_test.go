@@ -31,3 +31,10 @@ func ParseStatus(b []byte) (*Creds, error) { return parseStatus(b) }
 // SetTestHookCreate makes Open call hook between the lookup that found no
 // file and the creation (nil: no hook).
 func SetTestHookCreate(hook func()) { testHookCreate = hook }
+
+// TargetActing returns how many threads are marked as acting for t.
+func TargetActing(t *Target) int {
+	t.actMu.Lock()
+	defer t.actMu.Unlock()
+	return len(t.acting)
+}

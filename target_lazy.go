@@ -93,3 +93,60 @@ func (t *Target) rootDirPath() (string, error) {
 	t.rootPath = p
 	return p, nil
 }
+
+// actingThread is a thread running a function with a Target's
+// credentials: the function of WithCreds, DoWithCreds or Do, or Open's own
+// open. umask says whether it has the target's umask too.
+type actingThread struct {
+	tid   int
+	umask bool
+}
+
+// markActing marks the calling thread as holding t's credentials (and its
+// umask, when umask is set) until the returned function is called. The
+// caller's goroutine must be locked to its thread (runtime.LockOSThread)
+// from before markActing until after the returned function ran.
+//
+// The mark is valid for as long as it stands because nothing else can
+// change those credentials meanwhile: a thread's credentials are changed
+// only by the thread itself (setfsuid, setgroups and capset act on the
+// calling thread; no other thread, process or the target can change them),
+// a thread locked to a goroutine runs no other goroutine, and the function
+// running there must leave the credentials as it found them (WithCreds's
+// rule; Do's function owns its throwaway thread, which no other goroutine
+// ever runs). The target's own credentials cannot change while its call is
+// pending either: it is stopped in that call, and a task changes only its
+// own credentials. Only the thread id is compared: a tid is unique among
+// the supervisor's live threads, and the mark is removed before the thread
+// can exit or go back to the pool.
+func (t *Target) markActing(umask bool) (done func()) {
+	tid := unix.Gettid()
+	t.actMu.Lock()
+	t.acting = append(t.acting, actingThread{tid: tid, umask: umask})
+	t.actMu.Unlock()
+	return func() {
+		t.actMu.Lock()
+		defer t.actMu.Unlock()
+		for i := len(t.acting) - 1; i >= 0; i-- {
+			if t.acting[i].tid == tid {
+				t.acting = append(t.acting[:i], t.acting[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// isActing reports whether the calling thread is marked as holding t's
+// credentials (see markActing), with the target's umask too when umask is
+// set. The caller's goroutine must be locked to its thread.
+func (t *Target) isActing(umask bool) bool {
+	tid := unix.Gettid()
+	t.actMu.Lock()
+	defer t.actMu.Unlock()
+	for _, a := range t.acting {
+		if a.tid == tid && (a.umask || !umask) {
+			return true
+		}
+	}
+	return false
+}

@@ -2,6 +2,8 @@ package seccompstream_test
 
 import (
 	"errors"
+	"os"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -60,5 +62,72 @@ func TestTargetOpensOnFirstUse(t *testing.T) {
 	}
 	if _, err := tg2.GetFD(0); !errors.Is(err, seccompstream.ErrGone) {
 		t.Errorf("GetFD after the answer: %v, want ErrGone", err)
+	}
+}
+
+// Inside WithCreds, Open trusts fn's thread to hold the target's
+// credentials; a goroutine fn starts runs on another thread, which does
+// not, and its Open still acts as the target. No thread stays marked
+// afterwards, a panic included.
+func TestTargetWithCredsNested(t *testing.T) {
+	requireOpenat2(t)
+	dir := publicDir(t)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir+"/secret", "root only", 0o600, 0, 0)
+	cmd := selfTarget(t, "target-call", "umask=027")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	p := startCmd(t, cmd, notifyFilter(t, filter.Allow, "getppid"))
+	n, tg := targetOf(t, p.s)
+
+	err := tg.WithCreds(true, func() error {
+		f, err := tg.Open(unix.AT_FDCWD, dir+"/made", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o666)
+		if err != nil {
+			return err
+		}
+		f.Close()
+		if f, err := tg.Open(unix.AT_FDCWD, dir+"/secret", unix.O_RDONLY, 0); !errors.Is(err, unix.EACCES) {
+			if err == nil {
+				f.Close()
+			}
+			t.Errorf("Open of a root-only file inside WithCreds: %v, want EACCES", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			f, err := tg.Open(unix.AT_FDCWD, dir+"/secret", unix.O_RDONLY, 0)
+			if err == nil {
+				f.Close()
+			}
+			done <- err
+		}()
+		if err := <-done; !errors.Is(err, unix.EACCES) {
+			t.Errorf("Open of a root-only file from a goroutine fn started: %v, want EACCES", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("WithCreds: %v", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir+"/made", &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 65534 || st.Gid != 65534 || st.Mode&0o777 != 0o640 {
+		t.Errorf("created inside WithCreds: uid %d gid %d mode %o; want 65534 65534 640", st.Uid, st.Gid, st.Mode&0o777)
+	}
+	if k := seccompstream.TargetActing(tg); k != 0 {
+		t.Errorf("%d threads still marked after WithCreds", k)
+	}
+	func() {
+		defer func() { recover() }()
+		tg.WithCreds(false, func() error { panic("in fn") })
+	}()
+	if k := seccompstream.TargetActing(tg); k != 0 {
+		t.Errorf("%d threads still marked after a panic in fn", k)
+	}
+	respondZero(t, p.s, n)
+	if err := p.wait(); err != nil {
+		t.Fatalf("target: %v; output:\n%s", err, p.out)
 	}
 }

@@ -494,7 +494,8 @@ func (t *Target) base(dirfd int, path string) (base, error) {
 // caller's credentials on descriptors that already lead into the target's
 // view: mkdirat or unlinkat on the Dir of a Parent, fchownat on a file
 // from Open. Open, OpenParent and OpenBeneath called inside fn run on fn's
-// thread. WithCreds returns fn's error, or ErrGone when the notification is
+// thread, without checking its credentials again (one check per WithCreds:
+// the thread had them when fn started, and only fn could change them). WithCreds returns fn's error, or ErrGone when the notification is
 // no longer pending after fn ran.
 func (t *Target) WithCreds(creating bool, fn func() error) error {
 	if err := t.acquire(); err != nil {
@@ -513,14 +514,21 @@ func (t *Target) WithCreds(creating bool, fn func() error) error {
 
 // asTarget runs fn with the target's credentials c: on the calling thread
 // when it has them already (with the target's umask too when creating),
-// else on a throwaway thread that takes them.
+// else on a throwaway thread that takes them. While fn runs, its thread is
+// marked as acting for t (see markActing), so that Open and the others
+// called by fn do not check the thread's credentials again.
 func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
-	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
 	runtime.LockOSThread()
+	if t.isActing(creating) {
+		defer runtime.UnlockOSThread()
+		return fn()
+	}
+	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
 	if t.threadHas(want, creating, c.Umask) {
-		err := fn()
-		runtime.UnlockOSThread()
-		return err
+		defer runtime.UnlockOSThread()
+		done := t.markActing(creating)
+		defer done()
+		return fn()
 	}
 	runtime.UnlockOSThread()
 	var err error
@@ -533,6 +541,8 @@ func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
 			err = fmt.Errorf("acting as target %d: %w", t.tid, err)
 			return
 		}
+		done := t.markActing(true)
+		defer done()
 		err = fn()
 	})
 	return err
