@@ -103,6 +103,11 @@ type Target struct {
 	// markActing).
 	actMu  sync.Mutex
 	acting []actingThread
+
+	// hintMu guards hint: where the directory OpenParent or Open opened
+	// last is, as its path says (see dirHint).
+	hintMu sync.Mutex
+	hint   dirHint
 }
 
 // errTargetClosed is returned by Target methods after Close. It matches

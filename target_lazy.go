@@ -3,6 +3,7 @@ package seccompstream
 import (
 	"errors"
 	"fmt"
+	"path"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,6 +93,59 @@ func (t *Target) rootDirPath() (string, error) {
 	}
 	t.rootPath = p
 	return p, nil
+}
+
+// dirHint is where a directory that a Target opened for an absolute path
+// is, as the path says: fd is the descriptor handed out, loc the path
+// cleaned (".." taken textually). It is only a guess (a symbolic link on
+// the way makes it wrong, and fd may be closed and its number reused), so
+// PathInRoot uses it only when it leads, from the root and without any
+// symbolic link, to the very directory fd holds on the very mount.
+type dirHint struct {
+	fd  int
+	loc string
+}
+
+// setHint records loc as the guessed location of the directory fd, when
+// path (what was opened) is absolute.
+func (t *Target) setHint(fd int, p string) {
+	if fd < 0 || p == "" || p[0] != '/' {
+		return
+	}
+	t.hintMu.Lock()
+	t.hint = dirHint{fd: fd, loc: path.Clean(p)}
+	t.hintMu.Unlock()
+}
+
+// hintFor returns the guessed location of fd, or "".
+func (t *Target) hintFor(fd int) string {
+	t.hintMu.Lock()
+	defer t.hintMu.Unlock()
+	if t.hint.fd != fd {
+		return ""
+	}
+	return t.hint.loc
+}
+
+// hintLeadsTo reports whether loc, an absolute path, names the directory
+// fd from the target's root: looked up with RESOLVE_IN_ROOT and
+// RESOLVE_NO_SYMLINKS, it leads to a directory of the same mount, device
+// and inode. A directory has one name per mount, so loc is then its path,
+// as PathInRoot's reading of /proc/self/fd would have given it.
+func (t *Target) hintLeadsTo(fd int, loc string) bool {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveRoot | unix.RESOLVE_NO_SYMLINKS}
+	found, err := openat2(t.root, loc, &how)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(found)
+	const mask = unix.STATX_TYPE | unix.STATX_INO | unix.STATX_MNT_ID
+	var a, b unix.Statx_t
+	if unix.Statx(found, "", unix.AT_EMPTY_PATH, mask, &a) != nil || unix.Statx(fd, "", unix.AT_EMPTY_PATH, mask, &b) != nil {
+		return false
+	}
+	return a.Mask&b.Mask&mask == mask && b.Mode&unix.S_IFMT == unix.S_IFDIR &&
+		a.Mnt_id == b.Mnt_id && a.Ino == b.Ino && a.Dev_major == b.Dev_major && a.Dev_minor == b.Dev_minor
 }
 
 // actingThread is a thread running a function with a Target's

@@ -65,6 +65,59 @@ func TestTargetOpensOnFirstUse(t *testing.T) {
 	}
 }
 
+// PathInRoot first tries the path a directory was opened by; that guess
+// is used only when it leads to the very directory without a symbolic
+// link, so a link with ".." after it, and a rename, still give where the
+// directory is.
+func TestTargetPathInRootGuess(t *testing.T) {
+	requireOpenat2(t)
+	dir := publicDir(t)
+	os.MkdirAll(dir+"/x/y", 0o755)
+	os.Mkdir(dir+"/m", 0o755)
+	os.Symlink("x/y", dir+"/l")
+	p := startCmd(t, selfTarget(t, "target-call"), notifyFilter(t, filter.Allow, "getppid"))
+	n, tg := targetOf(t, p.s)
+
+	for _, c := range []struct{ path, want string }{
+		{dir + "/x/y/f", dir + "/x/y"},
+		{dir + "/l/../f", dir + "/x"}, // the text says dir
+		{dir + "/x/./y/../f", dir + "/x"},
+	} {
+		par, err := tg.OpenParent(unix.AT_FDCWD, c.path)
+		if err != nil {
+			t.Fatalf("OpenParent(%q): %v", c.path, err)
+		}
+		if got, err := tg.PathInRoot(par.Dir); err != nil || got != c.want {
+			t.Errorf("PathInRoot of OpenParent(%q) = %q, %v; want %q", c.path, got, err, c.want)
+		}
+		par.Close()
+	}
+	par, err := tg.OpenParent(unix.AT_FDCWD, dir+"/m/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+"/m", dir+"/m2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tg.PathInRoot(par.Dir); err != nil || got != dir+"/m2" {
+		t.Errorf("PathInRoot after a rename = %q, %v; want %q", got, err, dir+"/m2")
+	}
+	// Another directory at the number the guess was made for.
+	par.Close()
+	other, err := os.Open(dir + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tg.PathInRoot(other); err != nil || got != dir+"/x" {
+		t.Errorf("PathInRoot of another directory = %q, %v; want %q", got, err, dir+"/x")
+	}
+	other.Close()
+	respondZero(t, p.s, n)
+	if err := p.wait(); err != nil {
+		t.Fatalf("target: %v; output:\n%s", err, p.out)
+	}
+}
+
 // Inside WithCreds, Open trusts fn's thread to hold the target's
 // credentials; a goroutine fn starts runs on another thread, which does
 // not, and its Open still acts as the target. No thread stays marked

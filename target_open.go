@@ -147,6 +147,7 @@ func (t *Target) Open(dirfd int, path string, flags int, mode uint32) (*os.File,
 	if fd, err = t.opened("Open", path, fd, err); err != nil {
 		return nil, err
 	}
+	t.setHint(fd, path)
 	return os.NewFile(uintptr(fd), path), nil
 }
 
@@ -219,6 +220,7 @@ func (t *Target) OpenParent(dirfd int, path string) (*Parent, error) {
 	if fd, err = t.opened("OpenParent", path, fd, err); err != nil {
 		return nil, err
 	}
+	t.setHint(fd, dir)
 	return &Parent{Dir: os.NewFile(uintptr(fd), dir), Name: name, TrailingSlash: slash}, nil
 }
 
@@ -305,7 +307,13 @@ func (t *Target) PathInRoot(f *os.File) (string, error) {
 	}
 	var path string
 	var ok bool
-	cerr := rc.Control(func(fd uintptr) { path, ok = t.inRoot(int(fd), true) })
+	cerr := rc.Control(func(fd uintptr) {
+		if loc := t.hintFor(int(fd)); loc != "" && t.hintLeadsTo(int(fd), loc) {
+			path, ok = loc, true
+			return
+		}
+		path, ok = t.inRoot(int(fd), true)
+	})
 	if cerr != nil {
 		return "", cerr
 	}
