@@ -71,10 +71,15 @@ func ParseDevice(s string) (Device, error) {
 //     caller's umask, and gives it to the caller's fsuid and fsgid.
 //
 // A character or block device not in devices gets EPERM, as the kernel
-// gives it. Other file types (FIFOs, sockets, regular files) are decided
-// from the mode register alone and answered Continue: the kernel creates
-// them as usual. A filter should not send those here at all:
-// agent.InterceptRules notifies mknod only for devices.
+// gives it to a caller without CAP_MKNOD. The kernel runs the call
+// (Continue) for a caller that holds CAP_MKNOD in the supervisor's user
+// namespace, which may create any device itself, and for an overlayfs
+// whiteout (a character device 0:0), which needs no CAP_MKNOD since Linux
+// 5.8; both are decided without reading the caller's memory. Other file
+// types (FIFOs, sockets, regular files) are decided from the mode register
+// alone and answered Continue: the kernel creates them as usual. A filter
+// should not send those here at all: agent.InterceptRules notifies mknod
+// only for devices.
 //
 // The supervisor needs CAP_MKNOD, CAP_CHOWN and what Target needs. A call
 // of another name gets ENOSYS.
@@ -101,6 +106,26 @@ func (m *mknod) ServeNotification(ctx context.Context, n *seccompstream.Notifica
 		// A register decision: the kernel may run it (see Continue).
 		return seccompstream.Continue()
 	}
+	if typ == unix.S_IFCHR && dev == 0 {
+		// An overlayfs whiteout: the kernel lets anyone who may create a
+		// file make one (Linux 5.8), without CAP_MKNOD.
+		return seccompstream.Continue()
+	}
+	t, err := n.Target()
+	if err != nil {
+		return seccompstream.Error(err)
+	}
+	defer t.Close()
+	creds, err := t.Creds()
+	if err != nil {
+		return seccompstream.Error(err)
+	}
+	if creds.CapsInSupervisorNS().Has(unix.CAP_MKNOD) {
+		// The caller may create any device itself: the kernel decides, as
+		// it would without the intercept (a decision on the registers and
+		// on credentials the waiting caller cannot change).
+		return seccompstream.Continue()
+	}
 	d := Device{Block: typ == unix.S_IFBLK, Major: unix.Major(uint64(dev)), Minor: unix.Minor(uint64(dev))}
 	if !slices.Contains(m.devices, d) {
 		return seccompstream.Errno(unix.EPERM)
@@ -112,27 +137,18 @@ func (m *mknod) ServeNotification(ctx context.Context, n *seccompstream.Notifica
 	if path == "" {
 		return seccompstream.Errno(unix.ENOENT)
 	}
-	if err := m.create(ctx, n, dirfd, path, mode, dev); err != nil {
+	if err := m.create(ctx, n, t, creds, dirfd, path, mode, dev); err != nil {
 		return seccompstream.Error(err)
 	}
 	return seccompstream.Return(0)
 }
 
 // create makes the node path (relative to the caller's dirfd) for the
-// caller.
-func (m *mknod) create(ctx context.Context, n *seccompstream.Notification, dirfd int, path string, mode, dev uint32) error {
-	t, err := n.Target()
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	creds, err := t.Creds()
-	if err != nil {
-		return err
-	}
+// caller of n, t with credentials creds.
+func (m *mknod) create(ctx context.Context, n *seccompstream.Notification, t *seccompstream.Target, creds seccompstream.Creds, dirfd int, path string, mode, dev uint32) error {
 	// Resolve and check as the caller.
 	var parent *seccompstream.Parent
-	err = t.DoWithCreds(ctx, func() error {
+	err := t.DoWithCreds(ctx, func() error {
 		p, err := t.OpenParent(dirfd, path)
 		if err != nil {
 			return err
