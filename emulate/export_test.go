@@ -15,5 +15,4 @@ func NewSysinfoValues(total, free, swap uint64, procs uint16, uptime int64) *Sys
 	return &sysinfoValues{totalram: total, freeram: free, totalswap: swap, freeswap: swap, procs: procs, uptime: uptime, memUnit: 1}
 }
 
-func (v *SysinfoValues) Native() []byte { return v.native() }
-func (v *SysinfoValues) I386() []byte   { return v.i386() }
+func (v *SysinfoValues) Encode(arch uint32) []byte { return v.encode(arch) }

@@ -9,12 +9,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // Sysinfo returns a Handler for sysinfo(2) that answers from the caller's
@@ -33,9 +35,9 @@ import (
 // /sys/fs/cgroup): it reads the caller's cgroup from /proc/<tid>/cgroup.
 //
 // The answer is written into the caller's buffer in the caller's ABI: the
-// 64-bit struct sysinfo (112 bytes) for x86_64 callers, the i386 one (64
-// bytes, 32-bit fields, with mem_unit scaled as the kernel does) for
-// 32-bit callers. Writing the caller's memory is what the call itself does;
+// 64-bit struct sysinfo (112 bytes) for callers of a 64-bit ABI (x86_64,
+// x32, aarch64), the 32-bit one (64 bytes, 32-bit fields, with mem_unit
+// scaled as the kernel does) for callers of a 32-bit ABI (i386, arm). Writing the caller's memory is what the call itself does;
 // the buffer is the caller's to race on (see Memory.UnsafeWriteAt).
 func Sysinfo() seccompstream.Handler { return &sysinfo{cgroupRoot: "/sys/fs/cgroup"} }
 
@@ -60,12 +62,7 @@ func (s *sysinfo) ServeNotification(ctx context.Context, n *seccompstream.Notifi
 	if err != nil {
 		return seccompstream.Error(err)
 	}
-	var buf []byte
-	if n.Arch == unix.AUDIT_ARCH_I386 {
-		buf = v.i386()
-	} else {
-		buf = v.native()
-	}
+	buf := v.encode(n.Arch)
 	m, err := n.OpenMemory()
 	if err != nil {
 		return seccompstream.Error(err)
@@ -147,7 +144,10 @@ func locateCgroups(root string, procCgroup []byte) cgroups {
 	sc := bufio.NewScanner(bytes.NewReader(procCgroup))
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") || slices.Contains(strings.Split(parts[2], "/"), "..") {
+			// A cgroup outside the reader's cgroup namespace is shown
+			// as "/../..": its directory is not under root (an agent in
+			// a private cgroup namespace), so its files are unknown.
 			continue
 		}
 		if parts[0] == "0" && parts[1] == "" {
@@ -278,10 +278,25 @@ func oldestStart(dir string) (int64, bool) {
 	return oldest, found
 }
 
-// native encodes v as x86_64's struct sysinfo (112 bytes).
-func (v *sysinfoValues) native() []byte {
+// encode encodes v as struct sysinfo of a caller of the audit
+// architecture arch: the 64-bit layout for a 64-bit ABI (x32 included,
+// whose calls carry x86_64's arch), the 32-bit one for a 32-bit ABI (i386,
+// arm), in the ABI's byte order.
+func (v *sysinfoValues) encode(arch uint32) []byte {
+	var order binary.ByteOrder = binary.BigEndian
+	if sysnames.IsLE(arch) {
+		order = binary.LittleEndian
+	}
+	if sysnames.Is64(arch) {
+		return v.native(order)
+	}
+	return v.compat(order)
+}
+
+// native encodes v as the 64-bit struct sysinfo (112 bytes), which every
+// 64-bit ABI shares.
+func (v *sysinfoValues) native(le binary.ByteOrder) []byte {
 	b := make([]byte, 112)
-	le := binary.LittleEndian
 	le.PutUint64(b[0:], uint64(v.uptime))
 	for i, l := range v.loads {
 		le.PutUint64(b[8+8*i:], l)
@@ -296,10 +311,11 @@ func (v *sysinfoValues) native() []byte {
 	return b
 }
 
-// i386 encodes v as i386's struct sysinfo (64 bytes): 32-bit fields, the
-// byte counts in units of mem_unit, which is raised as the kernel's
-// compat sysinfo does until every count fits.
-func (v *sysinfoValues) i386() []byte {
+// compat encodes v as the 32-bit struct sysinfo (64 bytes; i386's, arm's,
+// the kernel's compat_sysinfo): 32-bit fields, the byte counts in units
+// of mem_unit, which is raised as the kernel's compat sysinfo does until
+// every count fits.
+func (v *sysinfoValues) compat(le binary.ByteOrder) []byte {
 	counts := []uint64{v.totalram, v.freeram, v.sharedram, v.bufferram, v.totalswap, v.freeswap, v.totalhigh, v.freehigh}
 	unit := uint64(1)
 	for {
@@ -315,7 +331,6 @@ func (v *sysinfoValues) i386() []byte {
 		unit <<= 1
 	}
 	b := make([]byte, 64)
-	le := binary.LittleEndian
 	le.PutUint32(b[0:], uint32(min(v.uptime, math.MaxInt32)))
 	for i, l := range v.loads {
 		le.PutUint32(b[4+4*i:], uint32(l))
