@@ -137,6 +137,11 @@ func parseRights(oob []byte) ([]int, error) {
 		if msgs[i].Header.Level != unix.SOL_SOCKET || msgs[i].Header.Type != unix.SCM_RIGHTS {
 			continue
 		}
+		// Whole descriptors only: x/sys's ParseUnixRights panics on a
+		// partial one. The kernel builds SCM_RIGHTS messages itself and
+		// never sends one, but the parser must not trust its input
+		// (found by FuzzParseRights).
+		msgs[i].Data = msgs[i].Data[:len(msgs[i].Data)&^3]
 		r, err := unix.ParseUnixRights(&msgs[i])
 		if err != nil {
 			continue
