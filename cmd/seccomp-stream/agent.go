@@ -166,8 +166,9 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	srv := &agent.Server{Logger: log, NewHandler: newHandler, AllowUIDs: uids}
+	var m *agentMetrics
 	if *metricsAddr != "" {
-		m := newAgentMetrics()
+		m = newAgentMetrics()
 		addr, stopMetrics, err := serveMetrics(*metricsAddr, m, func(err error) {
 			log.Error("seccomp-stream agent: metrics server", "err", err)
 		})
@@ -180,6 +181,11 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		log.Info("seccomp-stream agent: metrics", "addr", addr.String())
 	}
 	ln, err := agent.Listen(*socket, lopts...)
+	if err == nil && m != nil {
+		if err = m.watchSocket(*socket); err != nil {
+			ln.Close()
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
 		return exitFailure
