@@ -137,7 +137,10 @@
 // container runtime wrote (containerd's io.kubernetes.cri.* keys, CRI-O's
 // io.kubernetes.pod.* labels; see agent.Identity), which the pod cannot
 // change; other annotations are whatever the pod's author wrote, so select
-// by them only for what the author may choose.
+// by them only for what the author may choose. The same goes for metadata
+// and metadataValues on Kubernetes: listenerMetadata comes with the
+// seccomp profile, and which installed profile a pod uses is the pod's
+// choice.
 //
 // Every field is optional. Unknown fields are errors, and so are unknown
 // names, bad actions and bad patterns; the message says where
