@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -162,5 +163,30 @@ func TestCgroupOutsideNamespace(t *testing.T) {
 	c := emulate.LocateCgroups(filepath.Join(dir, "root"), []byte("0::/../../kubepods/pod/c\n"))
 	if limit, usage, _, _ := emulate.ReadMemory(c); limit != 0 || usage != 0 {
 		t.Errorf("a cgroup outside the namespace: limit %d usage %d read from outside the cgroup root; want none", limit, usage)
+	}
+}
+
+// TestSysinfoStartCache: a cgroup's processes are scanned for the uptime
+// at most once a second, however often its processes call sysinfo.
+func TestSysinfoStartCache(t *testing.T) {
+	scans := map[string]int{}
+	now := time.Unix(1000, 0)
+	startOf := emulate.StartCache(func(dir string) (int64, bool) {
+		scans[dir]++
+		return int64(len(dir)), true
+	}, func() time.Time { return now })
+	for range 1000 {
+		if start, ok := startOf("/sys/fs/cgroup/pod/c"); !ok || start != 20 {
+			t.Fatalf("start %d %v", start, ok)
+		}
+	}
+	startOf("/sys/fs/cgroup/pod/d")
+	now = now.Add(1100 * time.Millisecond)
+	startOf("/sys/fs/cgroup/pod/c")
+	if scans["/sys/fs/cgroup/pod/c"] != 2 || scans["/sys/fs/cgroup/pod/d"] != 1 {
+		t.Errorf("scans %v: want one per cgroup per second", scans)
+	}
+	if _, ok := startOf(""); ok {
+		t.Error("a cgroup without a directory has a start")
 	}
 }

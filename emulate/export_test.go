@@ -1,5 +1,7 @@
 package emulate
 
+import "time"
+
 // Test access to the cgroup reading and the struct encodings.
 var (
 	LocateCgroups = locateCgroups
@@ -16,3 +18,11 @@ func NewSysinfoValues(total, free, swap uint64, procs uint16, uptime int64) *Sys
 }
 
 func (v *SysinfoValues) Encode(arch uint32) []byte { return v.encode(arch) }
+
+// StartCache runs sysinfo's cached cgroup start lookup with scan and the
+// clock now.
+func StartCache(scan func(string) (int64, bool), now func() time.Time) func(dir string) (int64, bool) {
+	s := newSysinfo("")
+	s.scan, s.now = scan, now
+	return s.startOf
+}

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +27,10 @@ import (
 // from its swap limit and usage, the process count from its pids
 // controller, and the uptime since the oldest process in the cgroup
 // started (the container's start). Load averages are the host's; where the
-// cgroup sets no limit, the host's figures stand.
+// cgroup sets no limit, the host's figures stand. The uptime of a cgroup
+// is computed at most once a second (it reads the start of every process
+// in it), so a container calling sysinfo in a loop does not make the
+// supervisor read its processes at that rate.
 //
 // Both cgroup v2 (the unified hierarchy at /sys/fs/cgroup, or at
 // /sys/fs/cgroup/unified on a hybrid machine) and v1 (the memory and pids
@@ -39,9 +44,67 @@ import (
 // x32, aarch64), the 32-bit one (64 bytes, 32-bit fields, with mem_unit
 // scaled as the kernel does) for callers of a 32-bit ABI (i386, arm). Writing the caller's memory is what the call itself does;
 // the buffer is the caller's to race on (see Memory.UnsafeWriteAt).
-func Sysinfo() seccompstream.Handler { return &sysinfo{cgroupRoot: "/sys/fs/cgroup"} }
+func Sysinfo() seccompstream.Handler { return newSysinfo("/sys/fs/cgroup") }
 
-type sysinfo struct{ cgroupRoot string }
+func newSysinfo(cgroupRoot string) *sysinfo {
+	return &sysinfo{cgroupRoot: cgroupRoot, scan: oldestStart, now: time.Now, starts: make(map[string]cgroupStart)}
+}
+
+type sysinfo struct {
+	cgroupRoot string
+
+	// The uptime needs the start of every process in the cgroup (up to
+	// 4096 files read): a container calling sysinfo in a loop would make
+	// the agent, which serves every container of the node, do that at the
+	// rate of its calls. Each cgroup's answer is kept for startTTL.
+	scan   func(dir string) (int64, bool)
+	now    func() time.Time
+	mu     sync.Mutex
+	starts map[string]cgroupStart // by cgroup directory
+}
+
+// cgroupStart is a cgroup's oldest process start, as scanned at "at".
+type cgroupStart struct {
+	start int64
+	ok    bool
+	at    time.Time
+}
+
+// Bounds of the cache of cgroup start times.
+const (
+	startTTL       = time.Second
+	maxStartsCache = 4096
+)
+
+// startOf returns the start of the oldest process in the cgroup directory
+// dir (see oldestStart), scanning it at most once per startTTL.
+func (s *sysinfo) startOf(dir string) (int64, bool) {
+	if dir == "" {
+		return 0, false
+	}
+	now := s.now()
+	s.mu.Lock()
+	c, hit := s.starts[dir]
+	s.mu.Unlock()
+	if hit && now.Sub(c.at) < startTTL {
+		return c.start, c.ok
+	}
+	start, ok := s.scan(dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.starts) >= maxStartsCache {
+		for k, v := range s.starts {
+			if now.Sub(v.at) >= startTTL {
+				delete(s.starts, k)
+			}
+		}
+		if len(s.starts) >= maxStartsCache {
+			clear(s.starts)
+		}
+	}
+	s.starts[dir] = cgroupStart{start: start, ok: ok, at: now}
+	return start, ok
+}
 
 // sysinfoValues are the fields of struct sysinfo, in bytes.
 type sysinfoValues struct {
@@ -117,7 +180,7 @@ func (s *sysinfo) values(n *seccompstream.Notification) (*sysinfoValues, error) 
 	if pids, ok := readUint(cg.pidsDir, "pids.current"); ok {
 		v.procs = uint16(min(pids, math.MaxUint16))
 	}
-	if start, ok := oldestStart(cg.procsDir); ok {
+	if start, ok := s.startOf(cg.procsDir); ok {
 		v.uptime = max(host.Uptime-start, 0)
 	}
 	return v, nil
