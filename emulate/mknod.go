@@ -6,6 +6,7 @@ package emulate
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,7 +91,11 @@ func Mknod(devices []Device) seccompstream.Handler {
 	return &mknod{devices: slices.Clone(devices)}
 }
 
-type mknod struct{ devices []Device }
+type mknod struct {
+	devices []Device
+
+	afterCreate func(dirfd int, name string) // tests: runs between mknodat and the chown
+}
 
 func (m *mknod) ServeNotification(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 	dirfd, pathAddr, mode, dev := unix.AT_FDCWD, n.Args[0], uint32(n.Args[1]), uint32(n.Args[2])
@@ -184,16 +189,41 @@ func (m *mknod) create(ctx context.Context, n *seccompstream.Notification, t *se
 	if err != nil {
 		return err
 	}
-	// The name cannot be followed out of the caller's root: a symbolic
-	// link swapped in meanwhile gets the owner, not what it points to.
-	if err := unix.Fchownat(dirFD, parent.Name, int(creds.FSUID), int(creds.FSGID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		_ = unix.Unlinkat(dirFD, parent.Name, 0)
+	if m.afterCreate != nil {
+		m.afterCreate(dirFD, parent.Name)
+	}
+	// Give the caller the node created, not whatever the name holds by
+	// then: whoever may write to the directory can rename the node away
+	// and put a hard link to another file (or a symbolic link) there.
+	node, err := unix.Openat(dirFD, parent.Name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("emulate: mknod %q: open the new node: %w", path, err)
+	}
+	defer unix.Close(node)
+	var st unix.Stat_t
+	if err := unix.Fstat(node, &st); err != nil {
+		return fmt.Errorf("emulate: mknod %q: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != mode&unix.S_IFMT || st.Rdev != unix.Mkdev(unix.Major(uint64(dev)), unix.Minor(uint64(dev))) ||
+		st.Uid != uint32(os.Geteuid()) {
+		// Not ours: leave it, and fail the call.
+		return fmt.Errorf("emulate: mknod %q: the new node was replaced before it was given to the caller: %w", path, unix.EBUSY)
+	}
+	// remove unlinks the node if the name still holds it.
+	remove := func() {
+		var now unix.Stat_t
+		if unix.Fstatat(dirFD, parent.Name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && now.Dev == st.Dev && now.Ino == st.Ino {
+			_ = unix.Unlinkat(dirFD, parent.Name, 0)
+		}
+	}
+	if err := unix.Fchownat(node, "", int(creds.FSUID), int(creds.FSGID), unix.AT_EMPTY_PATH); err != nil {
+		remove()
 		return fmt.Errorf("emulate: mknod %q: chown to the caller: %w", path, err)
 	}
 	if !n.Valid() {
 		// The caller is gone (killed, interrupted): it will not see the
 		// answer, and a restarted call would find the name taken.
-		_ = unix.Unlinkat(dirFD, parent.Name, 0)
+		remove()
 		return seccompstream.ErrGone
 	}
 	return nil
