@@ -28,9 +28,10 @@ import (
 // asks for (RuntimeDefault: Docker's default profile resolved for those
 // capabilities, as containerd's and CRI-O's defaults are; a Localhost
 // profile: the one the init container installs). Then a container with a
-// user namespace, under the shipped Localhost profile, makes /dev/null:
-// the agent must create the node, which it can only with what the
-// DaemonSet gives it. This is what checks that the capabilities and the
+// user namespace, under the shipped Localhost profile, makes /dev/null,
+// and so does one without a user namespace running as uid 1000: the agent
+// must create the nodes, which it can only with what the DaemonSet gives
+// it (each added capability is needed by one of the two). This is what checks that the capabilities and the
 // profile are enough, not only explained.
 func TestDaemonSetServes(t *testing.T) {
 	if testing.Short() {
@@ -170,12 +171,36 @@ func TestDaemonSetServes(t *testing.T) {
 	if !strings.Contains(out.String(), "mknod=0") {
 		t.Errorf("mknod of /dev/null in a user-namespaced container under the agent as deployed:\n%s\nagent's log:\n%s", out, agentOut)
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(filepath.Join(root, "tmp", "null"), &st); err != nil {
-		t.Fatalf("no node: %v", err)
+	checkNode(t, filepath.Join(root, "tmp", "null"), base)
+
+	// And a container without a user namespace running as uid 1000 (no
+	// CAP_MKNOD): the agent owns no user namespace of it, so reading its
+	// memory takes CAP_SYS_PTRACE.
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) || st.Uid != base {
-		t.Errorf("node mode %o rdev %d:%d owner %d, want a 1:3 char device of %d", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev), st.Uid, base)
+	workload.Process.User = specs.User{UID: 1000, GID: 1000}
+	workload.Process.Args[3] = `/bin/busybox mknod /tmp/null1000 c 1 3; echo "mknod=$?"`
+	workload.Linux.Namespaces = workload.Linux.Namespaces[:4]
+	workload.Linux.UIDMappings, workload.Linux.GIDMappings = nil, nil
+	out = startRunc(t, runc, state, writeBundle(t, workload), "ds-workload-1000")
+	out.wait(t)
+	if !strings.Contains(out.String(), "mknod=0") {
+		t.Errorf("mknod of /dev/null as uid 1000 under the agent as deployed:\n%s\nagent's log:\n%s", out, agentOut)
+	}
+	checkNode(t, filepath.Join(root, "tmp", "null1000"), 1000)
+}
+
+// checkNode checks that path is a 1:3 character device owned by uid.
+func checkNode(t *testing.T, path string, uid uint32) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		t.Errorf("no node: %v", err)
+		return
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) || st.Uid != uid {
+		t.Errorf("%s: mode %o rdev %d:%d owner %d, want a 1:3 char device of %d", path, st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev), st.Uid, uid)
 	}
 }
 
