@@ -154,6 +154,44 @@
 // containers become fields of "match". A file written for a later version
 // is refused by an earlier one rather than half understood.
 //
+// # File policies: --allow-read, --allow-write and "files"
+//
+// A file policy says which paths a program may read and which it may
+// write; package emulate carries the calls out for the program, and its
+// documentation says what each call needs and what is refused. The
+// seccomp-stream command's run takes it as two lists of absolute paths
+// separated by commas, each path a directory (with everything below it)
+// or a file:
+//
+//	--allow-read /srv/data,@system   read these
+//	--allow-write /tmp/out           also write, create, remove, rename
+//	                                 (what may be written may be read)
+//
+// "@system", in read lists only, stands for emulate.SystemPaths: the
+// dynamic loader's libraries and configuration, locales, time zones,
+// /etc/nsswitch.conf, /etc/passwd, /etc/group, terminfo,
+// /proc/filesystems, /sys/devices/system/cpu and the devices anybody may
+// use (go doc emulate.SystemPaths lists every path). Items are absolute paths (the program's, from its
+// root) without "." or ".." components; spaces around them are ignored,
+// and an empty item is an error, unlike in a deny list. Each flag may be
+// repeated. Either list turns the policy on: every other path gets
+// EACCES.
+//
+// A policy file has the same lists in "files", at the top level and in
+// each entry of "containers" (a container's paths are added to the top
+// level's). Each array item is one path, commas and all:
+//
+//	{"files": {"read": ["@system", "/srv"], "write": ["/var/cache/app"]},
+//	 "containers": [{"match": {"id": "web-*"}, "files": {"write": ["/var/www"]}}]}
+//
+// Under a file policy the calls it carries out are never let run by a
+// rule: "allow" for one of them is an error (the kernel would run it
+// unchecked); "trace" shows it with the result of carrying it out;
+// "deny" fails it by name, before anything is checked. What the policy
+// refuses is shown as a denied call is. An agent decides only what the
+// container's own filter notifies: a file policy there needs a seccomp
+// profile that notifies the calls emulate.Files routes (Files.Syscalls).
+//
 // # What a rule set decides
 //
 // Rules decide by system call name alone, which the caller cannot change
@@ -161,5 +199,7 @@
 // kernel runs the call after the supervisor looked at it, and pointed-to
 // data (a path shown in a trace line) may have changed meanwhile. So the
 // trace is a record of what was asked, not a proof of what was done; the
-// denials are exact.
+// denials are exact. A file policy decides by where a path leads, and
+// therefore never answers Continue: it carries the call out on what it
+// checked, or refuses it.
 package policy

@@ -10,6 +10,8 @@ import (
 	"path"
 	"reflect"
 	"slices"
+
+	"github.com/seccompstream/seccompstream/emulate"
 )
 
 // A Policy is what a policy file says: a rule set for every subject (the
@@ -36,6 +38,9 @@ type ContainerRule struct {
 	// Intercepts are added to the policy's; one of the same name
 	// replaces the policy's.
 	Intercepts map[string]Intercept
+	// Files, when not nil, adds its paths to the policy's file policy
+	// (or makes one).
+	Files *emulate.FilePolicy
 }
 
 // A Match selects subjects. Every field that is set must hold; a Match with
@@ -134,9 +139,12 @@ func (p *Policy) Select(s Subject) int {
 // For returns the rule set for s: the policy's Rules with the changes of
 // the container rule that applies to s (see Select). The result shares no
 // map with p that it changes.
-func (p *Policy) For(s Subject) *Rules {
-	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Intercepts: p.Rules.Intercepts}
-	i := p.Select(s)
+func (p *Policy) For(s Subject) *Rules { return p.rulesFor(p.Select(s)) }
+
+// rulesFor returns the rule set of the subjects container rule i applies
+// to (-1: none does).
+func (p *Policy) rulesFor(i int) *Rules {
+	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Intercepts: p.Rules.Intercepts, Files: p.Rules.Files}
 	if i < 0 {
 		return r
 	}
@@ -146,6 +154,7 @@ func (p *Policy) For(s Subject) *Rules {
 	}
 	r.Syscalls = overlay(p.Rules.Syscalls, cr.Syscalls)
 	r.Intercepts = overlay(p.Rules.Intercepts, cr.Intercepts)
+	r.Files = mergeFiles(p.Rules.Files, cr.Files)
 	return r
 }
 
@@ -176,11 +185,14 @@ func (p *Policy) Validate() error {
 		if err := cr.Match.checkPatterns(where); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
-		r := Rules{Syscalls: cr.Syscalls}
+		r := Rules{Syscalls: cr.Syscalls, Intercepts: cr.Intercepts, Files: cr.Files}
 		if cr.Default != nil {
 			r.Default = *cr.Default
 		}
 		if err := r.validate(abis, where+"."); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if err := p.rulesFor(i).validateFiles(where + "."); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
 	}
@@ -192,8 +204,7 @@ func (p *Policy) Validate() error {
 // kind of rule added later works in both places. Where the next kinds go
 // (none is read yet, so each is an unknown field today):
 //
-//	ruleSetJSON: "files": {"read": [...], "write": [...]}     file allow-lists
-//	             "network": {"connect": [...], "bind": [...]} address allow-lists
+//	ruleSetJSON: "network": {"connect": [...], "bind": [...]} address allow-lists
 //	             "profile": "FILE"                            an OCI seccomp profile
 //
 // Each becomes a field of Rules (or of Match and Subject) with the same
@@ -207,6 +218,11 @@ type (
 		Default    string                   `json:"default,omitempty"`
 		Syscalls   map[string]string        `json:"syscalls,omitempty"`
 		Intercepts map[string]interceptJSON `json:"intercepts,omitempty"`
+		Files      *filesJSON               `json:"files,omitempty"`
+	}
+	filesJSON struct {
+		Read  []string `json:"read,omitempty"`
+		Write []string `json:"write,omitempty"`
 	}
 	containerJSON struct {
 		Match matchJSON `json:"match"`
@@ -282,6 +298,9 @@ func parse(data []byte) (*Policy, error) {
 	if p.Rules.Intercepts, err = parseIntercepts("intercepts", f.Intercepts); err != nil {
 		return nil, err
 	}
+	if p.Rules.Files, err = parseFilesJSON("files", f.Files); err != nil {
+		return nil, err
+	}
 	for i, c := range f.Containers {
 		where := fmt.Sprintf("containers[%d]", i)
 		cr := ContainerRule{Match: Match{ID: c.Match.ID, Namespace: c.Match.Namespace, Pod: c.Match.Pod,
@@ -308,7 +327,21 @@ func parse(data []byte) (*Policy, error) {
 		if cr.Intercepts, err = parseIntercepts(where+".intercepts", c.Intercepts); err != nil {
 			return nil, err
 		}
+		if cr.Files, err = parseFilesJSON(where+".files", c.Files); err != nil {
+			return nil, err
+		}
 		p.Containers = append(p.Containers, cr)
+	}
+	// A file policy and an "allow" of a call it carries out, at the top
+	// level or in what a container gets.
+	for i := -1; i < len(p.Containers); i++ {
+		where := ""
+		if i >= 0 {
+			where = fmt.Sprintf("containers[%d].", i)
+		}
+		if err := p.rulesFor(i).validateFiles(where); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -334,21 +367,24 @@ func (p *Policy) MarshalJSON() ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls)}
+	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls, p.Rules.Files)}
 	f.Intercepts = interceptsJSON(p.Rules.Intercepts)
 	for _, cr := range p.Containers {
 		f.Containers = append(f.Containers, containerJSON{
 			Match: matchJSON{ID: cr.Match.ID, Namespace: cr.Match.Namespace, Pod: cr.Match.Pod, Container: cr.Match.Container,
 				Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata, MetadataValues: cr.Match.MetadataValues},
-			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls),
+			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls, cr.Files),
 		})
 		f.Containers[len(f.Containers)-1].Intercepts = interceptsJSON(cr.Intercepts)
 	}
 	return json.Marshal(f)
 }
 
-func ruleSetJSONOf(def *Action, syscalls map[string]Action) ruleSetJSON {
+func ruleSetJSONOf(def *Action, syscalls map[string]Action, files *emulate.FilePolicy) ruleSetJSON {
 	var rs ruleSetJSON
+	if files != nil {
+		rs.Files = &filesJSON{Read: files.Read, Write: files.Write}
+	}
 	if def != nil {
 		rs.Default = def.String()
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
 	"github.com/seccompstream/seccompstream/policy"
+	"github.com/seccompstream/seccompstream/profile"
 )
 
 func init() {
@@ -31,6 +32,7 @@ const agentUsage = `Usage: seccomp-stream agent --socket PATH [--trace LIST] [--
        seccomp-stream agent --socket PATH --policy FILE [--json]
          [--allow-uid LIST] [--socket-mode MODE] [--socket-group GROUP]
          [--metrics-addr ADDR]
+       seccomp-stream agent --socket PATH --record DIR [--record-base NAME]
 
 Serve container runtimes (runc >= 1.1, crun >= 0.19) as their seccomp
 agent. A container whose config.json has, under linux.seccomp, rules with
@@ -69,7 +71,7 @@ Flags:
                  last get EPERM ("mkdir,mkdirat:EACCES": both EACCES).
                  May be repeated, as in "seccomp-stream help run".
                  Without --trace, --deny and --policy every notified call
-                 is shown and let run.
+                 is shown and let run (with --record: let run unshown).
   --policy FILE  decide by a policy file instead of --trace and --deny:
                  per system call an action ("allow", "trace", "deny",
                  "deny:ERRNO"), optionally for containers matched by id,
@@ -81,6 +83,19 @@ Flags:
                                     "default": "deny"}]}
   --json         print one JSON object per call instead of a text line;
                  it has the container id in "container".
+  --record DIR   record every notified call of each container (whatever
+                 the rules answer) and write the container's OCI seccomp
+                 profile to DIR/ID.json (ID: the container id) when its
+                 last process has exited: the init process and every
+                 "runc exec" of a container add up in one profile, and so
+                 does a file already there for that id. write, which runc
+                 refuses to notify, is always added. Record with a
+                 config.json that notifies the calls to record: see
+                 "seccomp-stream help record" and docs/profiles.md.
+  --record-base NAME
+                 merge the runtime's own calls into each profile written
+                 (runc, crun or none, the default; as record --base). A
+                 recording through the agent sees most of them itself.
 
 Lists and policy files are described in full, once, in the documentation
 of package policy (` + policyDoc + `);
@@ -113,6 +128,8 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	socket := flags.String("socket", "", "")
 	policyFile := flags.String("policy", "", "")
 	asJSON := flags.Bool("json", false, "")
+	recordDir := flags.String("record", "", "")
+	recordBase := flags.String("record-base", "none", "")
 	var allowUID stringFlag
 	flags.Var(&allowUID, "allow-uid", "")
 	socketMode := flags.String("socket-mode", "", "")
@@ -139,6 +156,26 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
 		return exitUsage
 	}
+	if *recordDir != "" && *policyFile == "" && len(trace) == 0 && len(deny) == 0 {
+		// Recording alone: let every call run, without a line each.
+		p.Rules.Default = policy.Allow
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var recorder *agentRecorder
+	if *recordDir != "" {
+		base, err := profile.Base(*recordBase)
+		if err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream agent: --record-base: %s\n", trimProfilePrefix(err))
+			return exitUsage
+		}
+		if recorder, err = newAgentRecorder(*recordDir, base, log); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
+			return exitFailure
+		}
+	} else if *recordBase != "none" {
+		fmt.Fprintf(stderr, "seccomp-stream agent: --record-base needs --record DIR\n")
+		return exitUsage
+	}
 	tr := &tracer{out: &lineWriter{w: stdout}, json: *asJSON}
 	newHandler, err := agent.PolicyHandler(p, func(c *agent.Container, n *seccompstream.Notification, r seccompstream.Response) {
 		tr.showPod(c.ID(), c.Identity(), n, r)
@@ -146,6 +183,10 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
 		return exitUsage
+	}
+	if recorder != nil {
+		newHandler = recorder.wrap(newHandler)
+		defer recorder.close()
 	}
 	uids, err := parseUIDs(allowUID)
 	if err != nil {
@@ -164,7 +205,6 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	srv := &agent.Server{Logger: log, NewHandler: newHandler, AllowUIDs: uids}
 	var m *agentMetrics
 	if *metricsAddr != "" {
@@ -192,6 +232,9 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if recorder != nil {
+		recorder.shutdown = ctx // before Serve: nothing reads it yet
+	}
 
 	log.Info("seccomp-stream agent: listening", "socket", *socket, "allow_uids", fmt.Sprint(allowedUIDs(uids)))
 	if err := srv.Serve(ctx, ln); err != nil {
