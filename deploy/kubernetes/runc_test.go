@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -37,7 +38,7 @@ func TestDaemonSetServes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command and runs containers")
 	}
-	runc := sectest.RequireTool(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	bb := sectest.RequireTool(t, "busybox")
 	gobin := sectest.RequireTool(t, "go")
 	objs := load(t)
@@ -121,9 +122,7 @@ func TestDaemonSetServes(t *testing.T) {
 	default:
 		t.Fatalf("seccompProfile type %q", sp.Type)
 	}
-	state := t.TempDir()
-	agentBundle := writeBundle(t, spec)
-	agentOut := startRunc(t, runc, state, agentBundle, "ds-agent")
+	agentOut := startRunc(t, rt, writeBundle(t, spec), rt.ID("ds-agent"))
 	agentOut.waitFor(t, "listening")
 
 	// The workload: root of a user namespace (host uid 100000) under the
@@ -166,9 +165,8 @@ func TestDaemonSetServes(t *testing.T) {
 			Seccomp: prof,
 		},
 	}
-	out := startRunc(t, runc, state, writeBundle(t, workload), "ds-workload")
-	out.wait(t)
-	if !strings.Contains(out.String(), "mknod=0") {
+	_, out := rt.Run(t, writeBundle(t, workload), rt.ID("ds-workload"))
+	if !strings.Contains(out, "mknod=0") {
 		t.Errorf("mknod of /dev/null in a user-namespaced container under the agent as deployed:\n%s\nagent's log:\n%s", out, agentOut)
 	}
 	checkNode(t, filepath.Join(root, "tmp", "null"), base)
@@ -183,9 +181,8 @@ func TestDaemonSetServes(t *testing.T) {
 	workload.Process.Args[3] = `/bin/busybox mknod /tmp/null1000 c 1 3; echo "mknod=$?"`
 	workload.Linux.Namespaces = workload.Linux.Namespaces[:4]
 	workload.Linux.UIDMappings, workload.Linux.GIDMappings = nil, nil
-	out = startRunc(t, runc, state, writeBundle(t, workload), "ds-workload-1000")
-	out.wait(t)
-	if !strings.Contains(out.String(), "mknod=0") {
+	_, out = rt.Run(t, writeBundle(t, workload), rt.ID("ds-workload-1000"))
+	if !strings.Contains(out, "mknod=0") {
 		t.Errorf("mknod of /dev/null as uid 1000 under the agent as deployed:\n%s\nagent's log:\n%s", out, agentOut)
 	}
 	checkNode(t, filepath.Join(root, "tmp", "null1000"), 1000)
@@ -275,22 +272,13 @@ func (o *runcOutput) waitFor(t *testing.T, s string) {
 	}
 }
 
-// wait waits until the container ends.
-func (o *runcOutput) wait(t *testing.T) {
-	t.Helper()
-	select {
-	case <-o.done:
-	case <-time.After(120 * time.Second):
-		t.Fatalf("container still running after 120s: %s", o)
-	}
-}
-
-// startRunc starts "runc run" of bundle as id, its output (stdout and
-// stderr) collected; the container is deleted and runc reaped at the end.
-func startRunc(t *testing.T, runc, state, bundle, id string) *runcOutput {
+// startRunc starts "run" of bundle as id in the background, its output
+// (stdout and stderr) collected; the container is deleted and the runtime
+// reaped at the end.
+func startRunc(t *testing.T, rt *ocitest.Runtime, bundle, id string) *runcOutput {
 	t.Helper()
 	o := &runcOutput{done: make(chan struct{})}
-	cmd := exec.Command(runc, "--root", state, "run", "--bundle", bundle, id)
+	cmd := rt.Command(context.Background(), "run", "--bundle", bundle, id)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -312,12 +300,6 @@ func startRunc(t *testing.T, runc, state, bundle, id string) *runcOutput {
 		cmd.Wait()
 	}()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, runc, "--root", state, "delete", "-f", id).CombinedOutput(); err != nil &&
-			!strings.Contains(string(out), "not exist") {
-			t.Logf("runc delete -f %s: %v: %s", id, err, out)
-		}
 		select {
 		case <-o.done:
 		case <-time.After(60 * time.Second):
@@ -325,5 +307,6 @@ func startRunc(t *testing.T, runc, state, bundle, id string) *runcOutput {
 			<-o.done
 		}
 	})
+	rt.Cleanup(t, id) // runs first: deleting the container ends runc
 	return o
 }
