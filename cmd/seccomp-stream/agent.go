@@ -63,6 +63,8 @@ Flags:
                  on /healthz (ADDR is HOST:PORT, ":9090" for every address):
                  calls by system call, decision and pod, the handler's time,
                  containers connected, refused connections, errors.
+                 /healthz answers 503 until the agent listens and once its
+                 socket file is removed or replaced.
   --trace LIST   show these calls and let them run. LIST is comma-separated
                  kernel names (openat,mkdir), or "all". May be repeated.
   --deny LIST    fail these calls, and show them. Items are NAME or
