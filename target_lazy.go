@@ -156,8 +156,9 @@ type actingThread struct {
 	umask bool
 }
 
-// markActing marks the calling thread as holding t's credentials (and its
-// umask, when umask is set) until the returned function is called. The
+// markActing marks the calling thread, whose id is tid, as holding t's
+// credentials (and its umask, when umask is set) until the returned
+// function is called. The
 // caller's goroutine must be locked to its thread (runtime.LockOSThread)
 // from before markActing until after the returned function ran.
 //
@@ -173,8 +174,7 @@ type actingThread struct {
 // own credentials. Only the thread id is compared: a tid is unique among
 // the supervisor's live threads, and the mark is removed before the thread
 // can exit or go back to the pool.
-func (t *Target) markActing(umask bool) (done func()) {
-	tid := unix.Gettid()
+func (t *Target) markActing(tid int, umask bool) (done func()) {
 	t.actMu.Lock()
 	t.acting = append(t.acting, actingThread{tid: tid, umask: umask})
 	t.actMu.Unlock()
@@ -190,11 +190,10 @@ func (t *Target) markActing(umask bool) (done func()) {
 	}
 }
 
-// isActing reports whether the calling thread is marked as holding t's
-// credentials (see markActing), with the target's umask too when umask is
-// set. The caller's goroutine must be locked to its thread.
-func (t *Target) isActing(umask bool) bool {
-	tid := unix.Gettid()
+// isActing reports whether the calling thread, whose id is tid, is marked
+// as holding t's credentials (see markActing), with the target's umask too
+// when umask is set. The caller's goroutine must be locked to its thread.
+func (t *Target) isActing(tid int, umask bool) bool {
 	t.actMu.Lock()
 	defer t.actMu.Unlock()
 	for _, a := range t.acting {

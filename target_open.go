@@ -527,14 +527,15 @@ func (t *Target) WithCreds(creating bool, fn func() error) error {
 // called by fn do not check the thread's credentials again.
 func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
 	runtime.LockOSThread()
-	if t.isActing(creating) {
+	tid := unix.Gettid()
+	if t.isActing(tid, creating) {
 		defer runtime.UnlockOSThread()
 		return fn()
 	}
 	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
 	if t.threadHas(want, creating, c.Umask) {
 		defer runtime.UnlockOSThread()
-		done := t.markActing(creating)
+		done := t.markActing(tid, creating)
 		defer done()
 		return fn()
 	}
@@ -549,7 +550,7 @@ func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
 			err = fmt.Errorf("acting as target %d: %w", t.tid, err)
 			return
 		}
-		done := t.markActing(true)
+		done := t.markActing(unix.Gettid(), true)
 		defer done()
 		err = fn()
 	})
