@@ -83,8 +83,14 @@
 // mount, umount, umount2, pivot_root, chroot, the new mount API (fsopen,
 // fsconfig, fsmount, fspick, open_tree, move_mount, mount_setattr; a bind
 // mount would put any directory under an allowed one), swapon, swapoff,
-// acct, quotactl, uselib, fanotify_mark, bpf, spu_create. Device nodes are
-// not created (mknod of a character or block device: EPERM).
+// acct, quotactl, uselib, fanotify_mark, bpf, spu_create; and the calls
+// that act through another process, which no policy governs (the
+// supervisor itself, or any process outside the policy the program may
+// trace): pidfd_getfd (it would copy the supervisor's listener, and the
+// program would answer its own calls), ptrace (all of it, PTRACE_TRACEME
+// too: debuggers do not work under a policy), process_vm_readv and
+// process_vm_writev. Device nodes are not created (mknod of a
+// character or block device: EPERM).
 //
 // Not carried out, answered ENOSYS so that programs use another call:
 // openat2 with resolve flags other than RESOLVE_NO_MAGICLINKS (libraries
@@ -125,9 +131,10 @@
 // supervisor's, so a program cannot, say, set up a user namespace of its
 // own (writing /proc/<pid>/uid_map checks the opener's effective uid).
 // Unix socket paths (connect, bind) belong to the network policy. The
-// policy is not a sandbox on its own: signals, ptrace, shared memory and
-// sockets to processes outside it are not file calls; combine it with
-// namespaces, no_new_privs and a deny list for those.
+// policy is not a sandbox on its own: signals, shared memory, setns and
+// sockets to processes outside it are not file calls (ptrace and the
+// other calls that act through another process are refused, above);
+// combine it with namespaces, no_new_privs and a deny list for those.
 //
 // # Kernels
 //
@@ -290,5 +297,6 @@
 // not the supervisor's adds a throwaway thread (about 60 µs).
 //
 // Both policies refuse the same bypass calls (io_uring_setup, bpf,
-// open_by_handle_at, name_to_handle_at); a Mux can take both.
+// open_by_handle_at, name_to_handle_at, pidfd_getfd, ptrace,
+// process_vm_readv, process_vm_writev); a Mux can take both.
 package emulate
