@@ -70,7 +70,7 @@ func init() {
 		return 0
 	}
 	// crossproc PID: the calls that act through another process, on PID
-	// (a process outside the policy); print "name=ERRNO"
+	// (a process outside the policy), and userfaultfd; print "name=ERRNO"
 	// (or "name=ok") for each.
 	goPrograms["crossproc"] = func(args []string) int {
 		pid, _ := strconv.Atoi(args[0])
@@ -104,6 +104,11 @@ func init() {
 		// program ends.
 		_, _, e = unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, 0, 0, 0)
 		show("ptrace", e)
+		ufd, _, e := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC, 0, 0)
+		show("userfaultfd", e)
+		if e == 0 {
+			unix.Close(int(ufd))
+		}
 		return 0
 	}
 }
@@ -130,8 +135,8 @@ func TestListenerNotStolen(t *testing.T) {
 	}
 }
 
-// The calls that would act through a process outside the policy are
-// refused under a file policy and under a network policy.
+// The calls that would act through a process outside the policy, and
+// userfaultfd, are refused under a file policy and under a network policy.
 func TestCrossProcessCallsRefused(t *testing.T) {
 	other := exec.Command("sleep", "600")
 	if err := other.Start(); err != nil {
@@ -141,7 +146,7 @@ func TestCrossProcessCallsRefused(t *testing.T) {
 		other.Process.Kill()
 		other.Wait()
 	}()
-	want := "pidfd_getfd=EPERM\nprocess_vm_readv=EPERM\nprocess_vm_writev=EPERM\nptrace=EPERM\n"
+	want := "pidfd_getfd=EPERM\nprocess_vm_readv=EPERM\nprocess_vm_writev=EPERM\nptrace=EPERM\nuserfaultfd=EPERM\n"
 	pid := strconv.Itoa(other.Process.Pid)
 	for _, policy := range []string{"files", "network"} {
 		var res *result
@@ -153,7 +158,7 @@ func TestCrossProcessCallsRefused(t *testing.T) {
 		if res.err != nil || res.out != want {
 			t.Errorf("%s policy: %v, got\n%swant\n%s", policy, res.err, res.out, want)
 		}
-		for _, name := range []string{"pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace"} {
+		for _, name := range []string{"pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "userfaultfd"} {
 			if !res.deniedCall(name) {
 				t.Errorf("%s policy: %s not shown as refused (%v)", policy, name, res.denied)
 			}

@@ -89,7 +89,9 @@
 // trace): pidfd_getfd (it would copy the supervisor's listener, and the
 // program would answer its own calls), ptrace (all of it, PTRACE_TRACEME
 // too: debuggers do not work under a policy), process_vm_readv and
-// process_vm_writev. Device nodes are not created (mknod of a
+// process_vm_writev; and userfaultfd (a fault the program never resolves,
+// on the page of a path, would hold the supervisor's read of it for as
+// long as the program lives). Device nodes are not created (mknod of a
 // character or block device: EPERM).
 //
 // Not carried out, answered ENOSYS so that programs use another call:
@@ -298,5 +300,5 @@
 //
 // Both policies refuse the same bypass calls (io_uring_setup, bpf,
 // open_by_handle_at, name_to_handle_at, pidfd_getfd, ptrace,
-// process_vm_readv, process_vm_writev); a Mux can take both.
+// process_vm_readv, process_vm_writev, userfaultfd); a Mux can take both.
 package emulate

@@ -42,9 +42,17 @@ import (
 //     request that is not an attach only serves a tracer, and answering
 //     those with Continue would let the kernel run what a rule set might
 //     deny. So debuggers (gdb, strace) do not work under a policy.
+//   - userfaultfd: a program that registers the page holding a path (or
+//     a socket address) with userfaultfd and never resolves the fault
+//     makes the supervisor's read of it wait for as long as the program
+//     lives, on a thread of the supervisor's that nothing can interrupt;
+//     enough of them exhaust the supervisor's threads. (Without
+//     CAP_SYS_PTRACE a program may only make a userfaultfd for its own
+//     faults, UFFD_USER_MODE_ONLY, which the supervisor's reads do not
+//     wait for; it is refused whatever the flags.)
 var bypassCalls = []string{
 	"bpf", "io_uring_setup", "name_to_handle_at", "open_by_handle_at",
-	"pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace",
+	"pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "userfaultfd",
 }
 
 // pathCallsRefused are the calls with a path that a file policy refuses
