@@ -281,7 +281,13 @@
 // do not grant by pid. A program with CAP_NET_ADMIN over its network
 // namespace can rewrite addresses after the check (netfilter NAT, tc,
 // XFRM, through netlink), and one with CAP_BPF could with cgroup programs
-// (bpf is refused): run it without them. Sockets the program holds from
+// (bpf is refused): run it without them. Without a file policy, a
+// program that may ptrace the supervisor (its user, or CAP_SYS_PTRACE)
+// can write the supervisor's memory through /proc/<pid>/mem, a file call
+// the network policy does not see; ptrace, pidfd_getfd and
+// process_vm_writev are refused, but that file is only closed to it by a
+// file policy (which never opens the supervisor's /proc files) or by
+// running it as another user without CAP_SYS_PTRACE. Sockets the program holds from
 // before it started (its parent's, or received with SCM_RIGHTS) keep
 // their connections and options; connect, bind and sends with a
 // destination on raw, packet and SCTP sockets among them are refused. Ports are the same for TCP and UDP; the
