@@ -83,8 +83,16 @@
 // mount, umount, umount2, pivot_root, chroot, the new mount API (fsopen,
 // fsconfig, fsmount, fspick, open_tree, move_mount, mount_setattr; a bind
 // mount would put any directory under an allowed one), swapon, swapoff,
-// acct, quotactl, uselib, fanotify_mark, bpf, spu_create. Device nodes are
-// not created (mknod of a character or block device: EPERM).
+// acct, quotactl, uselib, fanotify_mark, bpf, spu_create; and the calls
+// that act through another process, which no policy governs (the
+// supervisor itself, or any process outside the policy the program may
+// trace): pidfd_getfd (it would copy the supervisor's listener, and the
+// program would answer its own calls), ptrace (all of it, PTRACE_TRACEME
+// too: debuggers do not work under a policy), process_vm_readv and
+// process_vm_writev; and userfaultfd (a fault the program never resolves,
+// on the page of a path, would hold the supervisor's read of it for as
+// long as the program lives). Device nodes are not created (mknod of a
+// character or block device: EPERM).
 //
 // Not carried out, answered ENOSYS so that programs use another call:
 // openat2 with resolve flags other than RESOLVE_NO_MAGICLINKS (libraries
@@ -125,9 +133,10 @@
 // supervisor's, so a program cannot, say, set up a user namespace of its
 // own (writing /proc/<pid>/uid_map checks the opener's effective uid).
 // Unix socket paths (connect, bind) belong to the network policy. The
-// policy is not a sandbox on its own: signals, ptrace, shared memory and
-// sockets to processes outside it are not file calls; combine it with
-// namespaces, no_new_privs and a deny list for those.
+// policy is not a sandbox on its own: signals, shared memory, setns and
+// sockets to processes outside it are not file calls (ptrace and the
+// other calls that act through another process are refused, above);
+// combine it with namespaces, no_new_privs and a deny list for those.
 //
 // # Kernels
 //
@@ -272,7 +281,13 @@
 // do not grant by pid. A program with CAP_NET_ADMIN over its network
 // namespace can rewrite addresses after the check (netfilter NAT, tc,
 // XFRM, through netlink), and one with CAP_BPF could with cgroup programs
-// (bpf is refused): run it without them. Sockets the program holds from
+// (bpf is refused): run it without them. Without a file policy, a
+// program that may ptrace the supervisor (its user, or CAP_SYS_PTRACE)
+// can write the supervisor's memory through /proc/<pid>/mem, a file call
+// the network policy does not see; ptrace, pidfd_getfd and
+// process_vm_writev are refused, but that file is only closed to it by a
+// file policy (which never opens the supervisor's /proc files) or by
+// running it as another user without CAP_SYS_PTRACE. Sockets the program holds from
 // before it started (its parent's, or received with SCM_RIGHTS) keep
 // their connections and options; connect, bind and sends with a
 // destination on raw, packet and SCTP sockets among them are refused. Ports are the same for TCP and UDP; the
@@ -290,5 +305,6 @@
 // not the supervisor's adds a throwaway thread (about 60 µs).
 //
 // Both policies refuse the same bypass calls (io_uring_setup, bpf,
-// open_by_handle_at, name_to_handle_at); a Mux can take both.
+// open_by_handle_at, name_to_handle_at, pidfd_getfd, ptrace,
+// process_vm_readv, process_vm_writev, userfaultfd); a Mux can take both.
 package emulate

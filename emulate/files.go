@@ -200,7 +200,7 @@ func (fs *Files) Syscalls() []string {
 // Register routes every call of Syscalls in m to fs, on every ABI that has
 // it. Like Mux.Handle it panics if one is routed already, except for the
 // calls that every policy of this package refuses (io_uring_setup,
-// open_by_handle_at, name_to_handle_at), which two policies may share.
+// ptrace, pidfd_getfd, ...), which two policies may share.
 func (fs *Files) Register(m *seccompstream.Mux) {
 	for name := range fileCalls {
 		if knownName(name) {

@@ -28,7 +28,32 @@ import (
 //     cgroup program (connect4, sendmsg6, ...) rewrites the addresses of
 //     connect and sendmsg inside the kernel, after the network policy
 //     checked them.
-var bypassCalls = []string{"bpf", "io_uring_setup", "name_to_handle_at", "open_by_handle_at"}
+//   - pidfd_getfd, ptrace, process_vm_writev, process_vm_readv: they act
+//     through another process, which no policy governs: the supervisor
+//     itself, or any process outside the policy that the program may
+//     ptrace (one of its user, with the supervisor's uid or with
+//     CAP_SYS_PTRACE). pidfd_getfd copies that process's descriptors: the
+//     supervisor's listener, with which the program would answer its own
+//     calls Continue, or any file the other process holds open. ptrace
+//     (PTRACE_ATTACH, PTRACE_SEIZE) and process_vm_writev make the other
+//     process run the program's code, and process_vm_readv reads its
+//     memory, which the file policy would not let the program read as
+//     /proc/<pid>/mem. ptrace is refused whole, PTRACE_TRACEME too: a
+//     request that is not an attach only serves a tracer, and answering
+//     those with Continue would let the kernel run what a rule set might
+//     deny. So debuggers (gdb, strace) do not work under a policy.
+//   - userfaultfd: a program that registers the page holding a path (or
+//     a socket address) with userfaultfd and never resolves the fault
+//     makes the supervisor's read of it wait for as long as the program
+//     lives, on a thread of the supervisor's that nothing can interrupt;
+//     enough of them exhaust the supervisor's threads. (Without
+//     CAP_SYS_PTRACE a program may only make a userfaultfd for its own
+//     faults, UFFD_USER_MODE_ONLY, which the supervisor's reads do not
+//     wait for; it is refused whatever the flags.)
+var bypassCalls = []string{
+	"bpf", "io_uring_setup", "name_to_handle_at", "open_by_handle_at",
+	"pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "userfaultfd",
+}
 
 // pathCallsRefused are the calls with a path that a file policy refuses
 // (EPERM) instead of carrying them out: mounting and unmounting (a bind

@@ -115,6 +115,9 @@ func TestHandlerFileCalls(t *testing.T) {
 		{"io_uring_setup", nil, nil, "io_uring_setup", seccompstream.Errno(unix.EPERM), true},
 		{"mount", nil, nil, "mount", seccompstream.Errno(unix.EPERM), true},
 		{"io_uring_setup traced", []string{"io_uring_setup"}, nil, "io_uring_setup", seccompstream.Errno(unix.EPERM), true},
+		{"ptrace", nil, nil, "ptrace", seccompstream.Errno(unix.EPERM), true},
+		{"pidfd_getfd", nil, nil, "pidfd_getfd", seccompstream.Errno(unix.EPERM), true},
+		{"ptrace denied by name", nil, []string{"ptrace:ESRCH"}, "ptrace", seccompstream.Errno(unix.ESRCH), true},
 		{"getpid", nil, nil, "getpid", seccompstream.Continue(), false},
 	} {
 		r, err := policy.ParseLists(tc.trace, tc.deny)

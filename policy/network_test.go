@@ -105,6 +105,7 @@ func TestHandlerNetworkCalls(t *testing.T) {
 		{"packet socket", nil, nil, false, "socket", [6]uint64{unix.AF_PACKET, unix.SOCK_RAW}, seccompstream.Errno(unix.EACCES), true},
 		{"io_uring_setup", nil, nil, false, "io_uring_setup", [6]uint64{}, seccompstream.Errno(unix.EPERM), true},
 		{"io_uring_setup, files too", nil, nil, true, "io_uring_setup", [6]uint64{}, seccompstream.Errno(unix.EPERM), true},
+		{"process_vm_writev", nil, nil, false, "process_vm_writev", [6]uint64{}, seccompstream.Errno(unix.EPERM), true},
 		{"getpid", nil, nil, true, "getpid", [6]uint64{}, seccompstream.Continue(), false},
 	} {
 		r, err := policy.ParseLists(tc.trace, tc.deny)

@@ -130,8 +130,9 @@ Refusals are shown as --deny lines are:
 
   4242 openat(AT_FDCWD, "/etc/shadow", O_RDONLY) = EACCES
 
-io_uring_setup, mount, chroot and the other calls that would go around
-the policy fail with EPERM. execve is not restricted: the kernel opens the
+io_uring_setup, mount, chroot, ptrace, pidfd_getfd and the other calls
+that would go around the policy fail with EPERM (so debuggers do not work
+under it). execve is not restricted: the kernel opens the
 program itself, and a program outside the lists may be run (what it opens
 is checked). chdir is not restricted either. A path starting with
 /proc/self is the program's own /proc/<pid>; the magic links there (fd/*,

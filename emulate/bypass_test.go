@@ -1,0 +1,167 @@
+package emulate_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/emulate"
+)
+
+func init() {
+	// steal SECRET: take the supervisor's listener from the parent with
+	// pidfd_getfd, answer its own notifications Continue with it, and read
+	// SECRET; print "stolen" and what it read, or why it could not.
+	goPrograms["steal"] = func(args []string) int {
+		pidfd, err := unix.PidfdOpen(os.Getppid(), 0)
+		if err != nil {
+			fmt.Println("pidfd_open:", err)
+			return 1
+		}
+		lfd := -1
+		for fd := 0; fd < 1024 && lfd < 0; fd++ {
+			got, err := unix.PidfdGetfd(pidfd, fd, 0)
+			if err == unix.EBADF {
+				continue
+			}
+			if err != nil {
+				fmt.Println("pidfd_getfd:", unix.ErrnoName(err.(unix.Errno)))
+				return 1
+			}
+			var id uint64
+			if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(got), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id))); e == unix.ENOENT {
+				lfd = got // a listener: no notification has id 0
+				break
+			}
+			unix.Close(got)
+		}
+		if lfd < 0 {
+			fmt.Println("no listener")
+			return 1
+		}
+		for range 4 {
+			go func() {
+				runtime.LockOSThread()
+				for {
+					var req [80]byte // struct seccomp_notif
+					if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(lfd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req[0]))); e != 0 {
+						continue
+					}
+					var resp [24]byte // struct seccomp_notif_resp: the id, flags CONTINUE
+					copy(resp[:8], req[:8])
+					resp[20] = 1
+					unix.Syscall(unix.SYS_IOCTL, uintptr(lfd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp[0])))
+				}
+			}()
+		}
+		for range 2000 {
+			if b, err := os.ReadFile(args[0]); err == nil {
+				fmt.Printf("stolen %q\n", b)
+				return 0
+			}
+		}
+		fmt.Println("listener taken, the secret not read")
+		return 0
+	}
+	// crossproc PID: the calls that act through another process, on PID
+	// (a process outside the policy), and userfaultfd; print "name=ERRNO"
+	// (or "name=ok") for each.
+	goPrograms["crossproc"] = func(args []string) int {
+		pid, _ := strconv.Atoi(args[0])
+		show := func(name string, e unix.Errno) {
+			s := "ok"
+			if e != 0 {
+				s = unix.ErrnoName(e)
+			}
+			fmt.Printf("%s=%s\n", name, s)
+		}
+		pidfd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			fmt.Println("pidfd_open:", err)
+			return 1
+		}
+		fd, _, e := unix.Syscall(unix.SYS_PIDFD_GETFD, uintptr(pidfd), 0, 0)
+		show("pidfd_getfd", e)
+		if e == 0 {
+			unix.Close(int(fd))
+		}
+		// Remote address 0: EFAULT once the kernel let the call reach the
+		// other process.
+		var b [1]byte
+		local := []unix.Iovec{{Base: &b[0], Len: 1}}
+		remote := []unix.RemoteIovec{{Base: 0, Len: 1}}
+		_, err = unix.ProcessVMReadv(pid, local, remote, 0)
+		show("process_vm_readv", errno(err))
+		_, err = unix.ProcessVMWritev(pid, local, remote, 0)
+		show("process_vm_writev", errno(err))
+		// SEIZE does not stop the other process; it is let go when this
+		// program ends.
+		_, _, e = unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, 0, 0, 0)
+		show("ptrace", e)
+		ufd, _, e := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC, 0, 0)
+		show("userfaultfd", e)
+		if e == 0 {
+			unix.Close(int(ufd))
+		}
+		return 0
+	}
+}
+
+func errno(err error) unix.Errno {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(unix.Errno); ok {
+		return e
+	}
+	return unix.EINVAL
+}
+
+// A program under a policy cannot take the supervisor's listener with
+// pidfd_getfd and answer its own calls with it (a root program could, and
+// so could one with the supervisor's uid).
+func TestListenerNotStolen(t *testing.T) {
+	dir := publicDir(t)
+	writeFile(t, dir+"/secret", "SECRET", 0o600)
+	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, goProgram("steal", dir+"/secret"))
+	if res.out != "pidfd_getfd: EPERM\n" || !res.deniedCall("pidfd_getfd") {
+		t.Errorf("%v: %q, denied %v; want pidfd_getfd refused (EPERM, shown)", res.err, res.out, res.denied)
+	}
+}
+
+// The calls that would act through a process outside the policy, and
+// userfaultfd, are refused under a file policy and under a network policy.
+func TestCrossProcessCallsRefused(t *testing.T) {
+	other := exec.Command("sleep", "600")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		other.Process.Kill()
+		other.Wait()
+	}()
+	want := "pidfd_getfd=EPERM\nprocess_vm_readv=EPERM\nprocess_vm_writev=EPERM\nptrace=EPERM\nuserfaultfd=EPERM\n"
+	pid := strconv.Itoa(other.Process.Pid)
+	for _, policy := range []string{"files", "network"} {
+		var res *result
+		if policy == "files" {
+			res = sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, goProgram("crossproc", pid))
+		} else {
+			res = netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:1"}}, goProgram("crossproc", pid))
+		}
+		if res.err != nil || res.out != want {
+			t.Errorf("%s policy: %v, got\n%swant\n%s", policy, res.err, res.out, want)
+		}
+		for _, name := range []string{"pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "userfaultfd"} {
+			if !res.deniedCall(name) {
+				t.Errorf("%s policy: %s not shown as refused (%v)", policy, name, res.denied)
+			}
+		}
+	}
+}
