@@ -98,9 +98,8 @@ type Target struct {
 	cwdInRoot bool
 	cwdKnown  bool
 
-	// actMu guards acting: the threads running a function of WithCreds
-	// or Do, or of Open's own, with this target's credentials (see
-	// markActing).
+	// actMu guards acting: the threads running a function of WithCreds,
+	// DoWithCreds or Do with this target's credentials (see markActing).
 	actMu  sync.Mutex
 	acting []actingThread
 

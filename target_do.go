@@ -157,7 +157,7 @@ func (t *Target) do(ctx context.Context, enter bool, fn func() error) error {
 		ran = true
 		// The thread holds the target's credentials and umask from here
 		// on: Open and friends called by fn skip checking them again.
-		done := t.markActing(unix.Gettid(), true)
+		done := t.markActing(true)
 		defer done()
 		fnErr = fn()
 	})

@@ -149,16 +149,15 @@ func (t *Target) hintLeadsTo(fd int, loc string) bool {
 }
 
 // actingThread is a thread running a function with a Target's
-// credentials: the function of WithCreds, DoWithCreds or Do, or Open's own
-// open. umask says whether it has the target's umask too.
+// credentials: the function of WithCreds, DoWithCreds or Do. umask says
+// whether it has the target's umask too.
 type actingThread struct {
 	tid   int
 	umask bool
 }
 
-// markActing marks the calling thread, whose id is tid, as holding t's
-// credentials (and its umask, when umask is set) until the returned
-// function is called. The
+// markActing marks the calling thread as holding t's credentials (and its
+// umask, when umask is set) until the returned function is called. The
 // caller's goroutine must be locked to its thread (runtime.LockOSThread)
 // from before markActing until after the returned function ran.
 //
@@ -174,7 +173,8 @@ type actingThread struct {
 // own credentials. Only the thread id is compared: a tid is unique among
 // the supervisor's live threads, and the mark is removed before the thread
 // can exit or go back to the pool.
-func (t *Target) markActing(tid int, umask bool) (done func()) {
+func (t *Target) markActing(umask bool) (done func()) {
+	tid := unix.Gettid()
 	t.actMu.Lock()
 	t.acting = append(t.acting, actingThread{tid: tid, umask: umask})
 	t.actMu.Unlock()
@@ -190,12 +190,17 @@ func (t *Target) markActing(tid int, umask bool) (done func()) {
 	}
 }
 
-// isActing reports whether the calling thread, whose id is tid, is marked
-// as holding t's credentials (see markActing), with the target's umask too
-// when umask is set. The caller's goroutine must be locked to its thread.
-func (t *Target) isActing(tid int, umask bool) bool {
+// isActing reports whether the calling thread is marked as holding t's
+// credentials (see markActing), with the target's umask too when umask is
+// set. The caller's goroutine must be locked to its thread. With no thread
+// marked it makes no system call.
+func (t *Target) isActing(umask bool) bool {
 	t.actMu.Lock()
 	defer t.actMu.Unlock()
+	if len(t.acting) == 0 {
+		return false
+	}
+	tid := unix.Gettid()
 	for _, a := range t.acting {
 		if a.tid == tid && (a.umask || !umask) {
 			return true

@@ -420,7 +420,7 @@ func (t *Target) openBase(b base, path string, how unix.OpenHow) (int, error) {
 	}
 	creating := how.Flags&unix.O_CREAT != 0 || how.Flags&unix.O_TMPFILE == unix.O_TMPFILE
 	fd, fifo := -1, -1
-	err = t.asTarget(c, creating, func() error {
+	err = t.asTarget(c, creating, false, func() error {
 		var err error
 		fd, fifo, err = t.openAs(b, path, how, c.FSUID)
 		return err
@@ -514,7 +514,7 @@ func (t *Target) WithCreds(creating bool, fn func() error) error {
 	if err != nil {
 		return err
 	}
-	if err := t.asTarget(c, creating, fn); err != nil {
+	if err := t.asTarget(c, creating, true, fn); err != nil {
 		return err
 	}
 	return t.valid()
@@ -522,21 +522,23 @@ func (t *Target) WithCreds(creating bool, fn func() error) error {
 
 // asTarget runs fn with the target's credentials c: on the calling thread
 // when it has them already (with the target's umask too when creating),
-// else on a throwaway thread that takes them. While fn runs, its thread is
-// marked as acting for t (see markActing), so that Open and the others
-// called by fn do not check the thread's credentials again.
-func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
+// else on a throwaway thread that takes them. With mark set, fn's thread is
+// marked as acting for t while fn runs (see markActing), so that Open and
+// the others called by fn do not check the thread's credentials again;
+// Target's own functions, which call no other method, go unmarked.
+func (t *Target) asTarget(c *Creds, creating, mark bool, fn func() error) error {
 	runtime.LockOSThread()
-	tid := unix.Gettid()
-	if t.isActing(tid, creating) {
+	if t.isActing(creating) {
 		defer runtime.UnlockOSThread()
 		return fn()
 	}
 	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
 	if t.threadHas(want, creating, c.Umask) {
 		defer runtime.UnlockOSThread()
-		done := t.markActing(tid, creating)
-		defer done()
+		if mark {
+			done := t.markActing(creating)
+			defer done()
+		}
 		return fn()
 	}
 	runtime.UnlockOSThread()
@@ -550,8 +552,10 @@ func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
 			err = fmt.Errorf("acting as target %d: %w", t.tid, err)
 			return
 		}
-		done := t.markActing(unix.Gettid(), true)
-		defer done()
+		if mark {
+			done := t.markActing(true)
+			defer done()
+		}
 		err = fn()
 	})
 	return err
@@ -1218,7 +1222,7 @@ func (t *Target) openFIFO(c *Creds, p, flags int) (int, error) {
 	done := make(chan result, 1)
 	go func() {
 		fd := -1
-		err := t.asTarget(c, false, func() error {
+		err := t.asTarget(c, false, false, func() error {
 			var err error
 			fd, err = reopenFD(t.procDir, p, flags)
 			return err
