@@ -69,6 +69,24 @@ func init() {
 		fmt.Println("listener taken, the secret not read")
 		return 0
 	}
+	// setflags FILE: FS_IOC_SETFLAGS (FS_NODUMP_FL) on FILE opened
+	// read-only; print "setflags=ERRNO" (or "setflags=ok").
+	goPrograms["setflags"] = func(args []string) int {
+		f, err := os.Open(args[0])
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		defer f.Close()
+		flags := int32(fsNodumpFL)
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.FS_IOC_SETFLAGS, uintptr(unsafe.Pointer(&flags)))
+		s := "ok"
+		if e != 0 {
+			s = unix.ErrnoName(e)
+		}
+		fmt.Printf("setflags=%s\n", s)
+		return 0
+	}
 	// crossproc PID: the calls that act through another process, on PID
 	// (a process outside the policy), and userfaultfd; print "name=ERRNO"
 	// (or "name=ok") for each.
@@ -163,5 +181,31 @@ func TestCrossProcessCallsRefused(t *testing.T) {
 				t.Errorf("%s policy: %s not shown as refused (%v)", policy, name, res.denied)
 			}
 		}
+	}
+}
+
+// fsNodumpFL is FS_NODUMP_FL (linux/fs.h): a flag any owner may set.
+const fsNodumpFL = 0x40
+
+// A file the policy lets the program read only cannot have its inode
+// flags changed through a read-only descriptor (chattr: a root program
+// could make a library immutable or append-only); the filter refuses the
+// request with EPERM. (Without the refusal the flag is set here, on
+// tmpfs and ext4 alike.)
+func TestInodeFlagsRefused(t *testing.T) {
+	dir := publicDir(t)
+	writeFile(t, dir+"/f", "x", 0o644)
+	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), dir)}, goProgram("setflags", dir+"/f"))
+	if res.err != nil || res.out != "setflags=EPERM\n" {
+		t.Errorf("%v: %q, want setflags=EPERM", res.err, res.out)
+	}
+	f, err := os.Open(dir + "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var flags int32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.FS_IOC_GETFLAGS, uintptr(unsafe.Pointer(&flags))); e == 0 && flags&fsNodumpFL != 0 {
+		t.Errorf("the file's flags are %#x: FS_NODUMP_FL was set", flags)
 	}
 }

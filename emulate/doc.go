@@ -92,7 +92,11 @@
 // process_vm_writev; and userfaultfd (a fault the program never resolves,
 // on the page of a path, would hold the supervisor's read of it for as
 // long as the program lives). Device nodes are not created (mknod of a
-// character or block device: EPERM).
+// character or block device: EPERM). The ioctl requests that change a
+// file through any descriptor of it, a read-only one included (inode
+// flags as chattr sets them, extended flags, fs-verity, an encryption
+// policy, the filesystem label), get EPERM from the filter itself, on
+// the request alone; they are not shown.
 //
 // Not carried out, answered ENOSYS so that programs use another call:
 // openat2 with resolve flags other than RESOLVE_NO_MAGICLINKS (libraries
