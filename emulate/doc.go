@@ -81,12 +81,12 @@
 // rest inside the kernel, where seccomp never sees them), open_by_handle_at
 // and name_to_handle_at (a file handle names a file without a path);
 // mount, umount, umount2, pivot_root, chroot, the new mount API (fsopen,
-// fsconfig, fsmount, fspick, open_tree, move_mount, mount_setattr; a bind
-// mount would put any directory under an allowed one), swapon, swapoff,
-// acct, quotactl, uselib, fanotify_mark, bpf, spu_create; and the calls
-// that act through another process, which no policy governs (the
-// supervisor itself, or any process outside the policy the program may
-// trace): pidfd_getfd (it would copy the supervisor's listener, and the
+// fsconfig, fsmount, fspick, open_tree, open_tree_attr, move_mount,
+// mount_setattr; a bind mount would put any directory under an allowed
+// one), swapon, swapoff, acct, quotactl, uselib, fanotify_mark, bpf,
+// spu_create; and the calls that act through another process, which no
+// policy governs (the supervisor itself, or any process outside the
+// policy the program may trace): pidfd_getfd (it would copy the supervisor's listener, and the
 // program would answer its own calls), ptrace (all of it, PTRACE_TRACEME
 // too: debuggers do not work under a policy), process_vm_readv and
 // process_vm_writev; and userfaultfd (a fault the program never resolves,
@@ -291,8 +291,8 @@
 // the network policy does not see; ptrace, pidfd_getfd and
 // process_vm_writev are refused, but that file is only closed to it by a
 // file policy (which never opens the supervisor's /proc files) or by
-// running it as another user without CAP_SYS_PTRACE. Sockets the program holds from
-// before it started (its parent's, or received with SCM_RIGHTS) keep
+// running it as another user without CAP_SYS_PTRACE. Sockets the
+// program holds from before it started (its parent's, or received with SCM_RIGHTS) keep
 // their connections and options; connect, bind and sends with a
 // destination on raw, packet and SCTP sockets among them are refused. Ports are the same for TCP and UDP; the
 // name a socket bound by path reports (getsockname, the peer's address)
