@@ -209,3 +209,79 @@ func TestInodeFlagsRefused(t *testing.T) {
 		t.Errorf("the file's flags are %#x: FS_NODUMP_FL was set", flags)
 	}
 }
+
+func init() {
+	// tcpmisc ALLOWED FORBIDDEN: the TCP calls that reach an address
+	// other than by connect, and dissolving a connection, on 127.0.0.1;
+	// print "step=ERRNO" (or "step=ok") for each.
+	goPrograms["tcpmisc"] = func(args []string) int {
+		allowed, _ := strconv.Atoi(args[0])
+		forbidden, _ := strconv.Atoi(args[1])
+		show := func(step string, err error) {
+			s := "ok"
+			if err != nil {
+				s = unix.ErrnoName(errno(err))
+			}
+			fmt.Printf("%s=%s\n", step, s)
+		}
+		to := func(port int) *unix.SockaddrInet4 {
+			return &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
+		}
+		tcp := func() int {
+			s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				fmt.Println("socket:", err)
+				os.Exit(1)
+			}
+			return s
+		}
+		// sendto with MSG_FASTOPEN connects a TCP socket to its address.
+		s := tcp()
+		show("fastopen-forbidden", unix.Sendto(s, []byte("tfo\n"), unix.MSG_FASTOPEN, to(forbidden)))
+		unix.Close(s)
+		s = tcp()
+		show("fastopen-allowed", unix.Sendto(s, []byte("tfo\n"), unix.MSG_FASTOPEN, to(allowed)))
+		unix.Close(s)
+		// connect, dissolve (AF_UNSPEC), connect elsewhere.
+		s = tcp()
+		show("connect", unix.Connect(s, to(allowed)))
+		var unspec [16]byte
+		_, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(s), uintptr(unsafe.Pointer(&unspec[0])), uintptr(len(unspec)))
+		show("unspec", errno0(e))
+		show("reconnect-forbidden", unix.Connect(s, to(forbidden)))
+		unix.Close(s)
+		// An IPv4 destination on an IPv6 UDP socket (the kernel sends to
+		// it as IPv4).
+		s6, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fmt.Println("socket:", err)
+			return 1
+		}
+		show("v4-on-v6", unix.Sendto(s6, []byte("x"), 0, to(forbidden)))
+		unix.Close(s6)
+		return 0
+	}
+}
+
+func errno0(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+// Calls that reach a TCP address other than by connect are decided as
+// connect is: sendto with MSG_FASTOPEN (it connects), a connect after
+// the connection was dissolved (AF_UNSPEC), an IPv4 destination on an
+// IPv6 socket. The forbidden listener accepts nothing.
+func TestFastOpenAndDissolve(t *testing.T) {
+	ok, no := listenTCP(t), listenTCP(t)
+	res := netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}, goProgram("tcpmisc", ok.portString(), no.portString()))
+	want := "fastopen-forbidden=EACCES\nfastopen-allowed=ok\nconnect=ok\nunspec=ok\nreconnect-forbidden=EACCES\nv4-on-v6=EACCES\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("%v, got\n%swant\n%s", res.err, res.out, want)
+	}
+	if n := no.accepted.Load(); n != 0 {
+		t.Errorf("the forbidden listener accepted %d connections", n)
+	}
+}
