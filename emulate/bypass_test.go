@@ -1,6 +1,7 @@
 package emulate_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,9 +10,11 @@ import (
 	"testing"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
+	"github.com/seccompstream/seccompstream/filter"
 )
 
 func init() {
@@ -283,5 +286,82 @@ func TestFastOpenAndDissolve(t *testing.T) {
 	}
 	if n := no.accepted.Load(); n != 0 {
 		t.Errorf("the forbidden listener accepted %d connections", n)
+	}
+}
+
+// The inode-changing ioctl requests get EPERM from the filter on every
+// ABI, whatever else the filter says of ioctl (here: notify all of it);
+// others keep that action.
+func TestInodeIoctlFilter(t *testing.T) {
+	fs, err := emulate.NewFiles(emulate.FilePolicy{Read: []string{"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, notifyIoctl := range []bool{false, true} {
+		f, err := filter.NewForArch(filter.Allow, unix.AUDIT_ARCH_X86_64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.SetMismatchAction(filter.Notify); err != nil {
+			t.Fatal(err)
+		}
+		other := uint32(0x7fff0000) // SECCOMP_RET_ALLOW
+		if notifyIoctl {
+			if err := f.Add(filter.Notify, "ioctl"); err != nil {
+				t.Fatal(err)
+			}
+			other = 0x7fc00000 // SECCOMP_RET_USER_NOTIF
+		}
+		if err := fs.AddRules(f); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := f.Assemble()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins, _ := bpf.Disassemble(raw)
+		vm, err := bpf.NewVM(ins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const (
+			eperm = 0x00050000 | uint32(unix.EPERM) // SECCOMP_RET_ERRNO
+			x86   = unix.AUDIT_ARCH_X86_64
+			i386  = unix.AUDIT_ARCH_I386
+			high  = 1 << 32
+		)
+		for _, c := range []struct {
+			what string
+			arch uint32
+			nr   int
+			req  uint64
+			want uint32
+		}{
+			{"FS_IOC_SETFLAGS", x86, unix.SYS_IOCTL, unix.FS_IOC_SETFLAGS, eperm},
+			{"FS_IOC_SETFLAGS with high bits", x86, unix.SYS_IOCTL, unix.FS_IOC_SETFLAGS | high, eperm},
+			{"FS_IOC_ENABLE_VERITY", x86, unix.SYS_IOCTL, unix.FS_IOC_ENABLE_VERITY, eperm},
+			{"FS_IOC_GETFLAGS", x86, unix.SYS_IOCTL, unix.FS_IOC_GETFLAGS, other},
+			{"TCGETS", x86, unix.SYS_IOCTL, unix.TCGETS, other},
+			{"i386 FS_IOC32_SETFLAGS", i386, 54, 0x40046602, eperm},
+			{"i386 FS_IOC_FSSETXATTR", i386, 54, 0x401c5820, eperm},
+			{"i386 TCGETS", i386, 54, unix.TCGETS, other},
+		} {
+			b := make([]byte, 64) // seccomp_data in the VM's big-endian words
+			binary.BigEndian.PutUint32(b, uint32(c.nr))
+			binary.BigEndian.PutUint32(b[4:], c.arch)
+			binary.BigEndian.PutUint32(b[16:], 3)
+			binary.BigEndian.PutUint32(b[24:], uint32(c.req))
+			binary.BigEndian.PutUint32(b[28:], uint32(c.req>>32))
+			got, err := vm.Run(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uint32(got) != c.want {
+				t.Errorf("ioctl notified %v: %s: %#x, want %#x", notifyIoctl, c.what, got, c.want)
+			}
+		}
 	}
 }
