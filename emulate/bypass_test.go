@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -363,5 +364,52 @@ func TestInodeIoctlFilter(t *testing.T) {
 				t.Errorf("ioctl notified %v: %s: %#x, want %#x", notifyIoctl, c.what, got, c.want)
 			}
 		}
+	}
+}
+
+func init() {
+	// create DIR: with umask 027, create DIR/f (0666), DIR/d (0777) and
+	// DIR/p (mknod FIFO 0666); print each one's mode and group.
+	goPrograms["create"] = func(args []string) int {
+		syscall.Umask(0o027)
+		dir := args[0]
+		if f, err := os.OpenFile(dir+"/f", os.O_CREATE|os.O_WRONLY, 0o666); err != nil {
+			fmt.Println(err)
+		} else {
+			f.Close()
+		}
+		if err := os.Mkdir(dir+"/d", 0o777); err != nil {
+			fmt.Println(err)
+		}
+		if err := unix.Mknod(dir+"/p", unix.S_IFIFO|0o666, 0); err != nil {
+			fmt.Println(err)
+		}
+		for _, name := range []string{"f", "d", "p"} {
+			var st unix.Stat_t
+			if err := unix.Lstat(dir+"/"+name, &st); err != nil {
+				fmt.Println(err)
+				continue
+			}
+			fmt.Printf("%s %#o %d\n", name, st.Mode&0o7777, st.Gid)
+		}
+		return 0
+	}
+}
+
+// Files and directories made through the emulation get the program's
+// umask, and the group of a setgid directory (subdirectories keep its
+// setgid bit), as the kernel gives them to the program.
+func TestCreateUmaskSetgid(t *testing.T) {
+	dir := publicDir(t)
+	if err := os.Chown(dir, 0, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(dir, 0o2777); err != nil { // os.Chmod takes os.ModeSetgid, not 02000
+		t.Fatal(err)
+	}
+	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths(), Write: []string{dir}}, goProgram("create", dir))
+	want := "f 0640 4242\nd 02750 4242\np 0640 4242\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("%v, got\n%swant\n%s", res.err, res.out, want)
 	}
 }
