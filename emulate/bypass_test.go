@@ -1,7 +1,6 @@
 package emulate_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
@@ -299,16 +297,7 @@ func TestInodeIoctlFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, notifyIoctl := range []bool{false, true} {
-		f, err := filter.NewForArch(filter.Allow, unix.AUDIT_ARCH_X86_64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.SetMismatchAction(filter.Notify); err != nil {
-			t.Fatal(err)
-		}
+		f := x86Filter(t)
 		other := uint32(0x7fff0000) // SECCOMP_RET_ALLOW
 		if notifyIoctl {
 			if err := f.Add(filter.Notify, "ioctl"); err != nil {
@@ -319,15 +308,7 @@ func TestInodeIoctlFilter(t *testing.T) {
 		if err := fs.AddRules(f); err != nil {
 			t.Fatal(err)
 		}
-		raw, err := f.Assemble()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ins, _ := bpf.Disassemble(raw)
-		vm, err := bpf.NewVM(ins)
-		if err != nil {
-			t.Fatal(err)
-		}
+		vm := filterVM(t, f)
 		const (
 			eperm = 0x00050000 | uint32(unix.EPERM) // SECCOMP_RET_ERRNO
 			x86   = unix.AUDIT_ARCH_X86_64
@@ -350,13 +331,7 @@ func TestInodeIoctlFilter(t *testing.T) {
 			{"i386 FS_IOC_FSSETXATTR", i386, 54, 0x401c5820, eperm},
 			{"i386 TCGETS", i386, 54, unix.TCGETS, other},
 		} {
-			b := make([]byte, 64) // seccomp_data in the VM's big-endian words
-			binary.BigEndian.PutUint32(b, uint32(c.nr))
-			binary.BigEndian.PutUint32(b[4:], c.arch)
-			binary.BigEndian.PutUint32(b[16:], 3)
-			binary.BigEndian.PutUint32(b[24:], uint32(c.req))
-			binary.BigEndian.PutUint32(b[28:], uint32(c.req>>32))
-			got, err := vm.Run(b)
+			got, err := vm.Run(seccompData(c.arch, c.nr, []uint64{3, c.req}))
 			if err != nil {
 				t.Fatal(err)
 			}
