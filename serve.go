@@ -73,6 +73,7 @@ type serveConfig struct {
 	period      time.Duration
 	grace       time.Duration
 	stats       *Stats
+	statsGiven  int // WithStats options seen
 }
 
 // WithMaxInFlight bounds the number of handlers running at once (and so the
@@ -125,8 +126,16 @@ func WithAbandonCheck(threshold, period time.Duration) ServeOption {
 func WithStopGrace(d time.Duration) ServeOption { return func(c *serveConfig) { c.grace = d } }
 
 // WithStats makes Serve count what it does in st. One Stats can be shared by
-// any number of Serve calls (a Group's streams, say) to get totals.
-func WithStats(st *Stats) ServeOption { return func(c *serveConfig) { c.stats = st } }
+// any number of Serve calls (a Group's streams, say) to get totals. Serve
+// counts in one Stats: it refuses WithStats given twice (which would
+// otherwise leave one of them silently at zero). WithStats(nil) counts
+// nothing. Default: nothing is counted.
+func WithStats(st *Stats) ServeOption {
+	return func(c *serveConfig) {
+		c.stats = st
+		c.statsGiven++
+	}
+}
 
 // PanicError reports a handler that panicked. Serve answered the call with
 // the fallback and kept serving.
@@ -274,6 +283,9 @@ func (c *serveConfig) check(h Handler) error {
 	}
 	if c.grace < 0 {
 		return fmt.Errorf("seccompstream: Serve: WithStopGrace(%v): negative", c.grace)
+	}
+	if c.statsGiven > 1 {
+		return fmt.Errorf("seccompstream: Serve: WithStats given %d times: Serve counts in one Stats", c.statsGiven)
 	}
 	return nil
 }

@@ -487,6 +487,7 @@ func TestServeBadOptions(t *testing.T) {
 		{h, []seccompstream.ServeOption{seccompstream.WithFallback(seccompstream.Errno(0))}, "WithFallback"},
 		{h, []seccompstream.ServeOption{seccompstream.WithAbandonCheck(time.Second, 0)}, "period"},
 		{h, []seccompstream.ServeOption{seccompstream.WithStopGrace(-1)}, "WithStopGrace"},
+		{h, []seccompstream.ServeOption{seccompstream.WithStats(new(seccompstream.Stats)), seccompstream.WithStats(new(seccompstream.Stats))}, "WithStats given 2 times"},
 	} {
 		err := s.Serve(ctx, tc.h, tc.opts...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -713,7 +713,7 @@ func TestStartWithOptions(t *testing.T) {
 	}
 	cmd := exec.Command("/bin/true")
 	s, err := seccompstream.Start(cmd, f, seccompstream.WithSyncWakeup(), seccompstream.WithDedicatedThread())
-	if !feat.SyncWakeUp {
+	if !feat.SyncWakeup {
 		if !errors.Is(err, seccompstream.ErrNotSupported) {
 			t.Fatalf("Start with WithSyncWakeup on a kernel without it: %v", err)
 		}

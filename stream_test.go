@@ -406,7 +406,7 @@ func TestWithSyncWakeup(t *testing.T) {
 	}
 	c := sectest.StartChild(t, sectest.Opts{Scenario: "getppid", Args: []string{"20"}, Notify: []string{"getppid"}})
 	s, err := seccompstream.New(c.Listener, seccompstream.WithSyncWakeup())
-	if !f.SyncWakeUp {
+	if !f.SyncWakeup {
 		defer unix.Close(c.Listener)
 		if !errors.Is(err, seccompstream.ErrNotSupported) || !strings.Contains(err.Error(), "6.6") {
 			t.Fatalf("WithSyncWakeup on a kernel without it: %v", err)

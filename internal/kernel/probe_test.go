@@ -55,7 +55,7 @@ func TestProbeMatchesKernelVersion(t *testing.T) {
 		{"AddFD", f.AddFD, VersionAddFD},
 		{"AddFDSend", f.AddFDSend, VersionAddFDSend},
 		{"WaitKillableRecv", f.WaitKillableRecv, VersionWaitKillableRecv},
-		{"SyncWakeUp", f.SyncWakeUp, VersionSyncWakeUp},
+		{"SyncWakeup", f.SyncWakeup, VersionSyncWakeUp},
 		{"HUPOnExit", f.HUPOnExit, VersionHUPOnExit},
 	} {
 		if want := atLeast(major, minor, c.version); c.got != want {
