@@ -163,32 +163,6 @@ func TestNewOwnedFD(t *testing.T) {
 	}
 }
 
-// TestNewPolledFD: New on a listener fd that an *os.File has in the
-// runtime poller already fails with EBUSY, and leaves the fd as it was:
-// open, and with its flags.
-func TestNewPolledFD(t *testing.T) {
-	c := sectest.StartChild(t, sectest.Opts{Scenario: "idle", Notify: []string{"getppid"}})
-	if err := unix.SetNonblock(c.Listener, true); err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(c.Listener), "listener") // in the poller now
-	defer f.Close()
-	if _, err := unix.FcntlInt(uintptr(c.Listener), unix.F_SETFD, 0); err != nil { // no FD_CLOEXEC
-		t.Fatal(err)
-	}
-	_, err := seccompstream.New(c.Listener)
-	if !errors.Is(err, unix.EBUSY) {
-		t.Fatalf("New on a polled fd = %v, want EBUSY", err)
-	}
-	fl, err := unix.FcntlInt(uintptr(c.Listener), unix.F_GETFD, 0)
-	if err != nil || fl&unix.FD_CLOEXEC != 0 {
-		t.Fatalf("fd flags after the failed New: %#x, %v", fl, err)
-	}
-	if link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(c.Listener)); err != nil || link != "anon_inode:seccomp notify" {
-		t.Fatalf("fd after the failed New: %q, %v", link, err)
-	}
-}
-
 func TestNewNotListener(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {

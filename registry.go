@@ -2,7 +2,6 @@ package seccompstream
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,10 +24,6 @@ var listeners struct {
 	// noKcmp: kcmp(2) is unavailable (CONFIG_KCMP off, or forbidden), so
 	// dups are not recognised; each Stream then has its own listenerFile.
 	noKcmp bool
-	// strays are os.Files New made over fds that something else had in
-	// the runtime poller already. Closing (or finalizing) one would close
-	// an fd New does not own, so they are kept, unused, for good.
-	strays []*os.File
 }
 
 // A listenerFile is what the open Streams over one open file description

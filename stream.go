@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,10 +32,15 @@ import (
 // Lock order: the receiver's turn before mu before listeners.mu; Close
 // takes none of them before it has woken every waiter.
 type Stream struct {
-	fd   int      // the listener; valid until Close has finished with it
-	file *os.File // fd inside the runtime poller
-	rc   syscall.RawConn
-	lf   *listenerFile // shared with the open Streams over dups of fd
+	fd int           // the listener; valid until Close has finished with it
+	lf *listenerFile // shared with the open Streams over dups of fd
+
+	// pf is the listener in the runtime poller (see openPoller), with its
+	// RawConn; nil while the Stream is hot. The receiver that holds the
+	// turn changes them, under pmu; others use pf under pmu.
+	pmu sync.Mutex
+	pf  *os.File
+	prc syscall.RawConn
 
 	cfg streamConfig
 
@@ -58,21 +62,26 @@ type Stream struct {
 	pfd     [2]unix.PollFd
 	rerr    error
 	readFn  func(uintptr) bool
-	blockFn func(uintptr)
 	recvFn  func(int) (int, error)
 	wakeFn  func()
+	hot     bool  // notifications come in quick succession: wait in ppoll
+	hotReg  bool  // s is in the reaper's register (see heat)
+	hotMax  int32 // see hot.waiters
+
+	// The hot wait (see hotWait): the reaper epoch+1 it began in (0: none),
+	// and whether the reaper ended it.
+	hotSince   atomic.Uint64
+	hotExpired atomic.Bool
 	// The context watcher (see watch).
 	watchDone <-chan struct{}
 	watchStop func() bool
 
-	// wakefd is an eventfd that wakes a receiver blocked in poll(2) (-1
-	// until one is needed): made by New in dedicated-thread mode, and by
-	// the first receiver that has to wait outside the runtime poller in
-	// the default mode (see recvPoller). It is written under mu.RLock and
-	// closed by Close under mu. recvCtx is the blocked receiver's context
-	// (owned by the token holder).
-	wakefd  atomic.Int32
-	recvCtx context.Context
+	// wakefd is an eventfd that wakes a receiver blocked in ppoll with no
+	// timeout (-1 until one is needed): made by New in dedicated-thread
+	// mode, and by the first receiver that has to wait outside the
+	// runtime poller in the default mode (see recvPoller). It is written
+	// under mu.RLock and closed by Close under mu.
+	wakefd atomic.Int32
 
 	// faults injects poll results the kernel cannot produce on cue (nil
 	// outside tests; see export_test.go).
@@ -91,9 +100,9 @@ type Stream struct {
 //
 // New fails with an error matching ErrNotListener if fd is not a seccomp
 // listener, with one matching unix.EBUSY if an open Stream owns fd
-// already (or something else put it in the runtime's poller), and with one
-// matching ErrNotSupported if an option asks for a kernel feature that is
-// missing.
+// already, and with one matching ErrNotSupported if an option asks for a
+// kernel feature that is missing. (Other users of fd in the process, an
+// *os.File say, cannot be seen: New takes ownership of fd.)
 func New(fd int, opts ...Option) (*Stream, error) {
 	var cfg streamConfig
 	for _, o := range opts {
@@ -134,32 +143,19 @@ func New(fd int, opts ...Option) (*Stream, error) {
 		return nil, err
 	}
 	s.readFn = s.tryRecv
-	s.blockFn = s.recvBlocking
 	s.recvFn = s.recv
+	s.hotMax = hotMax()
 	s.wakeFn = s.wakeReceiver
 	register(s)
 	return s, nil
 }
 
-// setUp applies s.cfg to s.fd and puts it in the runtime poller. If that
-// fails, it undoes what it did.
+// setUp applies s.cfg to s.fd. If that fails, it undoes what it did.
 func (s *Stream) setUp() error {
 	fd := s.fd
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
 		return fmt.Errorf("seccompstream: fd %d: fcntl(F_GETFL): %w", fd, err)
-	}
-	fdfl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	if err != nil {
-		return fmt.Errorf("seccompstream: fd %d: fcntl(F_GETFD): %w", fd, err)
-	}
-	undo := func() {
-		// Best effort: fd is a listener that worked a moment ago.
-		if s.cfg.syncWakeup {
-			_, _ = s.setFlags(0)
-		}
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, fdfl)
 	}
 	if s.cfg.syncWakeup {
 		if _, err := s.setFlags(unotify.FDSyncWakeUp); err != nil {
@@ -170,28 +166,17 @@ func (s *Stream) setUp() error {
 			return fmt.Errorf("seccompstream: WithSyncWakeup: %w", reqSetFlags.wrap(err))
 		}
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		undo()
-		return fmt.Errorf("seccompstream: set fd %d non-blocking: %w", fd, err)
+	// The runtime poller needs the file non-blocking (a flag of the open
+	// file, which the dups of fd that it polls share).
+	if fl&unix.O_NONBLOCK == 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {
+			if s.cfg.syncWakeup {
+				_, _ = s.setFlags(0)
+			}
+			return fmt.Errorf("seccompstream: set fd %d non-blocking: %w", fd, err)
+		}
 	}
 	unix.CloseOnExec(fd)
-	// From here on the os.File owns fd: closing it, or its finalizer,
-	// would close fd.
-	file := os.NewFile(uintptr(fd), "seccomp-listener")
-	rc, err := file.SyscallConn()
-	if err == nil {
-		err = file.SetReadDeadline(time.Time{}) // fails if fd is not in the poller
-	}
-	if err != nil {
-		// Something else of this process (an *os.File, a net.Conn) has
-		// fd in the runtime poller already (EEXIST from epoll_ctl, which
-		// os.NewFile does not report). fd is not ours to close: keep
-		// the new File from ever closing it.
-		listeners.strays = append(listeners.strays, file)
-		undo()
-		return fmt.Errorf("seccompstream: fd %d is in the runtime poller already (another *os.File or connection owns it): %w", fd, unix.EBUSY)
-	}
-	s.file, s.rc = file, rc
 	return nil
 }
 
@@ -292,6 +277,12 @@ func (s *Stream) Respond(n *Notification, r Response) error {
 		n.unclaim()
 		return err
 	}
+	return s.respondClaimed(n, r)
+}
+
+// respondClaimed answers n, which the caller has claimed, with r, which is
+// valid.
+func (s *Stream) respondClaimed(n *Notification, r Response) error {
 	resp := unotify.Resp{ID: n.ID}
 	r.fill(&resp)
 	err := s.send(&resp)
@@ -348,7 +339,7 @@ func (s *Stream) Close() error {
 	s.kickLocked() // the eventfd is closed below, under mu
 	// Wake the poller's waiter (and make it see the closed flag) before
 	// waiting for the ioctls that hold mu.
-	_ = s.file.SetReadDeadline(time.Unix(1, 0))
+	s.wakePoller()
 	// Take the receiver's turn (receivers leave promptly once woken) to
 	// release the context watcher, which would otherwise keep the Stream
 	// reachable from a long-lived context.
@@ -357,6 +348,7 @@ func (s *Stream) Close() error {
 		s.watchStop()
 		s.watchStop, s.watchDone = nil, nil
 	}
+	s.cool()
 	<-s.recvSem
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -365,8 +357,9 @@ func (s *Stream) Close() error {
 	}
 	// The registry is updated with the fd closed, under its lock: a New
 	// for the number can come only after both.
+	s.closePoller()
 	listeners.mu.Lock()
-	err := s.file.Close()
+	err := unix.Close(s.fd)
 	unregister(s)
 	listeners.mu.Unlock()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -17,8 +16,11 @@ import (
 
 // receive is Receive into a Notification the caller provides (Serve embeds
 // it in its per-call record, which saves an allocation).
+//
+// The receiver that holds the turn (recvSem) is the only one of s in the
+// kernel. It may use s.fd and s.wakefd without a lock: Close takes the turn
+// before it closes them.
 func (s *Stream) receive(ctx context.Context, n *Notification) error {
-	// Take the receiver's turn.
 	select {
 	case s.recvSem <- struct{}{}:
 	default:
@@ -30,8 +32,16 @@ func (s *Stream) receive(ctx context.Context, n *Notification) error {
 			return errClosed
 		}
 	}
-	defer func() { <-s.recvSem }()
+	err := s.wait(ctx)
+	if err == nil {
+		n.fill(&s.buf, s)
+	}
+	<-s.recvSem
+	return err
+}
 
+// wait waits for one notification in s.buf. The caller holds the turn.
+func (s *Stream) wait(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
@@ -41,31 +51,36 @@ func (s *Stream) receive(ctx context.Context, n *Notification) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var err error
+	s.watch(ctx)
 	if s.cfg.dedicated {
-		err = s.recvDedicated(ctx)
-	} else {
-		err = s.recvPoller(ctx)
+		return s.pollWait(ctx, false)
 	}
-	if err != nil {
+	if s.hot {
+		if err := s.hotWait(ctx); err != errTimeout {
+			return err
+		}
+	}
+	if err := s.openPoller(); err != nil {
 		return err
 	}
-	n.fill(&s.buf, s)
-	return nil
+	if err := ctx.Err(); err != nil {
+		// Its wake-up may have come while there was no poller file.
+		return err
+	}
+	start := time.Now()
+	err := s.recvPoller(ctx)
+	if err == nil && time.Since(start) < hotGap {
+		s.hot = true
+	}
+	return err
 }
 
-// recvPoller waits in the network poller. The caller owns the token.
+// recvPoller waits in the network poller. The caller holds the turn.
 func (s *Stream) recvPoller(ctx context.Context) error {
-	s.watch(ctx)
 	for {
 		err := s.read()
 		if err == nil {
-			err = s.rerr
-			s.rerr = nil
-			if err == io.EOF {
-				s.eof.Store(true)
-			}
-			return err
+			return s.result()
 		}
 		if s.closed.Load() || errors.Is(err, os.ErrClosed) {
 			return errClosed
@@ -74,19 +89,96 @@ func (s *Stream) recvPoller(ctx context.Context) error {
 			// "not pollable": the runtime poller saw a lone EPOLLERR
 			// from the listener (see pollErr) and fails every wait
 			// until the listener's next event, whose wake-up may
-			// already be gone. Wait in poll(2) for this notification.
-			return s.recvFallback(ctx)
+			// already be gone. Wait in ppoll for this notification; the
+			// next wait uses the poller again.
+			s.fallbacks.Add(1)
+			return s.pollWait(ctx, false)
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
 		// A stale wake-up meant for an earlier Receive: clear it, then look
 		// at ctx again, since its own wake-up may have been the one cleared.
-		_ = s.file.SetReadDeadline(time.Time{})
+		_ = s.pf.SetReadDeadline(time.Time{})
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
 	}
+}
+
+// result returns what the last poll result left in s.rerr, and records
+// the end of the stream.
+func (s *Stream) result() error {
+	err := s.rerr
+	s.rerr = nil
+	if err == io.EOF {
+		s.eof.Store(true)
+	}
+	return err
+}
+
+// pollWait waits in ppoll(2) on the listener and on s.wakefd (which a
+// cancelled ctx, Close and the hot reaper write to) until s.buf holds a
+// notification, the listener hung up (io.EOF), ctx ended or s was closed;
+// or, for a hot wait, until the reaper ended it (errTimeout, see
+// hotWait). The caller holds the turn.
+//
+// RECV itself cannot be woken: on current kernels it restarts after a
+// handled signal (SA_RESTART) and it ignores O_NONBLOCK, so it is only
+// issued once ppoll saw a notification. ppoll has no timeout: a timed
+// wait arms a high-resolution timer in the kernel, which costs several
+// microseconds per wait in a virtual machine.
+func (s *Stream) pollWait(ctx context.Context, hot bool) error {
+	wakefd, err := s.wakeFD()
+	if err != nil {
+		return err
+	}
+	for {
+		if s.closed.Load() {
+			return errClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.pfd[0] = unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN}
+		s.pfd[1] = unix.PollFd{Fd: wakefd, Events: unix.POLLIN}
+		_, err := unix.Ppoll(s.pfd[:], nil, nil)
+		if err != nil {
+			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
+				continue
+			}
+			return fmt.Errorf("seccompstream: poll listener: %w", err)
+		}
+		if s.pfd[1].Revents&unix.POLLIN != 0 {
+			// A wake-up: drain it, then look at ctx and closed again.
+			// One meant for an earlier wait is harmless.
+			var b [8]byte
+			_, _ = unix.Read(int(wakefd), b[:])
+			if hot && s.hotExpired.Load() {
+				return errTimeout
+			}
+			continue
+		}
+		if s.onPoll(s.revents(0)) == recvDone {
+			return s.result()
+		}
+	}
+}
+
+// wakeFD returns s.wakefd, made now if this is the first wait in ppoll.
+// The caller holds the turn.
+func (s *Stream) wakeFD() (int32, error) {
+	if fd := s.wakefd.Load(); fd >= 0 {
+		return fd, nil
+	}
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return -1, fmt.Errorf("seccompstream: waiting for notification: eventfd: %w", err)
+	}
+	// A waker that loads -1 before this store woke nobody; the loop in
+	// pollWait looks at closed and ctx after it.
+	s.wakefd.Store(int32(fd))
+	return int32(fd), nil
 }
 
 // watch makes sure that the end of ctx wakes the receiver. The watcher
@@ -94,7 +186,7 @@ func (s *Stream) recvPoller(ctx context.Context) error {
 // every later Receive with a context of the same Done channel, so a loop
 // that passes one context costs no allocation per call. A wake-up that
 // arrives when nobody waits, or for another context, is harmless: receivers
-// check their own context and retry. The caller owns the token.
+// check their own context and retry. The caller holds the turn.
 func (s *Stream) watch(ctx context.Context) {
 	done := ctx.Done()
 	if done == nil || done == s.watchDone {
@@ -107,14 +199,81 @@ func (s *Stream) watch(ctx context.Context) {
 	s.watchStop = context.AfterFunc(ctx, s.wakeFn)
 }
 
-// wakeReceiver wakes the receiver, wherever it waits: in poll(2) (the
-// dedicated-thread mode, and the default mode's fallback) or in the
-// runtime poller.
+// wakeReceiver wakes the receiver, wherever it waits: in ppoll (through
+// the eventfd, if there is one) or in the runtime poller (a past read
+// deadline, which makes the poller return os.ErrDeadlineExceeded).
 func (s *Stream) wakeReceiver() {
 	s.kick()
-	if !s.cfg.dedicated {
-		// Past deadline: the poller returns os.ErrDeadlineExceeded.
-		_ = s.file.SetReadDeadline(time.Unix(1, 0))
+	s.wakePoller()
+}
+
+// wakePoller wakes a receiver in the runtime poller, if there is a poller
+// file.
+func (s *Stream) wakePoller() {
+	s.pmu.Lock()
+	if s.pf != nil {
+		_ = s.pf.SetReadDeadline(time.Unix(1, 0))
+	}
+	s.pmu.Unlock()
+}
+
+// openPoller puts the listener in the runtime poller, if it is not there:
+// a dup of s.fd in an *os.File. The caller holds the turn.
+//
+// The listener is in the poller only while its Stream is cold. There,
+// every event of the listener wakes a thread that the runtime keeps in
+// epoll_wait whenever it has timers or other files to watch, and a busy
+// listener has two events per call: the new notification, and RECV's
+// wake-up of those waiting for POLLOUT. A hot Stream waits in ppoll
+// instead, and closePoller takes it out (the file's Close removes it from
+// the poller's epoll set), sparing that thread a wake-up per event.
+func (s *Stream) openPoller() error {
+	if s.pf != nil {
+		return nil
+	}
+	d, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("seccompstream: waiting for notification: dup listener fd %d: %w", s.fd, err)
+	}
+	f := os.NewFile(uintptr(d), "seccomp-listener")
+	rc, err := f.SyscallConn()
+	if err == nil {
+		err = f.SetReadDeadline(time.Time{}) // fails if f is not in the poller
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("seccompstream: waiting for notification: listener fd %d cannot be polled: %w", s.fd, err)
+	}
+	s.pmu.Lock()
+	s.pf, s.prc = f, rc
+	s.pmu.Unlock()
+	return nil
+}
+
+// closePoller takes the listener out of the runtime poller. The caller
+// holds the turn, or is Close.
+func (s *Stream) closePoller() {
+	s.pmu.Lock()
+	f := s.pf
+	s.pf, s.prc = nil, nil
+	s.pmu.Unlock()
+	if f != nil {
+		f.Close()
+	}
+}
+
+// kick wakes a receiver blocked in ppoll, if there is a wake-up eventfd.
+// Close, which closes the eventfd under mu, calls kickLocked instead.
+func (s *Stream) kick() {
+	s.mu.RLock()
+	s.kickLocked()
+	s.mu.RUnlock()
+}
+
+func (s *Stream) kickLocked() {
+	if fd := s.wakefd.Load(); fd >= 0 {
+		one := [8]byte{1}
+		_, _ = unix.Write(int(fd), one[:])
 	}
 }
 
@@ -124,24 +283,7 @@ func (s *Stream) read() error {
 	if s.faults != nil && s.faults.notPollable.Add(-1) >= 0 {
 		return errInjectedNotPollable
 	}
-	return s.rc.Read(s.readFn)
-}
-
-// recvFallback receives one notification while the runtime poller cannot
-// be used (see recvPoller): in blocking poll(2) calls on the listener and
-// on the wake-up eventfd, made now if this is the first time. The poll
-// sees a notification that was pending when the poller failed, so none is
-// lost; the next Receive uses the poller again. The caller owns the token.
-func (s *Stream) recvFallback(ctx context.Context) error {
-	if s.wakefd.Load() < 0 {
-		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-		if err != nil {
-			return fmt.Errorf("seccompstream: waiting for notification: eventfd: %w", err)
-		}
-		s.wakefd.Store(int32(fd))
-	}
-	s.fallbacks.Add(1)
-	return s.recvWait(ctx)
+	return s.prc.Read(s.readFn)
 }
 
 // tryRecv is the poller callback: it returns false to wait for readiness
@@ -160,7 +302,7 @@ func (s *Stream) tryRecv(fd uintptr) bool {
 		if n == 0 {
 			return false
 		}
-		switch s.onPoll(fd, s.revents(0)) {
+		switch s.onPoll(s.revents(0)) {
 		case recvDone:
 			return true
 		case recvAgain:
@@ -179,11 +321,11 @@ const (
 	recvDone         // s.buf holds a notification, or s.rerr says why not
 )
 
-// onPoll acts on the listener's poll result re: RECV on POLLIN, io.EOF on
-// a hang-up with nothing pending. After a withdrawn notification
-// (ENOENT) the caller must poll again before it waits: others may be
-// pending whose wake-up it already consumed.
-func (s *Stream) onPoll(fd uintptr, re int16) int {
+// onPoll acts on the listener's poll result re (in s.pfd[0]): RECV on
+// POLLIN, io.EOF on a hang-up with nothing pending. After a withdrawn
+// notification (ENOENT) the caller must poll again before it waits: others
+// may be pending whose wake-up it already consumed.
+func (s *Stream) onPoll(re int16) int {
 	switch {
 	case re&unix.POLLIN != 0:
 		return s.take()
@@ -193,7 +335,7 @@ func (s *Stream) onPoll(fd uintptr, re int16) int {
 	case re&unix.POLLNVAL != 0:
 		s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
 		return recvDone
-	case re&unix.POLLERR != 0:
+	case re&pollErr != 0:
 		// Transient: see pollErr. Poll again.
 		s.pollErrs.Add(1)
 		return recvAgain
@@ -263,83 +405,6 @@ func (s *Stream) revents(i int) int16 {
 	return re
 }
 
-// recvDedicated waits in blocking system calls on the calling goroutine's
-// locked OS thread. The caller owns the token.
-//
-// The thread sleeps in poll(2) on the listener and on s.wakefd, an eventfd
-// that a cancelled ctx or Close writes to. RECV itself cannot be woken: on
-// current kernels it restarts after a handled signal (SA_RESTART) and it
-// ignores O_NONBLOCK, so it is only issued once poll saw POLLIN.
-func (s *Stream) recvDedicated(ctx context.Context) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return s.recvWait(ctx)
-}
-
-// recvWait waits in blocking poll(2) calls on the listener and s.wakefd
-// until it received a notification into s.buf, the listener hung up, ctx
-// ended or the Stream was closed. The caller owns the token.
-func (s *Stream) recvWait(ctx context.Context) error {
-	s.recvCtx = ctx
-	defer func() { s.recvCtx = nil }()
-	s.watch(ctx)
-	// The file's reference keeps fd open while we use it: Close waits for
-	// the control call to return.
-	err := s.rc.Control(s.blockFn)
-	rerr := s.rerr
-	s.rerr = nil
-	if err != nil {
-		if s.closed.Load() {
-			return errClosed
-		}
-		return fmt.Errorf("seccompstream: waiting for notification: %w", err)
-	}
-	if rerr == errInterrupted {
-		if s.closed.Load() {
-			return errClosed
-		}
-		return ctx.Err()
-	}
-	if rerr == io.EOF {
-		s.eof.Store(true)
-	}
-	return rerr
-}
-
-// recvBlocking is the dedicated-mode callback: it waits in blocking calls
-// until s.buf holds a notification or s.rerr says why not.
-func (s *Stream) recvBlocking(fd uintptr) {
-	for {
-		if s.closed.Load() || s.recvCtx.Err() != nil {
-			s.rerr = errInterrupted
-			return
-		}
-		wakefd := int(s.wakefd.Load())
-		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-		s.pfd[1] = unix.PollFd{Fd: int32(wakefd), Events: unix.POLLIN}
-		_, err := unix.Poll(s.pfd[:], -1)
-		if err != nil {
-			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
-				continue
-			}
-			s.rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
-			return
-		}
-		if s.pfd[1].Revents&unix.POLLIN != 0 {
-			// A wake-up: drain it, then look at ctx and closed again. One
-			// meant for an earlier Receive is harmless.
-			var b [8]byte
-			_, _ = unix.Read(wakefd, b[:])
-			continue
-		}
-		if s.onPoll(fd, s.revents(0)) == recvDone {
-			return
-		}
-	}
-}
-
-var errInterrupted = errors.New("interrupted")
-
 // pollFaults is a test seam for the poll results the kernel cannot produce
 // on cue: a lone POLLERR needs a contended notify lock and a signal pending
 // on the polling thread at that instant, and the runtime poller's "not
@@ -350,18 +415,3 @@ type pollFaults struct {
 }
 
 var errInjectedNotPollable = errors.New("not pollable (injected)")
-
-// kick wakes a receiver blocked in poll(2), if there is a wake-up eventfd.
-// Close, which closes the eventfd under mu, calls kickLocked instead.
-func (s *Stream) kick() {
-	s.mu.RLock()
-	s.kickLocked()
-	s.mu.RUnlock()
-}
-
-func (s *Stream) kickLocked() {
-	if fd := s.wakefd.Load(); fd >= 0 {
-		one := [8]byte{1}
-		_, _ = unix.Write(int(fd), one[:])
-	}
-}

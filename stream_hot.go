@@ -1,0 +1,119 @@
+package seccompstream
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Hot waiting (see (*Stream).wait).
+//
+// The runtime's network poller costs no OS thread while a Stream is idle,
+// but each wait in it is a park, an epoll_pwait and a wake-up through the
+// scheduler, often of another thread: several microseconds on the critical
+// path of every call. A receiver that blocks in ppoll(2) is woken by the
+// kernel directly, at the price of its thread. So a Stream whose
+// notifications come less than hotGap apart is hot: it waits in ppoll, for
+// one to two reaper ticks at most, then (cold) in the poller. At most
+// GOMAXPROCS receivers of the process wait hot at once (hotWaiters): each
+// holds its thread and, until the runtime takes it away (20µs or more),
+// its P, which the goroutines of the Streams in the poller need.
+//
+// ppoll gets no timeout (see pollWait): the reaper, one timer for the whole
+// process that ticks every reapTick while any Stream is hot, wakes the hot
+// waiters that have waited through a whole tick.
+const (
+	hotGap   = time.Millisecond       // a wait in the poller shorter than this makes the Stream hot
+	reapTick = 500 * time.Microsecond // a hot wait ends after one to two ticks
+)
+
+// hot is the process's register of hot Streams.
+var hot struct {
+	waiters atomic.Int32  // receivers in a hot wait now
+	epoch   atomic.Uint64 // reaper ticks so far
+
+	mu      sync.Mutex
+	streams map[*Stream]struct{} // hot Streams: registered by hotWait, removed when they cool
+	timer   *time.Timer          // the reaper, armed while streams is not empty
+}
+
+// errTimeout ends a hot wait that the reaper ended.
+var errTimeout = errors.New("seccompstream: hot wait over")
+
+// hotWait waits in ppoll for a notification, as a hot Stream does. It
+// returns errTimeout (and s is cold) when the reaper ended the wait, or
+// when too many receivers wait hot already. The caller holds the turn.
+func (s *Stream) hotWait(ctx context.Context) error {
+	if hot.waiters.Add(1) > s.hotMax {
+		hot.waiters.Add(-1)
+		s.cool()
+		return errTimeout
+	}
+	if !s.hotReg {
+		s.heat()
+	}
+	s.hotExpired.Store(false)
+	s.hotSince.Store(hot.epoch.Load() + 1)
+	err := s.pollWait(ctx, true)
+	s.hotSince.Store(0)
+	hot.waiters.Add(-1)
+	switch {
+	case err == errTimeout:
+		s.cool()
+	case err == nil && s.pf != nil:
+		// Hot twice in a row: out of the runtime poller (see openPoller).
+		s.closePoller()
+	}
+	return err
+}
+
+// heat registers s with the reaper. The caller holds the turn.
+func (s *Stream) heat() {
+	hot.mu.Lock()
+	if hot.streams == nil {
+		hot.streams = make(map[*Stream]struct{})
+		hot.timer = time.AfterFunc(time.Hour, reap)
+		hot.timer.Stop()
+	}
+	if len(hot.streams) == 0 {
+		hot.timer.Reset(reapTick)
+	}
+	hot.streams[s] = struct{}{}
+	hot.mu.Unlock()
+	s.hotReg = true
+}
+
+// cool makes s cold and removes it from the reaper's register. The caller
+// holds the turn, or is Close.
+func (s *Stream) cool() {
+	s.hot = false
+	if !s.hotReg {
+		return
+	}
+	hot.mu.Lock()
+	delete(hot.streams, s)
+	hot.mu.Unlock()
+	s.hotReg = false
+}
+
+// reap is the reaper's tick: it ends the hot waits that have lasted
+// through a whole tick, and ticks again while any Stream is hot.
+func reap() {
+	e := hot.epoch.Add(1)
+	hot.mu.Lock()
+	defer hot.mu.Unlock()
+	for s := range hot.streams {
+		if t := s.hotSince.Load(); t != 0 && e > t && !s.hotExpired.Swap(true) {
+			s.kick()
+		}
+	}
+	if len(hot.streams) > 0 {
+		hot.timer.Reset(reapTick)
+	}
+}
+
+// hotMax is the number of hot waiters allowed at once.
+func hotMax() int32 { return int32(max(1, runtime.GOMAXPROCS(0))) }
