@@ -50,6 +50,14 @@ func (s *Stream) ioctl(q request, f func(fd int) (int, error)) (int, error) {
 		s.mu.RUnlock()
 		return -1, errClosed
 	}
+	r, err := s.do(q, f)
+	s.mu.RUnlock()
+	return r, err
+}
+
+// do is ioctl without the lock and the closed check, for the receiver:
+// it holds the turn, and Close takes the turn before it closes fd.
+func (s *Stream) do(q request, f func(fd int) (int, error)) (int, error) {
 	var r int
 	var err error
 	for {
@@ -58,7 +66,6 @@ func (s *Stream) ioctl(q request, f func(fd int) (int, error)) (int, error) {
 			break
 		}
 	}
-	s.mu.RUnlock()
 	switch err {
 	case nil:
 		return r, nil

@@ -42,7 +42,8 @@ type Stream struct {
 	pf  *os.File
 	prc syscall.RawConn
 
-	cfg streamConfig
+	cfg  streamConfig
+	undo func() // undoes what New did to fd, if New fails after setUp
 
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: wakes goroutines waiting for their turn
@@ -53,25 +54,24 @@ type Stream struct {
 	// Close takes it for writing before it closes the file.
 	mu sync.RWMutex
 
-	// recvSem holds one token: the receiver that owns it is the only one in
+	// The receiver's turn: the receiver that holds it is the only one in
 	// the kernel (RECV blocks when nothing is pending, so two receivers must
 	// never race for one notification). The fields after it belong to the
-	// token's owner.
-	recvSem chan struct{}
-	buf     unotify.Notif
-	pfd     [2]unix.PollFd
-	rerr    error
-	readFn  func(uintptr) bool
-	recvFn  func(int) (int, error)
-	wakeFn  func()
-	hot     bool  // notifications come in quick succession: wait in ppoll
-	hotReg  bool  // s is in the reaper's register (see heat)
-	hotMax  int32 // see hot.waiters
+	// turn's holder.
+	turn   turn
+	buf    unotify.Notif
+	pfd    [2]unix.PollFd
+	rerr   error
+	readFn func(uintptr) bool
+	recvFn func(int) (int, error)
+	wakeFn func()
+	hot    bool  // notifications come in quick succession: wait in ppoll
+	hotReg bool  // s is in the reaper's register (see heat)
+	hotMax int32 // see hot.waiters
 
-	// The hot wait (see hotWait): the reaper epoch+1 it began in (0: none),
-	// and whether the reaper ended it.
-	hotSince   atomic.Uint64
-	hotExpired atomic.Bool
+	// The hot wait (see hotWait): 0, or the reaper epoch+1 it began in
+	// shifted left by one, with hotExpired set once the reaper ended it.
+	hotState atomic.Uint64
 	// The context watcher (see watch).
 	watchDone <-chan struct{}
 	watchStop func() bool
@@ -90,6 +90,8 @@ type Stream struct {
 	skipped   atomic.Uint64 // notifications withdrawn between wake-up and RECV
 	pollErrs  atomic.Uint64 // lone POLLERRs seen (see pollErr)
 	fallbacks atomic.Uint64 // waits outside the runtime poller because it failed
+	hotWaits  atomic.Uint64 // hot waits begun
+	hotReaped atomic.Uint64 // hot waits the reaper ended
 }
 
 // New returns a Stream over the listener fd, a file descriptor returned by
@@ -122,11 +124,11 @@ func New(fd int, opts ...Option) (*Stream, error) {
 	// Checks and allocations first, changes to fd after them, so that a
 	// failure leaves fd as it was.
 	s := &Stream{
-		fd:      fd,
-		cfg:     cfg,
-		lf:      lookupFile(fd),
-		done:    make(chan struct{}),
-		recvSem: make(chan struct{}, 1),
+		fd:   fd,
+		cfg:  cfg,
+		lf:   lookupFile(fd),
+		done: make(chan struct{}),
+		turn: newTurn(),
 	}
 	s.wakefd.Store(-1)
 	if cfg.dedicated {
@@ -136,7 +138,16 @@ func New(fd int, opts ...Option) (*Stream, error) {
 		}
 		s.wakefd.Store(int32(wakefd))
 	}
-	if err := s.setUp(); err != nil {
+	err := s.setUp()
+	if err == nil && !cfg.dedicated {
+		// Cold to begin with: in the poller. Done here, not by the first
+		// Receive, so that many new Streams waiting at once do not make
+		// as many threads for their epoll_ctl calls.
+		if err = s.openPoller(); err != nil {
+			s.undo()
+		}
+	}
+	if err != nil {
 		if fd := s.wakefd.Load(); fd >= 0 {
 			unix.Close(int(fd))
 		}
@@ -157,6 +168,18 @@ func (s *Stream) setUp() error {
 	if err != nil {
 		return fmt.Errorf("seccompstream: fd %d: fcntl(F_GETFL): %w", fd, err)
 	}
+	fdfl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return fmt.Errorf("seccompstream: fd %d: fcntl(F_GETFD): %w", fd, err)
+	}
+	s.undo = func() {
+		// Best effort: fd is a listener that worked a moment ago.
+		if s.cfg.syncWakeup {
+			_, _ = s.setFlags(0)
+		}
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, fdfl)
+	}
 	if s.cfg.syncWakeup {
 		if _, err := s.setFlags(unotify.FDSyncWakeUp); err != nil {
 			if err == unix.EINVAL || err == unix.ENOTTY {
@@ -170,9 +193,7 @@ func (s *Stream) setUp() error {
 	// file, which the dups of fd that it polls share).
 	if fl&unix.O_NONBLOCK == 0 {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {
-			if s.cfg.syncWakeup {
-				_, _ = s.setFlags(0)
-			}
+			s.undo()
 			return fmt.Errorf("seccompstream: set fd %d non-blocking: %w", fd, err)
 		}
 	}
@@ -343,13 +364,13 @@ func (s *Stream) Close() error {
 	// Take the receiver's turn (receivers leave promptly once woken) to
 	// release the context watcher, which would otherwise keep the Stream
 	// reachable from a long-lived context.
-	s.recvSem <- struct{}{}
+	_ = s.turn.lock(context.Background(), nil)
 	if s.watchStop != nil {
 		s.watchStop()
 		s.watchStop, s.watchDone = nil, nil
 	}
 	s.cool()
-	<-s.recvSem
+	s.turn.unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if fd := s.wakefd.Swap(-1); fd >= 0 {

@@ -20,3 +20,11 @@ func InjectPollFaults(s *Stream, lonePOLLERR, notPollable int64) {
 func PollStats(s *Stream) (pollErrs, fallbacks uint64) {
 	return s.pollErrs.Load(), s.fallbacks.Load()
 }
+
+// WaitStats returns how many hot waits s began, how many of them the
+// reaper ended, and whether s is in the runtime poller now (cold).
+func WaitStats(s *Stream) (hotWaits, reaped uint64, inPoller bool) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	return s.hotWaits.Load(), s.hotReaped.Load(), s.pf != nil
+}

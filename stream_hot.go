@@ -40,6 +40,9 @@ var hot struct {
 	timer   *time.Timer          // the reaper, armed while streams is not empty
 }
 
+// hotExpired is the bit of Stream.hotState the reaper sets.
+const hotExpired = 1
+
 // errTimeout ends a hot wait that the reaper ended.
 var errTimeout = errors.New("seccompstream: hot wait over")
 
@@ -55,13 +58,14 @@ func (s *Stream) hotWait(ctx context.Context) error {
 	if !s.hotReg {
 		s.heat()
 	}
-	s.hotExpired.Store(false)
-	s.hotSince.Store(hot.epoch.Load() + 1)
+	s.hotWaits.Add(1)
+	s.hotState.Store((hot.epoch.Load() + 1) << 1)
 	err := s.pollWait(ctx, true)
-	s.hotSince.Store(0)
+	s.hotState.Store(0)
 	hot.waiters.Add(-1)
 	switch {
 	case err == errTimeout:
+		s.hotReaped.Add(1)
 		s.cool()
 	case err == nil && s.pf != nil:
 		// Hot twice in a row: out of the runtime poller (see openPoller).
@@ -106,7 +110,7 @@ func reap() {
 	hot.mu.Lock()
 	defer hot.mu.Unlock()
 	for s := range hot.streams {
-		if t := s.hotSince.Load(); t != 0 && e > t && !s.hotExpired.Swap(true) {
+		if st := s.hotState.Load(); st != 0 && st&hotExpired == 0 && e > st>>1 && s.hotState.CompareAndSwap(st, st|hotExpired) {
 			s.kick()
 		}
 	}

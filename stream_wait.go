@@ -17,27 +17,66 @@ import (
 // receive is Receive into a Notification the caller provides (Serve embeds
 // it in its per-call record, which saves an allocation).
 //
-// The receiver that holds the turn (recvSem) is the only one of s in the
+// The receiver that holds the turn (s.turn) is the only one of s in the
 // kernel. It may use s.fd and s.wakefd without a lock: Close takes the turn
 // before it closes them.
 func (s *Stream) receive(ctx context.Context, n *Notification) error {
-	select {
-	case s.recvSem <- struct{}{}:
-	default:
-		select {
-		case s.recvSem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return errClosed
-		}
+	if err := s.turn.lock(ctx, s.done); err != nil {
+		return err
 	}
 	err := s.wait(ctx)
 	if err == nil {
 		n.fill(&s.buf, s)
 	}
-	<-s.recvSem
+	s.turn.unlock()
 	return err
+}
+
+// A turn is a lock that a waiter can give up on (its context ends, or
+// the Stream closes): the receiver's turn. Taking a free turn is one
+// compare-and-swap.
+type turn struct {
+	held    atomic.Bool
+	waiters atomic.Int32
+	free    chan struct{} // capacity 1: an unlock's wake-up for the waiters
+}
+
+func newTurn() turn { return turn{free: make(chan struct{}, 1)} }
+
+// lock takes the turn, or returns ctx.Err() when ctx ends first, or
+// errClosed when done (if not nil) is closed first.
+func (t *turn) lock(ctx context.Context, done <-chan struct{}) error {
+	if t.held.CompareAndSwap(false, true) {
+		return nil
+	}
+	// Count ourselves before the next try: unlock stores held, then looks
+	// at waiters, so either the try succeeds or unlock wakes us.
+	t.waiters.Add(1)
+	defer t.waiters.Add(-1)
+	for {
+		if t.held.CompareAndSwap(false, true) {
+			return nil
+		}
+		select {
+		case <-t.free:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			return errClosed
+		}
+	}
+}
+
+func (t *turn) unlock() {
+	t.held.Store(false)
+	if t.waiters.Load() > 0 {
+		// A wake-up left over from an earlier unlock (its waiter got the
+		// turn by itself, or gave up) costs a waiter one more try.
+		select {
+		case t.free <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // wait waits for one notification in s.buf. The caller holds the turn.
@@ -154,7 +193,7 @@ func (s *Stream) pollWait(ctx context.Context, hot bool) error {
 			// One meant for an earlier wait is harmless.
 			var b [8]byte
 			_, _ = unix.Read(int(wakefd), b[:])
-			if hot && s.hotExpired.Load() {
+			if hot && s.hotState.Load()&hotExpired != 0 {
 				return errTimeout
 			}
 			continue
@@ -361,7 +400,7 @@ func (s *Stream) take() int {
 			return recvAgain
 		}
 	}
-	_, err := s.ioctl(reqRecv, s.recvFn)
+	_, err := s.do(reqRecv, s.recvFn)
 	lf.recvMu.Unlock()
 	switch err {
 	case nil:

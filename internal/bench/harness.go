@@ -65,7 +65,7 @@ func runBench(args []string) error {
 	fs.IntVar(&c.tputCalls, "tput-calls", 64000, "throughput: calls per run, split evenly between the targets")
 	fs.IntVar(&c.tputRounds, "tput-rounds", 5, "throughput: rounds")
 	fs.IntVar(&c.idleN, "idle", 1000, "idle streams for the thread count")
-	fs.StringVar(&only, "only", "lat,tput,idle,syscalls", "which benchmarks to run (syscalls: one run per supervisor and placement under perf stat)")
+	fs.StringVar(&only, "only", "lat,tput,fair,idle,syscalls", "which benchmarks to run (syscalls: one run per supervisor and placement under perf stat; fair: calls per Stream with many busy Streams)")
 	fs.StringVar(&supWrap, "sup-wrap", "", "latency: command prefix for every supervisor, split at spaces; %s in it becomes supervisor-placement-sync-round (e.g. \"perf record -g -o /tmp/%s.data --\")")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -133,6 +133,11 @@ func runBench(args []string) error {
 	}
 	if c.only["tput"] {
 		if err := throughputBench(&c); err != nil {
+			return err
+		}
+	}
+	if c.only["fair"] {
+		if err := fairBench(&c); err != nil {
 			return err
 		}
 	}
