@@ -94,8 +94,8 @@ func WithErrorHandler(f func(error)) ServeOption { return func(c *serveConfig) {
 // SECCOMP_IOCTL_NOTIF_ID_VALID, and cancels the handler's context for those
 // that are gone. A handler is thus told between threshold and
 // threshold+2*period after its target was killed or interrupted. The
-// checks ride on the one timer of each Serve, which ticks every 2ms (or
-// every period, if shorter) while handlers run and stops when none does;
+// checks ride on a timer that the Serve calls of the process share, which
+// ticks every 2ms while handlers run (a shorter period counts as 2ms);
 // fast handlers are never checked. A negative threshold turns the check
 // off.
 // Defaults: DefaultAbandonThreshold, DefaultAbandonPeriod. Serve rejects a

@@ -16,14 +16,15 @@ import (
 // timer operation and no other goroutine per call. A handler found slower
 // than inlineMax switches the next handoffRun calls to the concurrent path,
 // where the receiver passes its turn on (starting a worker if none is
-// idle, up to WithMaxInFlight) before it runs the handler. The watch, a
-// timer that ticks every rescueTick while calls are in flight, finds a
-// fast-path handler that runs across two ticks and passes its turn on
-// (rescue), and cancels the contexts of old calls whose targets gave up.
+// idle, up to WithMaxInFlight) before it runs the handler. The watch (tick,
+// on a ticker shared by every Serve of the process, every rescueTick while
+// calls are in flight) finds a fast-path handler that runs across two
+// ticks and passes its turn on (rescue), and cancels the contexts of old
+// calls whose targets gave up.
 //
 // The fast path keeps its call out of the ring of calls in flight (which
 // mu guards) and publishes it in inl instead; rescue moves it to the ring.
-// Handlers are timed by the watch's ticks: a call records the epoch it was
+// Handlers are timed by the ticker: a call records the tick it was
 // received in, and only a handler that ran across a tick reads the clock.
 const (
 	inlineMax  = 50 * time.Microsecond // a handler slower than this ends the fast path
@@ -31,6 +32,9 @@ const (
 	rescueTick = 2 * time.Millisecond  // the watch's tick
 	keepIdle   = 2                     // idle workers kept; more exit
 )
+
+// watches runs the watch of every Serve with calls in flight.
+var watches = &ticker{period: rescueTick}
 
 // Serve's phases.
 const (
@@ -55,20 +59,16 @@ type server struct {
 	ctx    context.Context // Serve's
 	values context.Context // Serve's without its cancellation: handler ctx values
 	st     *Stats
-	base   time.Time // the origin of tickAt
 
 	turn chan struct{}
 	stop chan struct{} // closed by halt
 	once sync.Once
 	err  error // why Serve stops; written before stop is closed
 
-	wg  sync.WaitGroup // workers
-	twg sync.WaitGroup // a pending or running watch
+	wg sync.WaitGroup // workers
 
 	phase   atomic.Int32         // changed under mu
-	armed   atomic.Bool          // the watch is pending or running; changed under mu
-	epoch   atomic.Uint64        // watch runs so far
-	tickAt  atomic.Int64         // when the last one ran, ns since base
+	armed   atomic.Bool          // subscribed to watches; changed under mu
 	handoff atomic.Int32         // calls left on the concurrent path
 	inl     atomic.Pointer[call] // the call on the fast path, if any
 
@@ -77,10 +77,8 @@ type server struct {
 	idle  int  // workers not in a handler
 	list  call // sentinel of the ring of calls on the concurrent path
 	count int  // calls in the ring
-	timer *time.Timer
 	scan  []*call
-	tick  time.Duration
-	ticks uint64 // watch runs after which a call is old enough to check
+	ticks uint64 // ticks after which a call is old enough to check
 	every uint64 // abandon scans run every this many ticks; 0: never
 	last  *call  // the fast-path call seen at the previous tick
 }
@@ -95,17 +93,12 @@ func newServer(s *Stream, h Handler, ctx context.Context, cfg serveConfig) *serv
 		turn:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		st:     cfg.stats,
-		base:   time.Now(),
 	}
 	sv.list.next, sv.list.prev = &sv.list, &sv.list
-	sv.tick = rescueTick
 	if cfg.threshold >= 0 {
-		sv.tick = min(rescueTick, cfg.period)
-		sv.ticks = uint64((cfg.threshold + sv.tick - 1) / sv.tick)
-		sv.every = max(1, uint64(cfg.period/sv.tick))
+		sv.ticks = uint64((cfg.threshold + rescueTick - 1) / rescueTick)
+		sv.every = max(1, uint64(cfg.period/rescueTick))
 	}
-	sv.timer = time.AfterFunc(time.Hour, sv.watch)
-	sv.timer.Stop()
 	sv.total, sv.idle = 1, 1
 	return sv
 }
@@ -178,7 +171,7 @@ func (sv *server) worker() {
 			<-sv.turn
 			return
 		}
-		c.epoch = sv.epoch.Load()
+		c.epoch = watches.epoch.Load()
 		var start time.Time
 		if st := sv.st; st != nil {
 			start = time.Now()
@@ -270,23 +263,27 @@ func (sv *server) concurrent(c *call, start time.Time) {
 // handler that ran across a tick ran for at least the time since that
 // tick. Only such a handler reads the clock.
 func (sv *server) timeCheck(c *call) {
-	if sv.epoch.Load() == c.epoch {
+	if watches.epoch.Load() == c.epoch {
 		return
 	}
-	if time.Since(sv.base)-time.Duration(sv.tickAt.Load()) > inlineMax {
+	if since()-time.Duration(watches.at.Load()) > inlineMax {
 		sv.handoff.Store(handoffRun)
 	}
 }
 
-// arm starts the watch if it is not running.
+// arm subscribes sv to the watch, if it is not.
 func (sv *server) arm() {
 	sv.mu.Lock()
+	sv.armLocked()
+	sv.mu.Unlock()
+}
+
+// armLocked is arm for a caller that holds mu.
+func (sv *server) armLocked() {
 	if !sv.armed.Load() && sv.phase.Load() == phaseServing {
 		sv.armed.Store(true)
-		sv.twg.Add(1)
-		sv.timer.Reset(sv.tick)
+		watches.add(sv)
 	}
-	sv.mu.Unlock()
 }
 
 // rescue takes the turn away from the worker running c's handler on the
@@ -408,11 +405,7 @@ func (sv *server) insert(c *call) int32 {
 	phase := sv.phase.Load()
 	switch phase {
 	case phaseServing:
-		if !sv.armed.Load() {
-			sv.armed.Store(true)
-			sv.twg.Add(1)
-			sv.timer.Reset(sv.tick)
-		}
+		sv.armLocked()
 	default:
 		c.cancel(sv.stopErr())
 	}
@@ -444,19 +437,17 @@ func (sv *server) stopErr() error {
 	return context.Canceled
 }
 
-// watch runs every tick while calls are in flight. It passes the turn on
-// from a fast-path handler that has run for a tick or more, and every
-// period it cancels the contexts of old calls whose targets gave up.
-func (sv *server) watch() {
-	defer sv.twg.Done()
+// tick is the watch, run by watches every rescueTick while sv has calls
+// in flight. It passes the turn on from a fast-path handler that has run
+// for a tick or more, and every period it cancels the contexts of old
+// calls whose targets gave up. It returns whether to go on watching.
+func (sv *server) tick(epoch uint64) bool {
 	sv.mu.Lock()
 	if sv.phase.Load() != phaseServing {
 		sv.armed.Store(false)
 		sv.mu.Unlock()
-		return
+		return false
 	}
-	sv.tickAt.Store(int64(time.Since(sv.base)))
-	epoch := sv.epoch.Add(1)
 	if c := sv.inl.Load(); c != nil && c == sv.last {
 		sv.rescue(c)
 		sv.last = nil
@@ -485,16 +476,16 @@ func (sv *server) watch() {
 	}
 
 	sv.mu.Lock()
+	defer sv.mu.Unlock()
 	sv.scan = scan[:0]
 	// Disarm, then look for calls: a fast-path worker publishes its call
 	// (inl), then looks at armed, so one of the two sees the other.
 	sv.armed.Store(false)
 	if sv.phase.Load() == phaseServing && (sv.count > 0 || sv.inl.Load() != nil) {
 		sv.armed.Store(true)
-		sv.twg.Add(1)
-		sv.timer.Reset(sv.tick)
+		return true
 	}
-	sv.mu.Unlock()
+	return false
 }
 
 // shutdown runs once Serve stops: it answers the calls in flight (at once,
@@ -520,11 +511,9 @@ func (sv *server) shutdown() {
 	if c := sv.inl.Load(); c != nil {
 		c.cancel(reason)
 	}
-	if sv.armed.Load() && sv.timer.Stop() {
-		sv.armed.Store(false)
-		sv.twg.Done()
-	}
 	sv.mu.Unlock()
+	// No watch after this (it takes mu: not under mu).
+	watches.remove(sv)
 
 	if grace > 0 {
 		done := make(chan struct{})
@@ -548,7 +537,6 @@ func (sv *server) shutdown() {
 		sv.sweep(left)
 		sv.wg.Wait()
 	}
-	sv.twg.Wait()
 }
 
 // claimAll claims the calls in flight not answered yet and returns them.

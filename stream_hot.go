@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -22,7 +21,7 @@ import (
 // holds its thread and, until the runtime takes it away (20µs or more),
 // its P, which the goroutines of the Streams in the poller need.
 //
-// ppoll gets no timeout (see pollWait): the reaper, one timer for the whole
+// ppoll gets no timeout (see pollWait): the reaper, a ticker for the whole
 // process that ticks every reapTick while any Stream is hot, wakes the hot
 // waiters that have waited through a whole tick.
 const (
@@ -30,15 +29,13 @@ const (
 	reapTick = 500 * time.Microsecond // a hot wait ends after one to two ticks
 )
 
-// hot is the process's register of hot Streams.
+// hot holds the process's count of hot waits.
 var hot struct {
-	waiters atomic.Int32  // receivers in a hot wait now
-	epoch   atomic.Uint64 // reaper ticks so far
-
-	mu      sync.Mutex
-	streams map[*Stream]struct{} // hot Streams: registered by hotWait, removed when they cool
-	timer   *time.Timer          // the reaper, armed while streams is not empty
+	waiters atomic.Int32 // receivers in a hot wait now
 }
+
+// reaper ends the hot waits that have lasted through one of its ticks.
+var reaper = &ticker{period: reapTick}
 
 // hotExpired is the bit of Stream.hotState the reaper sets.
 const hotExpired = 1
@@ -59,7 +56,7 @@ func (s *Stream) hotWait(ctx context.Context) error {
 		s.heat()
 	}
 	s.hotWaits.Add(1)
-	s.hotState.Store((hot.epoch.Load() + 1) << 1)
+	s.hotState.Store((reaper.epoch.Load() + 1) << 1)
 	err := s.pollWait(ctx, true)
 	s.hotState.Store(0)
 	hot.waiters.Add(-1)
@@ -74,49 +71,29 @@ func (s *Stream) hotWait(ctx context.Context) error {
 	return err
 }
 
-// heat registers s with the reaper. The caller holds the turn.
+// heat subscribes s to the reaper. The caller holds the turn.
 func (s *Stream) heat() {
-	hot.mu.Lock()
-	if hot.streams == nil {
-		hot.streams = make(map[*Stream]struct{})
-		hot.timer = time.AfterFunc(time.Hour, reap)
-		hot.timer.Stop()
-	}
-	if len(hot.streams) == 0 {
-		hot.timer.Reset(reapTick)
-	}
-	hot.streams[s] = struct{}{}
-	hot.mu.Unlock()
+	reaper.add(s)
 	s.hotReg = true
 }
 
-// cool makes s cold and removes it from the reaper's register. The caller
-// holds the turn, or is Close.
+// cool makes s cold and unsubscribes it from the reaper. The caller holds
+// the turn, or is Close.
 func (s *Stream) cool() {
 	s.hot = false
-	if !s.hotReg {
-		return
+	if s.hotReg {
+		reaper.remove(s)
+		s.hotReg = false
 	}
-	hot.mu.Lock()
-	delete(hot.streams, s)
-	hot.mu.Unlock()
-	s.hotReg = false
 }
 
-// reap is the reaper's tick: it ends the hot waits that have lasted
-// through a whole tick, and ticks again while any Stream is hot.
-func reap() {
-	e := hot.epoch.Add(1)
-	hot.mu.Lock()
-	defer hot.mu.Unlock()
-	for s := range hot.streams {
-		if st := s.hotState.Load(); st != 0 && st&hotExpired == 0 && e > st>>1 && s.hotState.CompareAndSwap(st, st|hotExpired) {
-			s.kick()
-		}
+// tick is the reaper's: it ends s's hot wait if that began before the
+// previous tick.
+func (s *Stream) tick(epoch uint64) bool {
+	if st := s.hotState.Load(); st != 0 && st&hotExpired == 0 && epoch > st>>1 && s.hotState.CompareAndSwap(st, st|hotExpired) {
+		s.kick()
 	}
-	if len(hot.streams) > 0 {
-		hot.timer.Reset(reapTick)
-	}
+	return true
 }
 
 // hotMax is the number of hot waiters allowed at once.
