@@ -154,20 +154,10 @@ func newMemfd(t testing.TB) int {
 	return fd
 }
 
-// requireAddFD skips a test on kernels without ADDFD (before 5.9), unless
-// CI runs it.
+// requireAddFD skips a test on kernels without ADDFD (before 5.9).
 func requireAddFD(t testing.TB) {
 	t.Helper()
-	f, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !f.AddFD {
-		if sectest.InCI() {
-			t.Fatal("SECCOMP_IOCTL_NOTIF_ADDFD not supported (needs Linux 5.9)")
-		}
-		t.Skip("SECCOMP_IOCTL_NOTIF_ADDFD not supported (needs Linux 5.9)")
-	}
+	sectest.RequireKernel(t, sectest.AddFD)
 }
 
 func TestRespondFDMemfd(t *testing.T) {
@@ -387,9 +377,7 @@ func TestRespondFDSignalStorm(t *testing.T) {
 // descriptors. RespondFD must never be wrong; the one-step form with
 // signals blocked is shown not to be safe against this.
 func TestRespondFDStopStorm(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh to send the stop signals")
-	}
+	sectest.RequireTool(t, "sh") // sends the stop signals
 	rs := []fdResponder{fdResponders[0], fdResponders[2]}
 	stormTest(t, sectest.Scale(5_000), rs, func(t *testing.T, tid int) func() int {
 		// A separate process stops and continues this one; it always
@@ -416,7 +404,6 @@ func TestRespondFDStopStorm(t *testing.T) {
 // storm (started with the answering thread's id) disturbs the supervisor.
 func stormTest(t *testing.T, calls int, responders []fdResponder, storm func(t *testing.T, tid int) (stop func() int)) {
 	requireAddFD(t)
-	f, _ := seccompstream.KernelFeatures()
 	memfd := newMemfd(t)
 	var st unix.Stat_t
 	if err := unix.Fstat(memfd, &st); err != nil {
@@ -424,8 +411,8 @@ func stormTest(t *testing.T, calls int, responders []fdResponder, storm func(t *
 	}
 	for _, r := range responders {
 		t.Run(r.name, func(t *testing.T) {
-			if !r.safe && !f.AddFDSend {
-				t.Skip("SECCOMP_ADDFD_FLAG_SEND not supported (needs Linux 5.14)")
+			if !r.safe {
+				sectest.RequireKernel(t, sectest.AddFDSend)
 			}
 			calls := calls
 			if !r.safe {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 	"golang.org/x/sys/unix"
 )
@@ -23,10 +24,6 @@ const (
 	IovMax = 1024
 	// sockaddrMax is sizeof(struct sockaddr_storage).
 	sockaddrMax = unix.SizeofSockaddrAny
-
-	// Bits of AUDIT_ARCH_* values (linux/audit.h).
-	auditArch64Bit = 0x80000000
-	auditArchLE    = 0x40000000
 )
 
 // ReadValue reads a value of type T at addr in the target's memory, laid out
@@ -74,7 +71,7 @@ func checkPlain(t reflect.Type) error {
 
 // byteOrder returns the byte order of the target's ABI.
 func (m *Memory) byteOrder() binary.ByteOrder {
-	if m.arch&auditArchLE != 0 || m.arch == 0 {
+	if sysnames.IsLE(m.arch) || m.arch == 0 {
 		return binary.LittleEndian
 	}
 	return binary.BigEndian
@@ -85,7 +82,7 @@ func (m *Memory) is64() bool {
 	if m.arch == 0 {
 		return bits.UintSize == 64
 	}
-	return m.arch&auditArch64Bit != 0
+	return sysnames.Is64(m.arch)
 }
 
 // Sockaddr is a socket address read from the target's memory, as connect,

@@ -8,11 +8,17 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/unotify"
 )
 
 // serveThreadCount returns the number of threads of the test process.
@@ -136,6 +142,152 @@ func TestGroupStreamError(t *testing.T) {
 	wantExit0(t, c)
 }
 
+// orphanStream returns a Stream over a listener whose filter has no users
+// any more (it was installed on a thread that has exited): its Serve ends
+// at once, as for a target that exited, which makes short-lived Streams
+// cheap.
+func orphanStream(t testing.TB) *seccompstream.Stream {
+	t.Helper()
+	fd, err := -1, error(nil)
+	nsthread.Run(func() {
+		if err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return
+		}
+		prog := []unotify.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}
+		fd, err = unotify.SetModeFilter(prog, unotify.FilterFlagNewListener)
+	})
+	if err != nil {
+		t.Fatalf("creating a listener: %v", err)
+	}
+	s, err := seccompstream.New(fd)
+	if err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestGroupServeWhileWaiting is the regression test of issue 17's B2: Serve
+// called while Wait waits, with the count of Streams dropping to zero and
+// rising again meanwhile, made Wait panic ("WaitGroup is reused before
+// previous Wait has returned"), and the race detector report a race.
+func TestGroupServeWhileWaiting(t *testing.T) {
+	g := seccompstream.NewGroup(testCtx(t), seccompstream.Answer(seccompstream.Return(0)))
+	defer g.Close()
+	rounds := sectest.Scale(3000)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 4 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range rounds / 4 {
+				if err := <-g.Serve(orphanStream(t)); err != nil {
+					failed.Add(1)
+					t.Errorf("Stream result = %v, want nil", err)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range rounds / 4 {
+				if err := g.Wait(); err != nil {
+					t.Errorf("Wait = %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := g.Wait(); err != nil || g.Len() != 0 {
+		t.Fatalf("Wait = %v, Len = %d; want nil, 0", err, g.Len())
+	}
+}
+
+// TestGroupResult checks each Stream's own result: nil for a Stream whose
+// targets exited, os.ErrClosed for one that was closed before serving,
+// while Wait joins only the failures.
+func TestGroupResult(t *testing.T) {
+	g := seccompstream.NewGroup(testCtx(t), seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		return seccompstream.Return(int64(1000 + n.Args[0]))
+	}))
+	defer g.Close()
+	c, s := start(t, "getppid", []string{"20"})
+	ok := g.Serve(s)
+	_, bad := start(t, "idle", nil)
+	bad.Close()
+	failed := g.Serve(bad)
+	if err := <-ok; err != nil {
+		t.Errorf("result of a Stream whose target exited = %v, want nil", err)
+	}
+	wantExit0(t, c)
+	if err := <-failed; !errors.Is(err, os.ErrClosed) {
+		t.Errorf("result of a closed Stream = %v, want os.ErrClosed", err)
+	}
+	if err := g.Wait(); !errors.Is(err, os.ErrClosed) || strings.Count(err.Error(), "listener fd") != 1 {
+		t.Errorf("Wait = %v, want the one failure", err)
+	}
+}
+
+// TestGroupClose stops a Group with a handler running: its call gets the
+// fallback (ENOSYS), Close returns once every Stream is closed, and a
+// Stream handed over after Close is closed without being served.
+func TestGroupClose(t *testing.T) {
+	running := make(chan struct{})
+	g := seccompstream.NewGroup(testCtx(t), seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		close(running)
+		<-ctx.Done()
+		return seccompstream.Return(1)
+	}))
+	c, s := start(t, "once", nil)
+	res := g.Serve(s)
+	_, idle := start(t, "idle", nil)
+	idleRes := g.Serve(idle)
+	select {
+	case <-running:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the handler never ran")
+	}
+	if err := g.Close(); err != nil {
+		t.Fatalf("Close = %v, want nil", err)
+	}
+	if n := g.Len(); n != 0 {
+		t.Fatalf("Len = %d after Close", n)
+	}
+	for _, r := range []<-chan error{res, idleRes} {
+		select {
+		case err := <-r:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("result of a Stream stopped by Close = %v, want context.Canceled", err)
+			}
+		default:
+			t.Error("Close returned before a Stream's result was sent")
+		}
+	}
+	wantExit0(t, c)
+	if out, want := c.Output(), fmt.Sprintf("result -1 errno %d\n", unix.ENOSYS); out != want {
+		t.Errorf("target saw %q, want %q (the fallback)", out, want)
+	}
+	// Both Streams are closed.
+	for _, s := range []*seccompstream.Stream{s, idle} {
+		if _, err := s.Receive(context.Background()); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("Receive after Close = %v, want os.ErrClosed", err)
+		}
+	}
+	late := orphanStream(t)
+	if err := <-g.Serve(late); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("result of Serve after Close = %v, want os.ErrClosed", err)
+	}
+	if _, err := late.Receive(context.Background()); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Stream handed over after Close: Receive = %v, want os.ErrClosed", err)
+	}
+	if err := g.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	if err := g.Wait(); err != nil {
+		t.Errorf("Wait after Close = %v, want nil", err)
+	}
+}
+
 // BenchmarkGroup measures aggregate answered calls per second with 1, 4,
 // 16 and 64 targets served by one Group (b.N calls in all, split among
 // the targets).
@@ -149,7 +301,8 @@ func BenchmarkGroup(b *testing.B) {
 					Notify: []string{"getppid"}, WaitKillableRecv: true})
 				s, err := seccompstream.New(c.Listener, seccompstream.WithSyncWakeup())
 				if err != nil {
-					b.Skip(err)
+					sectest.SkipIfNotSupported(b, err)
+					b.Fatal(err)
 				}
 				streams[i] = s
 			}

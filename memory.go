@@ -30,11 +30,11 @@ import (
 // good to /proc/<tid>/mem, which it opens on first use and validates with
 // ID_VALID after opening. Both see the target's memory as the kernel would
 // when running its call, except that /proc/<tid>/mem can also read mappings
-// the target made unreadable (PROT_NONE). On the project's test machine a
-// 40-byte ReadString costs about 1.8 µs through process_vm_readv and 1.5 µs
-// through an open /proc/<tid>/mem (ID_VALID, about 0.3 µs, included), but
-// opening and closing the /proc file adds about 4 µs: the first is the better
-// default for the usual one or two reads per notification.
+// the target made unreadable (PROT_NONE). An open /proc/<tid>/mem reads
+// about as fast as process_vm_readv, but opening and closing it costs more
+// than a read (BenchmarkReadString40; figures in BENCHMARKS.md), so
+// process_vm_readv is the better default for the usual one or two reads per
+// notification.
 //
 // A Memory is safe for concurrent use. Close releases the /proc file, if
 // one was opened; a Memory that never needed it holds no resources, but

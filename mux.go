@@ -3,6 +3,7 @@ package seccompstream
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,7 +17,9 @@ import (
 //
 // Routing is by name across architectures: a Handler registered for
 // "openat" gets openat from an x86_64 target, from an i386 one (int $0x80 on
-// x86_64) and from an x32 one, although each ABI numbers openat differently;
+// x86_64) and from an x32 one (x86_64's number with the x32 bit, or x32's
+// own number where the tables know one, as for execve), although each ABI
+// numbers openat differently;
 // n.Arch and n.Syscall tell them apart where it matters. Calls without a
 // route go to the default Handler (HandleDefault), which answers ENOSYS
 // unless set. Middleware added with Use wraps the whole Mux: it sees every
@@ -31,12 +34,68 @@ type Mux struct {
 
 // muxTable is one immutable state of a Mux.
 type muxTable struct {
-	byKey map[uint64]Handler // arch<<32 | number
-	names map[string]Handler
-	def   Handler
-	mws   []func(Handler) Handler
-	chain Handler // mws around the table
+	routes *muxRoutes
+	def    Handler
+	mws    []func(Handler) Handler
+	chain  Handler // mws around the table
 }
+
+// muxRoutes are the routes of a muxTable by name, and by arch and number
+// once a lookup needed them. Building the numbers on first use keeps Handle
+// linear in the number of names (a rule set of 300 names is one build, not
+// 300); tables that differ only in default or middleware share them.
+type muxRoutes struct {
+	names map[string]Handler
+	once  sync.Once
+	byKey map[uint64]Handler // arch<<32 | number
+}
+
+func (r *muxRoutes) keys() map[uint64]Handler {
+	r.once.Do(func() {
+		r.byKey = make(map[uint64]Handler, len(r.names))
+		for name, h := range r.names {
+			for _, arch := range sysnames.Arches() {
+				nr, ok := sysnames.Number(arch, name)
+				if !ok {
+					continue
+				}
+				r.byKey[muxKey(arch, nr)] = h
+				if arch == unix.AUDIT_ARCH_X86_64 {
+					r.byKey[muxKey(arch, nr|sysnames.X32Bit)] = h
+				}
+			}
+		}
+		if len(r.names) > 0 {
+			r.addX32Own()
+		}
+	})
+	return r.byKey
+}
+
+// addX32Own routes the x32 calls that x32 numbers apart from x86_64 (its
+// own execve, ioctl, readv... from 512 up), for the tables that name them:
+// the x32 names are x86_64's, so Number finds only the x86_64 number.
+func (r *muxRoutes) addX32Own() {
+	const x86 = unix.AUDIT_ARCH_X86_64
+	for nr := int32(0); nr < x32MaxNr; nr++ {
+		name, ok := sysnames.Name(x86, nr|sysnames.X32Bit)
+		if !ok {
+			continue
+		}
+		name = strings.TrimSuffix(name, sysnames.X32Suffix)
+		h, ok := r.names[name]
+		if !ok {
+			continue
+		}
+		if n64, _ := sysnames.Number(x86, name); n64 != nr {
+			r.byKey[muxKey(x86, nr|sysnames.X32Bit)] = h
+		}
+	}
+}
+
+// x32MaxNr bounds the x32 call numbers addX32Own looks at (the kernel's
+// x32 table ends at 547).
+const x32MaxNr = 1024
 
 // enosysHandler answers ENOSYS: the default default.
 type enosysHandler struct{}
@@ -48,26 +107,14 @@ func (enosysHandler) ServeNotification(context.Context, *Notification) Response 
 // NewMux returns an empty Mux: every call gets ENOSYS until routes are added.
 func NewMux() *Mux {
 	m := new(Mux)
-	m.t.Store(newMuxTable(nil, nil, nil))
+	m.t.Store(newMuxTable(&muxRoutes{}, nil, nil))
 	return m
 }
 
-func newMuxTable(names map[string]Handler, def Handler, mws []func(Handler) Handler) *muxTable {
-	t := &muxTable{byKey: make(map[uint64]Handler), names: names, def: def, mws: mws}
+func newMuxTable(routes *muxRoutes, def Handler, mws []func(Handler) Handler) *muxTable {
+	t := &muxTable{routes: routes, def: def, mws: mws}
 	if t.def == nil {
 		t.def = enosysHandler{}
-	}
-	for name, h := range names {
-		for _, arch := range sysnames.Arches() {
-			nr, ok := sysnames.Number(arch, name)
-			if !ok {
-				continue
-			}
-			t.byKey[muxKey(arch, nr)] = h
-			if arch == unix.AUDIT_ARCH_X86_64 {
-				t.byKey[muxKey(arch, nr|sysnames.X32Bit)] = h
-			}
-		}
 	}
 	var h Handler = t
 	for i := len(mws) - 1; i >= 0; i-- {
@@ -88,7 +135,7 @@ func (t *muxTable) ServeNotification(ctx context.Context, n *Notification) Respo
 }
 
 func (t *muxTable) lookup(n *Notification) Handler {
-	if h, ok := t.byKey[muxKey(n.Arch, n.Syscall)]; ok {
+	if h, ok := t.routes.keys()[muxKey(n.Arch, n.Syscall)]; ok {
 		return h
 	}
 	return t.def
@@ -104,7 +151,7 @@ func (m *Mux) ServeNotification(ctx context.Context, n *Notification) Response {
 // and whether that is a route rather than the default.
 func (m *Mux) Handler(n *Notification) (h Handler, routed bool) {
 	t := m.t.Load()
-	h, routed = t.byKey[muxKey(n.Arch, n.Syscall)]
+	h, routed = t.routes.keys()[muxKey(n.Arch, n.Syscall)]
 	if !routed {
 		h = t.def
 	}
@@ -127,15 +174,15 @@ func (m *Mux) Handle(name string, h Handler) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.t.Load()
-	if _, dup := old.names[name]; dup {
+	if _, dup := old.routes.names[name]; dup {
 		panic(fmt.Sprintf("seccompstream: Mux.Handle: system call %q routed twice", name))
 	}
-	names := make(map[string]Handler, len(old.names)+1)
-	for k, v := range old.names {
+	names := make(map[string]Handler, len(old.routes.names)+1)
+	for k, v := range old.routes.names {
 		names[k] = v
 	}
 	names[name] = h
-	m.t.Store(newMuxTable(names, old.def, old.mws))
+	m.t.Store(newMuxTable(&muxRoutes{names: names}, old.def, old.mws))
 }
 
 // HandleFunc routes the system call name to f; see Handle.
@@ -153,7 +200,7 @@ func (m *Mux) HandleDefault(h Handler) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.t.Load()
-	m.t.Store(newMuxTable(old.names, h, old.mws))
+	m.t.Store(newMuxTable(old.routes, h, old.mws))
 }
 
 // Use adds middleware, which wraps every call the Mux serves, routed or
@@ -171,7 +218,7 @@ func (m *Mux) Use(mw ...func(Handler) Handler) {
 	defer m.mu.Unlock()
 	old := m.t.Load()
 	mws := append(old.mws[:len(old.mws):len(old.mws)], mw...)
-	m.t.Store(newMuxTable(old.names, old.def, mws))
+	m.t.Store(newMuxTable(old.routes, old.def, mws))
 }
 
 // KnownSyscall reports whether name is a system call of at least one

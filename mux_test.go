@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // muxNote builds a notification as the kernel would hand it out.
@@ -195,5 +196,59 @@ func ExampleMux() {
 	var s *seccompstream.Stream // from New or Start
 	if s != nil {
 		_ = s.Serve(context.Background(), m)
+	}
+}
+
+// Routes added after lookups were made are found, and every name of a
+// large set routes (the numbers are built on first lookup).
+func TestMuxRoutesAfterLookup(t *testing.T) {
+	m := seccompstream.NewMux()
+	m.Handle("getppid", muxAnswer(1))
+	ctx := context.Background()
+	if got := m.ServeNotification(ctx, muxNote(unix.AUDIT_ARCH_X86_64, 110)); got.Value() != 1 {
+		t.Fatalf("getppid: %v", got)
+	}
+	m.Handle("getpid", muxAnswer(2))
+	m.HandleDefault(muxAnswer(3))
+	for _, tc := range []struct {
+		nr   int32
+		want int64
+	}{{110, 1}, {39, 2}, {102, 3}} {
+		if got := m.ServeNotification(ctx, muxNote(unix.AUDIT_ARCH_X86_64, tc.nr)); got.Value() != tc.want {
+			t.Errorf("x86_64 %d: %v, want %d", tc.nr, got, tc.want)
+		}
+	}
+	big := seccompstream.NewMux()
+	names := sysnames.Names(unix.AUDIT_ARCH_X86_64)[:300]
+	for i, name := range names {
+		big.Handle(name, muxAnswer(int64(i)))
+	}
+	for i, name := range names {
+		nr, _ := sysnames.Number(unix.AUDIT_ARCH_X86_64, name)
+		if got := big.ServeNotification(ctx, muxNote(unix.AUDIT_ARCH_X86_64, nr)); got.Value() != int64(i) {
+			t.Fatalf("%s: %v, want %d", name, got, i)
+		}
+	}
+}
+
+// x32 numbers its own calls from 512 up (execve is 520 there, 59 on
+// x86_64): where the tables name them, a route by name gets them too.
+func TestMuxRoutesX32OwnNumbers(t *testing.T) {
+	const x86 = unix.AUDIT_ARCH_X86_64
+	ctx := context.Background()
+	for nr := int32(512); nr < 1024; nr++ {
+		name, ok := sysnames.Name(x86, nr|sysnames.X32Bit)
+		if !ok {
+			continue
+		}
+		name = strings.TrimSuffix(name, sysnames.X32Suffix)
+		if n64, _ := sysnames.Number(x86, name); n64 == nr {
+			continue
+		}
+		m := seccompstream.NewMux()
+		m.Handle(name, muxAnswer(7))
+		if got := m.ServeNotification(ctx, muxNote(x86, nr|sysnames.X32Bit)); got.Value() != 7 {
+			t.Errorf("x32 %s (%d): %v, want the route", name, nr, got)
+		}
 	}
 }

@@ -10,14 +10,15 @@ type Features = kernel.Features
 type Option func(*streamConfig)
 
 type streamConfig struct {
-	syncWakeup bool
-	dedicated  bool
+	syncWakeup   bool
+	dedicated    bool
+	waitKillable waitKillable // Start only: WithWaitKillableRecv
 }
 
 // WithSyncWakeup asks the kernel to wake the target on the CPU that answered
-// it (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6), which cuts a round trip
-// by a factor of two to three when supervisor and target alternate. It does
-// not fall back: on older kernels New fails with an error matching
+// it (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6), which shortens a round
+// trip when supervisor and target alternate (BENCHMARKS.md). It does not
+// fall back: on older kernels New fails with an error matching
 // ErrNotSupported that names the flag and Linux 6.6. Check KernelFeatures
 // first to make it conditional. Default: off.
 func WithSyncWakeup() Option { return func(c *streamConfig) { c.syncWakeup = true } }

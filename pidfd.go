@@ -1,9 +1,9 @@
 package seccompstream
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
+	"iter"
 	"os"
 	"strconv"
 
@@ -41,34 +41,55 @@ func (n *Notification) OpenPidfd() (*os.File, error) {
 	return os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(m.tid)), nil
 }
 
+// openPidfd opens a pidfd for the target and validates the notification
+// afterwards.
 func (m *Memory) openPidfd() (int, error) {
-	fd, err := pidfdOpen(m.tid, 0)
-	if err == unix.EINVAL || err == unix.ENOENT {
-		// Not a thread-group leader (EINVAL; ENOENT on recent kernels): a
-		// thread pidfd (6.9), or else one for the leader.
-		fd, err = pidfdOpen(m.tid, pidfdThread)
-		if err == unix.EINVAL || err == unix.ENOENT {
-			var tgid int
-			tgid, err = threadGroup(m.tid)
-			if err == nil {
-				fd, err = pidfdOpen(tgid, 0)
-			}
-		}
-	}
+	fd, _, err := openPidfd(m.tid, -1)
 	if err != nil {
 		if verr := m.s.idValid(m.id); verr != nil {
 			return -1, verr
 		}
-		if err == unix.ENOSYS {
-			return -1, fmt.Errorf("seccompstream: OpenPidfd: %w", &kernel.UnsupportedFeatureError{Name: "pidfd_open", MinimumVersion: "5.3"})
-		}
-		return -1, fmt.Errorf("seccompstream: pidfd_open(%d): %w", m.tid, err)
+		return -1, err
 	}
 	if err := m.s.idValid(m.id); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
+}
+
+// openPidfd opens a pidfd for thread tid, not validated: one for the thread
+// itself where the kernel can (tid leads its thread group, or PIDFD_THREAD,
+// Linux 6.9), with thread true; else one for its thread-group leader. The
+// leader is found through the thread's status file, read through procDir
+// (an open /proc/<tid>) when it is not negative.
+func openPidfd(tid, procDir int) (fd int, thread bool, err error) {
+	fd, err = pidfdOpen(tid, 0)
+	if err == nil {
+		return fd, true, nil
+	}
+	if err == unix.EINVAL || err == unix.ENOENT {
+		// Not a thread-group leader (EINVAL; ENOENT on recent kernels): a
+		// thread pidfd (6.9), or else one for the leader.
+		fd, err = pidfdOpen(tid, pidfdThread)
+		if err == nil {
+			return fd, true, nil
+		}
+		if err == unix.EINVAL || err == unix.ENOENT {
+			var tgid int
+			tgid, err = threadGroup(tid, procDir)
+			if err == nil {
+				fd, err = pidfdOpen(tgid, 0)
+			}
+		}
+	}
+	if err != nil {
+		if err == unix.ENOSYS {
+			return -1, false, fmt.Errorf("seccompstream: pidfd_open: %w", &kernel.UnsupportedFeatureError{Name: "pidfd_open", MinimumVersion: "5.3"})
+		}
+		return -1, false, fmt.Errorf("seccompstream: pidfd_open(%d): %w", tid, err)
+	}
+	return fd, false, nil
 }
 
 func pidfdOpen(pid, flags int) (int, error) {
@@ -80,19 +101,48 @@ func pidfdOpen(pid, flags int) (int, error) {
 	}
 }
 
-// threadGroup returns the thread group id of thread tid.
-func threadGroup(tid int) (int, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+// threadGroup returns the thread group id of thread tid, from its status
+// file (read through procDir when it is not negative).
+func threadGroup(tid, procDir int) (int, error) {
+	b, err := readProc(procDir, tid, "status")
 	if err != nil {
 		return 0, unix.ESRCH
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("Tgid:")); ok {
-			return strconv.Atoi(string(bytes.TrimSpace(v)))
+	if v, ok := statusField(b, "Tgid"); ok {
+		if n, err := strconv.Atoi(string(v)); err == nil {
+			return n, nil
 		}
 	}
 	return 0, unix.ESRCH
+}
+
+// statusField returns the value of the line of a /proc status file whose
+// key (the text before the colon) is key, without surrounding blanks.
+func statusField(b []byte, key string) ([]byte, bool) {
+	for k, v := range statusLines(b) {
+		if string(k) == key {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// statusLines yields the key (the text before the colon) and the value,
+// without surrounding blanks, of each line of a /proc status file.
+func statusLines(b []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		for rest := b; len(rest) > 0; {
+			line := rest
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				line, rest = rest[:i], rest[i+1:]
+			} else {
+				rest = nil
+			}
+			if k, v, ok := bytes.Cut(line, []byte(":")); ok && !yield(k, bytes.TrimSpace(v)) {
+				return
+			}
+		}
+	}
 }
 
 // GetFD returns a duplicate of the target's file descriptor fd, as the
@@ -102,6 +152,7 @@ func threadGroup(tid int) (int, error) {
 // connect or bind (net.FileConn turns it into a net.Conn). The target is
 // pinned with a pidfd and checked with ID_VALID after the pidfd was opened
 // and again after the duplicate was taken; on ErrGone no file is returned.
+// (*Target).GetFD does the same with the Target's pidfd.
 //
 // Errors: one matching unix.EBADF when fd is not open in the target; one
 // matching ErrNotSupported before Linux 5.6; ErrGone when the notification
@@ -112,14 +163,25 @@ func (n *Notification) GetFD(fd int) (*os.File, error) {
 		return nil, err
 	}
 	if fd < 0 {
-		return nil, fmt.Errorf("seccompstream: GetFD: fd %d of target %d: %w", fd, m.tid, unix.EBADF)
+		return nil, badTargetFD(fd, m.tid)
 	}
 	pidfd, err := m.openPidfd()
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(pidfd)
+	return getFD(pidfd, fd, m.tid, func() error { return m.s.idValid(m.id) })
+}
+
+func badTargetFD(fd, tid int) error {
+	return fmt.Errorf("seccompstream: GetFD: fd %d of target %d: %w", fd, tid, unix.EBADF)
+}
+
+// getFD duplicates fd of the process pidfd names (thread tid, for
+// messages) and calls valid afterwards: on failure no file is returned.
+func getFD(pidfd, fd, tid int, valid func() error) (*os.File, error) {
 	var dup int
+	var err error
 	for {
 		dup, err = unix.PidfdGetfd(pidfd, fd, 0)
 		if err != unix.EINTR {
@@ -127,20 +189,20 @@ func (n *Notification) GetFD(fd int) (*os.File, error) {
 		}
 	}
 	if err != nil {
-		if verr := m.s.idValid(m.id); verr != nil {
+		if verr := valid(); verr != nil {
 			return nil, verr
 		}
 		switch err {
 		case unix.ENOSYS:
 			return nil, fmt.Errorf("seccompstream: GetFD: %w", &kernel.UnsupportedFeatureError{Name: "pidfd_getfd", MinimumVersion: "5.6"})
 		case unix.EBADF:
-			return nil, fmt.Errorf("seccompstream: GetFD: fd %d is not open in target %d: %w", fd, m.tid, err)
+			return nil, fmt.Errorf("seccompstream: GetFD: fd %d is not open in target %d: %w", fd, tid, err)
 		case unix.ESRCH:
 			return nil, ErrGone
 		}
-		return nil, fmt.Errorf("seccompstream: pidfd_getfd(target %d, fd %d): %w", m.tid, fd, err)
+		return nil, fmt.Errorf("seccompstream: pidfd_getfd(target %d, fd %d): %w", tid, fd, err)
 	}
-	if err := m.s.idValid(m.id); err != nil {
+	if err := valid(); err != nil {
 		unix.Close(dup)
 		return nil, err
 	}

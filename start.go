@@ -2,7 +2,6 @@ package seccompstream
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,135 +12,86 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/kernel"
-	"github.com/seccompstream/seccompstream/internal/sysnames"
+	"github.com/seccompstream/seccompstream/internal/launcher"
 )
 
-// How Start works
-//
-// Go has no hook between fork and exec, so Start re-executes the running
-// binary (/proc/self/exe) as a launcher, marked by the environment variable
-// envStart, through cmd.Start itself: cmd.Process, cmd.Wait, Stdin, Stdout,
-// Stderr, Dir, ExtraFiles, SysProcAttr and Cancel all behave as usual. The
-// launcher's package init hook (startInit, in start_launcher.go) never
-// returns to the program's main:
-//
-//  1. It reads its configuration (program path, environment, BPF program,
-//     flags) from a SOCK_SEQPACKET socket it inherits right after
-//     cmd.ExtraFiles, checks that the program can be executed, builds argv
-//     and envp, turns garbage collection off, makes sure GOMAXPROCS >= 2
-//     and starts a helper goroutine locked to its own, unfiltered, thread.
-//     The launcher runs with GODEBUG=asyncpreemptoff=1 (the program gets
-//     its own environment back).
-//  2. On the main thread it sets no_new_privs and installs the filter with
-//     a raw seccomp(2) call (NEW_LISTENER, and WAIT_KILLABLE_RECV where the
-//     kernel has it; no TSYNC: only this thread is filtered). The listener
-//     is close-on-exec.
-//  3. The thread publishes the listener number in memory (no system call)
-//     and makes a raw execveat(2) call with a random marker in the upper
-//     half of the dirfd argument. The kernel reads dirfd as an int, so the
-//     marker changes nothing for the call, but the filter Start installs
-//     has a prefix that notifies exactly this call: it is the boundary
-//     between launcher and program.
-//  4. The helper sends the listener to the parent with SCM_RIGHTS (so
-//     neither pidfd_getfd, Linux 5.6, nor ptrace permission is needed) and
-//     closes its copy. It then polls, with raw nanosleep calls, for a failed
-//     execveat, which it reports before ending the process.
-//  5. The parent answers every notification from the launcher with
-//     Continue (whatever the filter notifies), answers the marked execveat
-//     with Continue, and waits for the socket to close, which happens when
-//     the exec succeeds (close-on-exec) before the program runs. Only then
-//     does Start return the Stream, so the user sees nothing from the
-//     launcher.
-//
-// After the filter is installed, the filtered thread makes no system call
-// but the marked execveat, and no signal reaches it (nothing in the
-// launcher sends one), so a filter that denies or notifies any other call
-// cannot trap the launcher, and the Continue for the execveat cannot be
-// lost to an interrupted, restarted call.
-
-const (
-	// envStart marks a launcher; its value is the number of the socket.
-	envStart = "SECCOMPSTREAM_START_FD"
-
-	// Messages from the launcher, by their first byte.
-	msgListener = 'L' // SCM_RIGHTS carries the listener
-	msgError    = 'E' // errno (4 bytes), then "op\x00path\x00detail"
-
-	maxConfig = 1 << 20
-)
-
-// noWaitKillable turns WAIT_KILLABLE_RECV off even where the kernel has
-// it. Tests set it (start_export_test.go) to exercise the fallback.
-var noWaitKillable atomic.Bool
-
+// Start re-executes the running binary as a launcher (internal/launcher,
+// whose package documentation says how, and why the launcher makes no
+// system call under the filter but the execve of the program). This init
+// function is the hook: in a launcher it never returns.
 func init() {
-	if v, ok := syscall.Getenv(envStart); ok {
-		startInit(v)
+	if v, ok := syscall.Getenv(launcher.Env); ok {
+		launcher.Run(v)
 	}
 }
 
-// Start starts cmd with the filter f installed, and returns the Stream
-// that receives the notifications of cmd's process and all its descendants
-// (children inherit the filter; it cannot be removed).
+// waitKillable is Start's choice about SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
+type waitKillable uint8
+
+const (
+	waitKillableAuto waitKillable = iota // where the kernel has it
+	waitKillableOn                       // required
+	waitKillableOff                      // never
+)
+
+// WithWaitKillableRecv decides whether Start installs the filter with
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19): once a notified call
+// of the program was received, the program ignores all but fatal signals
+// until it is answered, so its calls are not interrupted and notified
+// again. With on, Start fails with an error matching ErrNotSupported on
+// older kernels; with off, Start never sets the flag (to compare, or for a
+// program that must see EINTR). Default: the flag is set where the kernel
+// has it, and left out silently where it does not.
 //
-// cmd is started with cmd.Start and is used as usual afterwards:
-// cmd.Process is set, and cmd.Wait must be called to reap it. Stdin,
-// Stdout, Stderr, Env, Dir, ExtraFiles, SysProcAttr and Cancel keep their
-// meaning. cmd.Path is executed as given (exec.Command has already looked
-// it up in PATH); a relative Path is relative to Dir.
+// It is an option of Start only: New, whose listener's filter is installed
+// already, ignores it.
+func WithWaitKillableRecv(on bool) Option {
+	return func(c *streamConfig) {
+		c.waitKillable = waitKillableOff
+		if on {
+			c.waitKillable = waitKillableOn
+		}
+	}
+}
+
+// Start starts cmd with the filter f installed and returns the Stream that
+// receives the notifications of cmd's process and all its descendants. It
+// needs Linux 5.5 (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 //
-// Call cmd.Wait concurrently with serving the Stream (typically in its own
-// goroutine): before Linux 6.11 the Stream reports io.EOF only once the
-// last filtered process has been reaped, so a supervisor that serves until
-// io.EOF and only then calls cmd.Wait waits forever.
+// cmd is started with cmd.Start and used as usual afterwards: its fields
+// keep their meaning, cmd.Path is executed as given, and cmd.Wait must be
+// called, concurrently with serving the Stream: before Linux 6.11 the
+// Stream reports io.EOF only once the last filtered process was reaped.
 //
-// The first notification the Stream delivers comes from the program
-// itself: Start answers everything its own launcher code does under the
-// filter, up to and including the execve of the program, with Continue
-// before it returns. So a filter that notifies every call (default action
-// filter.Notify) works, and a filter that notifies execve or execveat
-// shows the program's later executions but not its own start.
+// Any filter works, one whose default action is filter.Notify included:
+// Start answers the calls of its own launcher (a re-execution of the
+// running binary through /proc/self/exe, which must be mounted) with
+// Continue, up to the execve of the program, so the first notification
+// comes from the program. The filter is preceded by a prefix that notifies
+// execveat calls carrying a random marker in the upper half of dirfd; a
+// program making such a call by accident would see it served as any other.
+// The program runs with no_new_privs set. The launcher runs in this
+// package's init function, so the init functions of packages initialized
+// before it run in the launcher too: they must not depend on being the
+// supervisor.
 //
-// Start works with any filter: one without Notify rules still gives a
-// Stream, which reports io.EOF when the processes have exited. The filter
-// is preceded by a short prefix that notifies execveat(2) calls whose
-// dirfd argument carries a random 32-bit marker in its upper half (the
-// kernel ignores those bits); a program that makes such a call by accident
-// would present it to the Stream as an ordinary execveat notification.
+// opts configure the Stream as for New (WithSyncWakeup,
+// WithDedicatedThread) and the filter (WithWaitKillableRecv: by default
+// the program's notified calls are not interrupted by its own signals
+// where the kernel allows it).
 //
-// The program runs with no_new_privs set (setuid and file capabilities do
-// not raise privileges), as the kernel requires for unprivileged filter
-// installation. The binary re-executes itself (/proc/self/exe) as the
-// launcher, so /proc must be mounted, also inside SysProcAttr.Chroot. The
-// launcher runs the package init functions of the program that calls
-// Start before it does its work; init functions must not depend on being
-// the supervisor.
-//
-// Start needs Linux 5.5 (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and uses
-// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV where the kernel has it (Linux
-// 5.19), so that notified calls of the program are not interrupted by its
-// own signals (Go programs get SIGURG often); without it every call is
-// still answered correctly, but an interrupted call comes back as a new
-// notification.
-//
-// opts configure the returned Stream as they do for New (WithSyncWakeup,
-// WithDedicatedThread); an option the kernel cannot honour makes Start fail
-// with no process left.
-//
-// Errors: a program that cannot be executed (missing, not executable)
-// gives an *fs.PathError like os/exec does, matching fs.ErrNotExist or
-// fs.ErrPermission; a filter the kernel refuses gives the kernel's errno
-// with an explanation (EBUSY when the process already runs under a
-// filter with a listener, as in some containers). On error no process is
-// left: a started child has been killed and reaped, and cmd must not be
+// Errors: a program that cannot be executed gives an *fs.PathError, as
+// os/exec does; a filter or option the kernel refuses gives the kernel's
+// errno or an error matching ErrNotSupported, with an explanation (EBUSY
+// when this process already runs under a filter with a listener, as in
+// some containers); an environment, path and filter of more than 128 KiB
+// together are refused. On error no process is left, and cmd must not be
 // waited for.
 func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 	if cmd == nil {
@@ -162,33 +112,49 @@ func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 	feat, err := kernel.Probe()
 	if err != nil {
 		if errors.Is(err, unix.EBUSY) {
-			return nil, fmt.Errorf("seccompstream: Start: this process already runs under a seccomp filter with a listener, and a filter chain can have only one: %w", err)
+			return nil, startError("this process already runs under a seccomp filter with a listener, and a filter chain can have only one", err)
 		}
-		return nil, fmt.Errorf("seccompstream: Start: %w", err)
+		return nil, startError("", err)
 	}
 	if !feat.Continue {
-		return nil, fmt.Errorf("seccompstream: Start: %w",
-			&kernel.UnsupportedFeatureError{Name: "SECCOMP_USER_NOTIF_FLAG_CONTINUE", MinimumVersion: kernel.VersionContinue})
+		return nil, startError("", &kernel.UnsupportedFeatureError{Name: "SECCOMP_USER_NOTIF_FLAG_CONTINUE", MinimumVersion: kernel.VersionContinue})
+	}
+	var sc streamConfig
+	for _, o := range opts {
+		o(&sc)
+	}
+	killable := feat.WaitKillableRecv
+	switch sc.waitKillable {
+	case waitKillableOn:
+		if !killable {
+			return nil, startError("WithWaitKillableRecv(true)", &kernel.UnsupportedFeatureError{Name: "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", MinimumVersion: kernel.VersionWaitKillableRecv})
+		}
+	case waitKillableOff:
+		killable = false
 	}
 	user, err := f.Assemble()
 	if err != nil {
-		return nil, fmt.Errorf("seccompstream: Start: %w", err)
+		return nil, startError("", err)
 	}
 	marker := uint64(rand.Uint32()|1<<31) << 32
-	prog, err := launcherProgram(user, marker)
+	prog, err := launcher.Prefix(user, marker)
 	if err != nil {
-		return nil, fmt.Errorf("seccompstream: Start: %w", err)
+		return nil, startError("", err)
 	}
-	var flags uint32
-	if feat.WaitKillableRecv && !noWaitKillable.Load() {
-		flags |= cfgWaitKillable
+	config := launcher.Config{
+		Marker:           marker,
+		WaitKillableRecv: killable,
+		Path:             cmd.Path,
+		Env:              cmd.Environ(),
+		Prog:             prog,
+	}.Encode()
+	if len(config) > launcher.MaxConfig {
+		return nil, fmt.Errorf("seccompstream: Start: the environment, path and filter of %s take %d bytes, more than the launcher takes (%d)", cmd.Path, len(config), launcher.MaxConfig)
 	}
-	env := cmd.Environ()
-	config := encodeConfig(launchConfig{marker: marker, flags: flags, path: cmd.Path, env: env, prog: prog})
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("seccompstream: Start: socketpair: %w", err)
+		return nil, startError("socketpair", err)
 	}
 	conn, err := newLauncherConn(fds[0])
 	if err != nil {
@@ -205,16 +171,16 @@ func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 		cmd.Args = []string{path}
 	}
 	// The launcher runs without asynchronous preemption, so that the
-	// runtime never signals its filtered thread (see installAndExec); the
-	// program gets env as it is.
-	cmd.Env = append(slices.Clip(env), envStart+"="+strconv.Itoa(3+len(extra)), "GODEBUG="+launcherGODEBUG(env))
+	// runtime never signals its filtered thread (see internal/launcher);
+	// the program gets env as it is.
+	cmd.Env = append(slices.Clip(env), launcher.Env+"="+strconv.Itoa(3+len(extra)), "GODEBUG="+launcherGODEBUG(env))
 	cmd.ExtraFiles = append(slices.Clip(extra), childEnd)
 	cmd.Path = "/proc/self/exe"
 	err = cmd.Start()
 	cmd.Path, cmd.Args, cmd.Env, cmd.ExtraFiles = path, args, env, extra
 	childEnd.Close()
 	if err != nil {
-		return nil, fmt.Errorf("seccompstream: Start: starting the launcher: %w", err)
+		return nil, startError("starting the launcher", err)
 	}
 	s, err := launch(cmd, conn, config, marker, opts)
 	if err != nil {
@@ -228,7 +194,7 @@ func Start(cmd *exec.Cmd, f *filter.Filter, opts ...Option) (*Stream, error) {
 // launch drives a started launcher up to the program's execve.
 func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64, opts []Option) (*Stream, error) {
 	if err := conn.send(config); err != nil {
-		return nil, fmt.Errorf("seccompstream: Start: sending the configuration to the launcher: %w", err)
+		return nil, startError("sending the configuration to the launcher", err)
 	}
 	events := make(chan launcherEvent, 1)
 	readerDone := make(chan struct{})
@@ -262,7 +228,7 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64, opt
 	s, err := New(ev.fd, opts...)
 	if err != nil {
 		unix.Close(ev.fd)
-		return nil, fmt.Errorf("seccompstream: Start: %w", err)
+		return nil, startError("", err)
 	}
 	// Answer the launcher's own calls until its execveat of the program.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -282,10 +248,10 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64, opt
 		}
 	}()
 	pid := cmd.Process.Pid
-	execveat, _ := sysnames.Number(sysnames.Native(), "execveat")
 	var (
 		rerr     error
-		released bool // the launcher's execveat was answered
+		doing    = "serving the launcher" // for rerr
+		released bool                     // the launcher's execveat was answered
 	)
 	for {
 		n, err := s.Receive(ctx)
@@ -293,14 +259,14 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64, opt
 			rerr = err
 			break
 		}
-		if n.Arch == sysnames.Native() && n.Syscall == execveat && n.Args[0]&^0xffffffff == marker && n.PID == pid {
+		if launcher.IsRelease(n.Arch, n.Syscall, n.Args[0], marker) && n.PID == pid {
 			err := s.Respond(n, Continue())
 			if errors.Is(err, ErrGone) {
 				// Interrupted by a signal: it comes back (SA_RESTART).
 				continue
 			}
 			if err != nil {
-				rerr = fmt.Errorf("seccompstream: Start: letting the launcher execute %s: %w", cmd.Path, err)
+				rerr, doing = err, "letting the launcher execute "+cmd.Path
 			} else {
 				released = true
 			}
@@ -322,7 +288,7 @@ func launch(cmd *exec.Cmd, conn *launcherConn, config []byte, marker uint64, opt
 		if rerr == io.EOF {
 			return nil, launcherFailure(cmd, io.EOF)
 		}
-		return nil, fmt.Errorf("seccompstream: Start: serving the launcher: %w", rerr)
+		return nil, startError(doing, rerr)
 	}
 	// The socket closes when the exec succeeds (close-on-exec) or the
 	// launcher dies; a failed exec is reported before. The event may have
@@ -356,174 +322,36 @@ func launcherFailure(cmd *exec.Cmd, err error) error {
 	if err == io.EOF {
 		return fmt.Errorf("seccompstream: Start: the launcher for %s exited before executing it", cmd.Path)
 	}
-	var le *launcherError
+	var le *launcher.Error
 	if errors.As(err, &le) {
-		switch le.op {
+		switch le.Op {
 		case "exec":
-			return &fs.PathError{Op: "fork/exec", Path: cmd.Path, Err: le.errno}
+			return &fs.PathError{Op: "fork/exec", Path: cmd.Path, Err: le.Errno}
 		case "install":
-			return fmt.Errorf("seccompstream: Start: installing the filter for %s: %w", cmd.Path, le)
+			return startError("installing the filter for "+cmd.Path, le)
 		}
-		return fmt.Errorf("seccompstream: Start: launcher for %s: %s: %w", cmd.Path, le.op, le)
+		return startError("launcher for "+cmd.Path+": "+le.Op, le)
 	}
-	return fmt.Errorf("seccompstream: Start: launcher for %s: %w", cmd.Path, err)
+	return startError("launcher for "+cmd.Path, err)
 }
 
-// launcherError is an error the launcher reported.
-type launcherError struct {
-	op     string // "exec", "install", "config", ...
-	errno  syscall.Errno
-	detail string
+// startError returns err with Start's prefix and, if not empty, what Start
+// was doing: "seccompstream: Start: doing: err". An error of this package
+// carries the prefix "seccompstream: " already, which is then said once.
+// The result wraps err (errors.Is and errors.As see through it).
+func startError(doing string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "seccompstream: ")
+	if doing != "" {
+		msg = doing + ": " + msg
+	}
+	return &wrapError{msg: "seccompstream: Start: " + msg, err: err}
 }
 
-// Error returns the launcher's explanation, which names the errno.
-func (e *launcherError) Error() string {
-	if strings.Contains(e.detail, e.errno.Error()) {
-		return e.detail
-	}
-	return fmt.Sprintf("%s: %v", e.detail, e.errno)
+// wrapError is an error with its own message that wraps another.
+type wrapError struct {
+	msg string
+	err error
 }
 
-// Unwrap returns the errno.
-func (e *launcherError) Unwrap() error { return e.errno }
-
-// launcherProgram puts a prefix in front of the user's program that
-// notifies the launcher's marked execveat: native arch, execveat, the upper
-// half of args[0] equal to marker>>32. Everything else runs the user's
-// program unchanged, with A and X cleared as at the start of a filter.
-func launcherProgram(user []bpf.RawInstruction, marker uint64) ([]bpf.RawInstruction, error) {
-	nr, ok := sysnames.Number(sysnames.Native(), "execveat")
-	if !ok {
-		return nil, fmt.Errorf("no execveat system call on %s", sysnames.ArchName(sysnames.Native()))
-	}
-	hiOff := uint32(16 + 4) // seccomp_data.args[0], upper half on little endian
-	var b [2]byte
-	binary.NativeEndian.PutUint16(b[:], 1)
-	if b[0] == 0 {
-		hiOff = 16
-	}
-	const (
-		ldw  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		retk = unix.BPF_RET | unix.BPF_K
-	)
-	prefix := []bpf.RawInstruction{
-		{Op: ldw, K: 4}, // arch
-		{Op: jeq, Jt: 0, Jf: 5, K: sysnames.Native()},
-		{Op: ldw, K: 0}, // nr
-		{Op: jeq, Jt: 0, Jf: 3, K: uint32(nr)},
-		{Op: ldw, K: hiOff},
-		{Op: jeq, Jt: 0, Jf: 1, K: uint32(marker >> 32)},
-		{Op: retk, K: unix.SECCOMP_RET_USER_NOTIF},
-		{Op: unix.BPF_LD | unix.BPF_IMM, K: 0},
-		{Op: unix.BPF_LDX | unix.BPF_IMM, K: 0},
-	}
-	const maxInsns = 4096
-	if len(prefix)+len(user) > maxInsns {
-		return nil, fmt.Errorf("filter program of %d instructions leaves no room for the launcher's %d (limit %d)", len(user), len(prefix), maxInsns)
-	}
-	return append(prefix, user...), nil
-}
-
-// Configuration sent to the launcher: a header, the path, the program's
-// environment, the BPF program.
-const cfgWaitKillable = 1 << 0
-
-type launchConfig struct {
-	marker uint64
-	flags  uint32
-	path   string
-	env    []string
-	prog   []bpf.RawInstruction
-}
-
-func encodeConfig(c launchConfig) []byte {
-	b := make([]byte, 0, 24+len(c.path)+8*len(c.prog))
-	b = binary.LittleEndian.AppendUint64(b, c.marker)
-	b = binary.LittleEndian.AppendUint32(b, c.flags)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.path)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.env)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.prog)))
-	b = append(b, c.path...)
-	for _, kv := range c.env {
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv)))
-		b = append(b, kv...)
-	}
-	for _, ins := range c.prog {
-		b = binary.LittleEndian.AppendUint16(b, ins.Op)
-		b = append(b, ins.Jt, ins.Jf)
-		b = binary.LittleEndian.AppendUint32(b, ins.K)
-	}
-	return b
-}
-
-func decodeConfig(b []byte) (launchConfig, error) {
-	var c launchConfig
-	bad := func(what string) (launchConfig, error) {
-		return launchConfig{}, fmt.Errorf("configuration of %d bytes: %s", len(b), what)
-	}
-	if len(b) < 24 {
-		return bad("short header")
-	}
-	c.marker = binary.LittleEndian.Uint64(b)
-	c.flags = binary.LittleEndian.Uint32(b[8:])
-	np := uint64(binary.LittleEndian.Uint32(b[12:]))
-	ne := uint64(binary.LittleEndian.Uint32(b[16:]))
-	ni := uint64(binary.LittleEndian.Uint32(b[20:]))
-	r := b[24:]
-	if uint64(len(r)) < np+8*ni {
-		return bad("short body")
-	}
-	c.path = string(r[:np])
-	r = r[np:]
-	c.env = make([]string, 0, min(ne, uint64(len(r))/4))
-	for range ne {
-		if len(r) < 4 {
-			return bad("short environment")
-		}
-		n := uint64(binary.LittleEndian.Uint32(r))
-		if uint64(len(r)-4) < n {
-			return bad("short environment entry")
-		}
-		c.env = append(c.env, string(r[4:4+n]))
-		r = r[4+n:]
-	}
-	if uint64(len(r)) != 8*ni {
-		return bad("program length")
-	}
-	c.prog = make([]bpf.RawInstruction, ni)
-	for i := range c.prog {
-		c.prog[i] = bpf.RawInstruction{
-			Op: binary.LittleEndian.Uint16(r),
-			Jt: r[2],
-			Jf: r[3],
-			K:  binary.LittleEndian.Uint32(r[4:]),
-		}
-		r = r[8:]
-	}
-	return c, nil
-}
-
-func encodeError(op string, errno syscall.Errno, detail string) []byte {
-	b := []byte{msgError}
-	b = binary.LittleEndian.AppendUint32(b, uint32(errno))
-	b = append(b, op...)
-	b = append(b, 0)
-	return append(b, detail...)
-}
-
-func decodeError(b []byte) error {
-	if len(b) < 5 {
-		return fmt.Errorf("short message from the launcher (%d bytes)", len(b))
-	}
-	e := &launcherError{errno: syscall.Errno(binary.LittleEndian.Uint32(b[1:]))}
-	rest := string(b[5:])
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == 0 {
-			e.op, e.detail = rest[:i], rest[i+1:]
-			return e
-		}
-	}
-	e.op = rest
-	return e
-}
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -92,6 +93,41 @@ var startTargets = map[string]func(args []string) int{
 		fmt.Println("EXTRA=" + string(b))
 		return 0
 	},
+	// fd-signalled N INO DEV: on one locked thread, with SIGUSR1 handled
+	// (SA_RESTART, as Go installs every handler), N times getppid returns
+	// a file descriptor that must be the file INO on DEV, which is then
+	// closed. At the end every fd still open on that file is an orphan:
+	// installed by the supervisor, never returned. Prints "wrong W
+	// orphans O".
+	"fd-signalled": func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		ino, _ := strconv.ParseUint(args[1], 10, 64)
+		dev, _ := strconv.ParseUint(args[2], 10, 64)
+		signal.Notify(make(chan os.Signal, 1), unix.SIGUSR1)
+		runtime.LockOSThread()
+		isFile := func(fd int) bool {
+			var st unix.Stat_t
+			return unix.Fstat(fd, &st) == nil && st.Ino == ino && st.Dev == dev
+		}
+		wrong := 0
+		for range n {
+			r, _, e := unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+			if e != 0 || !isFile(int(r)) {
+				wrong++
+				continue // never close what is not ours
+			}
+			unix.Close(int(r))
+		}
+		ents, _ := os.ReadDir("/proc/self/fd")
+		orphans := 0
+		for _, e := range ents {
+			if fd, err := strconv.Atoi(e.Name()); err == nil && isFile(fd) {
+				orphans++
+			}
+		}
+		fmt.Printf("wrong %d orphans %d\n", wrong, orphans)
+		return 0
+	},
 	// exit N
 	"exit": func(args []string) int {
 		n, _ := strconv.Atoi(args[0])
@@ -132,6 +168,10 @@ func init() {
 			fmt.Printf("Start: %v, want EBUSY\n", err)
 			return 1
 		}
+		if strings.Count(err.Error(), "seccompstream: ") != 1 {
+			fmt.Printf("Start: %v: want the package prefix once\n", err)
+			return 1
+		}
 		if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); err != unix.ECHILD {
 			fmt.Printf("a child is left: wait4: %v\n", err)
 			return 1
@@ -143,7 +183,7 @@ func init() {
 
 // goTarget returns a command that runs startTargets[name] in a copy of the
 // test binary.
-func goTarget(t *testing.T, name string, args ...string) *exec.Cmd {
+func goTarget(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -167,7 +207,7 @@ func (p *started) wait() error { <-p.waited; return p.err }
 
 // startCmd starts cmd under f with Start, reaps it in the background (as
 // Start's documentation asks) and cleans up at the end of the test.
-func startCmd(t *testing.T, cmd *exec.Cmd, f *filter.Filter) *started {
+func startCmd(t testing.TB, cmd *exec.Cmd, f *filter.Filter, opts ...seccompstream.Option) *started {
 	t.Helper()
 	p := &started{cmd: cmd, waited: make(chan struct{})}
 	if cmd.Stdout == nil {
@@ -175,7 +215,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, f *filter.Filter) *started {
 		cmd.Stdout = p.out
 		cmd.Stderr = p.out
 	}
-	s, err := seccompstream.Start(cmd, f)
+	s, err := seccompstream.Start(cmd, f, opts...)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -211,7 +251,7 @@ func serveStart(t *testing.T, s *seccompstream.Stream, answer func(*seccompstrea
 	return seen
 }
 
-func notifyFilter(t *testing.T, def filter.Action, names ...string) *filter.Filter {
+func notifyFilter(t testing.TB, def filter.Action, names ...string) *filter.Filter {
 	t.Helper()
 	f := filter.New(def)
 	if len(names) > 0 {
@@ -492,18 +532,13 @@ func TestStartDescendants(t *testing.T) {
 // A Go target with many threads, with and without WAIT_KILLABLE_RECV:
 // every call is answered correctly.
 func TestStartGoThreads(t *testing.T) {
-	feat, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, killable := range []bool{true, false} {
 		t.Run(fmt.Sprintf("waitkillable=%v", killable), func(t *testing.T) {
-			if killable && !feat.WaitKillableRecv {
-				t.Skip("WAIT_KILLABLE_RECV needs Linux 5.19")
+			if killable {
+				sectest.RequireKernel(t, sectest.WaitKillableRecv)
 			}
-			defer seccompstream.SetStartWaitKillable(killable)()
 			n := sectest.Scale(2000)
-			p := startCmd(t, goTarget(t, "threads", "4", strconv.Itoa(n)), notifyFilter(t, filter.Allow, "getppid"))
+			p := startCmd(t, goTarget(t, "threads", "4", strconv.Itoa(n)), notifyFilter(t, filter.Allow, "getppid"), seccompstream.WithWaitKillableRecv(killable))
 			seen := serveStart(t, p.s, func(n *seccompstream.Notification) seccompstream.Response {
 				return seccompstream.Return(int64(n.Args[0] * 3))
 			})
@@ -707,15 +742,14 @@ func TestStartWithOptions(t *testing.T) {
 	if err := f.Add(filter.Notify, "getppid"); err != nil {
 		t.Fatal(err)
 	}
-	feat, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command("/bin/true")
 	s, err := seccompstream.Start(cmd, f, seccompstream.WithSyncWakeup(), seccompstream.WithDedicatedThread())
-	if !feat.SyncWakeup {
+	if !sectest.HaveKernel(t, sectest.SyncWakeUp) {
 		if !errors.Is(err, seccompstream.ErrNotSupported) {
 			t.Fatalf("Start with WithSyncWakeup on a kernel without it: %v", err)
+		}
+		if strings.Count(err.Error(), "seccompstream: ") != 1 {
+			t.Errorf("Start: %v: want the package prefix once", err)
 		}
 		if cmd.Process != nil {
 			if _, err := os.FindProcess(cmd.Process.Pid); err == nil && unix.Kill(cmd.Process.Pid, 0) == nil {
@@ -737,5 +771,128 @@ func TestStartWithOptions(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStartRespondFDSignalledTarget answers every call of a Go target with
+// RespondFD while its calling thread gets a storm of SIGUSR1 (handled,
+// SA_RESTART), with and without WAIT_KILLABLE_RECV. Every descriptor the
+// target gets back must be the right file. With WAIT_KILLABLE_RECV no
+// descriptor may be orphaned (installed, then the answer lost because the
+// call was interrupted between ADDFD and SEND); without it some are, and
+// the test reports how many: that figure is quoted in RespondFD's
+// documentation (set SECCOMPSTREAM_ORPHAN_CALLS for a longer run).
+func TestStartRespondFDSignalledTarget(t *testing.T) {
+	requireAddFD(t)
+	calls := sectest.Scale(5000)
+	if v := os.Getenv("SECCOMPSTREAM_ORPHAN_CALLS"); v != "" {
+		var err error
+		if calls, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("SECCOMPSTREAM_ORPHAN_CALLS=%q: %v", v, err)
+		}
+	}
+	memfd := newMemfd(t)
+	var st unix.Stat_t
+	if err := unix.Fstat(memfd, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, killable := range []bool{true, false} {
+		t.Run(fmt.Sprintf("waitkillable=%v", killable), func(t *testing.T) {
+			if killable {
+				sectest.RequireKernel(t, sectest.WaitKillableRecv)
+			}
+			cmd := goTarget(t, "fd-signalled", strconv.Itoa(calls), strconv.FormatUint(st.Ino, 10), strconv.FormatUint(st.Dev, 10))
+			p := startCmd(t, cmd, notifyFilter(t, filter.Allow, "getppid"), seccompstream.WithWaitKillableRecv(killable))
+
+			// The storm starts with the first notification, aimed at the
+			// thread that makes the calls, and ends with the stream.
+			tid := make(chan int, 1)
+			done := make(chan struct{})
+			var signals int
+			var storm time.Duration
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var target int
+				select {
+				case target = <-tid:
+				case <-done:
+					return
+				}
+				start := time.Now()
+				defer func() { storm = time.Since(start) }()
+				pause := unix.NsecToTimespec(int64(100 * time.Microsecond))
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					if unix.Tgkill(cmd.Process.Pid, target, unix.SIGUSR1) != nil {
+						return // the target is gone
+					}
+					signals++
+					_ = unix.Nanosleep(&pause, nil)
+				}
+			}()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			answered, gone := 0, 0
+			for n, err := range p.s.All(ctx) {
+				if err != nil {
+					t.Fatalf("Receive: %v", err)
+				}
+				if answered+gone == 0 {
+					tid <- n.PID
+				}
+				switch _, err := p.s.RespondFD(n, memfd); {
+				case err == nil:
+					answered++
+				case errors.Is(err, seccompstream.ErrGone):
+					gone++
+				default:
+					t.Fatalf("RespondFD: %v", err)
+				}
+			}
+			close(done)
+			wg.Wait()
+			if err := p.wait(); err != nil {
+				t.Fatalf("target: %v; output:\n%s", err, p.out)
+			}
+			var wrong, orphans int
+			if _, err := fmt.Sscanf(p.out.String(), "wrong %d orphans %d", &wrong, &orphans); err != nil {
+				t.Fatalf("target output %q: %v", p.out, err)
+			}
+			rate := float64(signals) / max(storm.Seconds(), 1e-9)
+			t.Logf("%d calls, %d answered, %d gone, %d signals (%.0f/s): %d wrong, %d orphaned fds (%.2f%% of calls)",
+				calls, answered, gone, signals, rate, wrong, orphans, 100*float64(orphans)/float64(calls))
+			if wrong != 0 {
+				t.Errorf("%d wrong answers", wrong)
+			}
+			if answered < calls {
+				t.Errorf("%d answers for %d calls", answered, calls)
+			}
+			if killable && orphans != 0 {
+				t.Errorf("%d orphaned fds with WAIT_KILLABLE_RECV", orphans)
+			}
+		})
+	}
+}
+
+// A configuration too large for the launcher is refused before anything
+// starts, naming the limit.
+func TestStartConfigTooLarge(t *testing.T) {
+	cmd := exec.Command("/bin/true")
+	cmd.Env = []string{"BIG=" + strings.Repeat("x", 200<<10)}
+	s, err := seccompstream.Start(cmd, filter.New(filter.Allow))
+	if err == nil {
+		s.Close()
+		cmd.Wait()
+		t.Fatal("Start succeeded with a 200 KiB environment")
+	}
+	if !strings.Contains(err.Error(), "more than the launcher takes") || cmd.Process != nil {
+		t.Fatalf("Start: %v (process %v)", err, cmd.Process)
 	}
 }

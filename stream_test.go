@@ -400,13 +400,10 @@ func TestNewRejectsNonListener(t *testing.T) {
 }
 
 func TestWithSyncWakeup(t *testing.T) {
-	f, err := seccompstream.KernelFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
+	have := sectest.HaveKernel(t, sectest.SyncWakeUp)
 	c := sectest.StartChild(t, sectest.Opts{Scenario: "getppid", Args: []string{"20"}, Notify: []string{"getppid"}})
 	s, err := seccompstream.New(c.Listener, seccompstream.WithSyncWakeup())
-	if !f.SyncWakeup {
+	if !have {
 		defer unix.Close(c.Listener)
 		if !errors.Is(err, seccompstream.ErrNotSupported) || !strings.Contains(err.Error(), "6.6") {
 			t.Fatalf("WithSyncWakeup on a kernel without it: %v", err)

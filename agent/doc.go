@@ -35,6 +35,7 @@
 // listener closed, and Serve returns; from then on the kernel fails the
 // containers' notified calls with ENOSYS, as it does when the agent dies.
 //
-// Policy and ParsePolicy decide calls by name from a small JSON file, per
-// container; "seccomp-stream agent --policy FILE" uses them.
+// PolicyHandler serves containers by a policy file (package policy: rules
+// by system call name, per container by id, annotations or metadata), as
+// "seccomp-stream agent --policy FILE" does.
 package agent

@@ -1,31 +1,26 @@
 package agent_test
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
+	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
+// A policy with a rule set for every container and one for some.
 const examplePolicy = `{
-  "default": "trace",
-  "syscalls": {"mkdir": "deny:EACCES", "mkdirat": "deny:EACCES", "unlink": "trace"},
+  "syscalls": {"mkdir": "deny:EACCES", "mkdirat": "deny:EACCES"},
   "containers": [
-    {
-      "match": {"annotations": {"org.example/sandbox": "strict"}},
-      "default": "deny",
-      "syscalls": {"unlink": "deny:EROFS"}
-    },
-    {
-      "match": {"id": "debug-*", "metadata": "trusted"},
-      "syscalls": {"mkdir": "allow", "mkdirat": "allow"}
-    }
+    {"match": {"annotations": {"org.example/sandbox": "strict"}}, "default": "deny"},
+    {"match": {"id": "debug-*", "metadata": "trusted"}, "syscalls": {"mkdirat": "allow"}}
   ]
 }`
 
@@ -36,84 +31,83 @@ func testContainer(id, metadata string, ann map[string]string) *agent.Container 
 	}}
 }
 
-func TestPolicy(t *testing.T) {
-	p, err := agent.ParsePolicy([]byte(examplePolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		c       *agent.Container
-		rule    int
-		syscall string
-		want    string
-	}{
-		{testContainer("web", "", nil), -1, "mkdir", "deny:EACCES"},
-		{testContainer("web", "", nil), -1, "unlink", "trace"},
-		{testContainer("web", "", nil), -1, "rmdir", "trace"},
-		{testContainer("s", "", map[string]string{"org.example/sandbox": "strict"}), 0, "unlink", "deny:EROFS"},
-		{testContainer("s", "", map[string]string{"org.example/sandbox": "strict"}), 0, "mkdir", "deny:EACCES"},
-		{testContainer("s", "", map[string]string{"org.example/sandbox": "strict"}), 0, "rmdir", "deny:EPERM"},
-		{testContainer("s", "", map[string]string{"org.example/sandbox": "loose"}), -1, "rmdir", "trace"},
-		{testContainer("debug-1", "trusted", nil), 1, "mkdir", "allow"},
-		{testContainer("debug-1", "trusted", nil), 1, "unlink", "trace"},
-		{testContainer("debug-1", "other", nil), -1, "mkdir", "deny:EACCES"},
-		{testContainer("prod-1", "trusted", nil), -1, "mkdir", "deny:EACCES"},
-	} {
-		r := p.For(tc.c)
-		a := r.Action(tc.syscall)
-		if r.Rule != tc.rule || a.String() != tc.want {
-			t.Errorf("container %q %v: %s -> rule %d %v, want rule %d %s", tc.c.ID(), tc.c.Annotations(), tc.syscall, r.Rule, a, tc.rule, tc.want)
-		}
-	}
-
-	// Responses and logging follow the action.
-	deny, _ := agent.ParseAction("deny:13")
-	if deny.Response().Errno() != unix.EACCES || !deny.Logged() {
-		t.Errorf("deny:13 -> %v, logged %v", deny.Response(), deny.Logged())
-	}
-	if !agent.Allow.Response().IsContinue() || agent.Allow.Logged() {
-		t.Error("allow must continue unlogged")
-	}
-	if !agent.Trace.Response().IsContinue() || !agent.Trace.Logged() {
-		t.Error("trace must continue, logged")
-	}
-	// "*" requires the key only; an empty policy traces everything.
-	p, err = agent.ParsePolicy([]byte(`{"containers":[{"match":{"annotations":{"k":"*"}},"default":"allow"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := p.For(testContainer("x", "", map[string]string{"k": "v"})).Action("mkdir"); a != agent.Allow {
-		t.Errorf("annotation wildcard: %v", a)
-	}
-	if a := p.For(testContainer("x", "", nil)).Action("mkdir"); a != agent.Trace {
-		t.Errorf("default of an empty policy: %v", a)
+func TestContainerSubject(t *testing.T) {
+	ann := map[string]string{"k": "v"}
+	s := testContainer("web", "meta", ann).Subject()
+	if s.ID != "web" || s.Metadata != "meta" || s.Annotations["k"] != "v" {
+		t.Errorf("Subject() = %+v", s)
 	}
 }
 
-func TestPolicyBad(t *testing.T) {
-	for _, tc := range []struct{ data, text string }{
-		{`{"syscalls":{"mkdri":"deny"}}`, `syscalls: unknown system call "mkdri"`},
-		{`{"syscalls":{"mkdir":"refuse"}}`, `syscalls.mkdir: agent: unknown action "refuse"`},
-		{`{"syscalls":{"mkdir":"deny:ENOPE"}}`, `unknown errno "ENOPE"`},
-		{`{"syscalls":{"mkdir":"deny:5000"}}`, `out of range`},
-		{`{"syscalls":{"mkdir":"allow:EPERM"}}`, `takes no argument`},
-		{`{"default":"nope"}`, `default: agent: unknown action`},
-		{`{"syscall":{}}`, `unknown field "syscall"`},
-		{`{"containers":[{"match":{"ids":"x"}}]}`, `unknown field "ids"`},
-		{`{"containers":[{"match":{"id":"["}}]}`, `containers[0].match.id "["`},
-		{`{"containers":[{},{"syscalls":{"x":"deny"}}]}`, `containers[1].syscalls: unknown system call "x"`},
-		{`{"containers":[{"default":"deny:"}]}`, `containers[0].default`},
-		{`{} {}`, `data after the JSON object`},
-		{`{"syscalls":`, `unexpected EOF`},
-		{`[]`, `cannot unmarshal array`},
+// TestPolicyHandler: each container gets the rule set its match selects,
+// routed by name on every ABI, and shown calls name their container.
+func TestPolicyHandler(t *testing.T) {
+	p, err := policy.Parse([]byte(examplePolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	newHandler, err := agent.PolicyHandler(p, func(c *agent.Container, n *seccompstream.Notification, r seccompstream.Response) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, c.ID()+" "+n.SyscallName()+" "+r.String())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(c *agent.Container, arch uint32, name string) seccompstream.Response {
+		t.Helper()
+		nr, ok := sysnames.Number(arch, name)
+		if !ok {
+			t.Fatalf("no %s on %s", name, sysnames.ArchName(arch))
+		}
+		h := newHandler(c)
+		if h == nil {
+			t.Fatalf("container %s refused", c.ID())
+		}
+		return h.ServeNotification(context.Background(), &seccompstream.Notification{Arch: arch, Syscall: nr})
+	}
+	native := sysnames.Native()
+	strict := testContainer("s", "", map[string]string{"org.example/sandbox": "strict"})
+	debug := testContainer("debug-1", "trusted", nil)
+	web := testContainer("web", "", nil)
+	for _, tc := range []struct {
+		c    *agent.Container
+		name string
+		want seccompstream.Response
+	}{
+		{web, "mkdirat", seccompstream.Errno(unix.EACCES)},
+		{web, "unlinkat", seccompstream.Continue()},
+		{strict, "unlinkat", seccompstream.Errno(unix.EPERM)},
+		{debug, "mkdirat", seccompstream.Continue()},
 	} {
-		_, err := agent.ParsePolicy([]byte(tc.data))
-		if err == nil || !strings.Contains(err.Error(), tc.text) {
-			t.Errorf("ParsePolicy(%s): %v, want an error containing %q", tc.data, err, tc.text)
+		if got := call(tc.c, native, tc.name); got != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.c.ID(), tc.name, got, tc.want)
 		}
 	}
-	_, err := agent.LoadPolicy(filepath.Join(t.TempDir(), "missing.json"))
-	if !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("LoadPolicy of a missing file: %v", err)
+	for _, arch := range policy.ABIs()[1:] {
+		// The same names decide the calls of the other ABIs.
+		if got := call(web, arch, "mkdir"); got != seccompstream.Errno(unix.EACCES) {
+			t.Errorf("web %s mkdir: %v", sysnames.ArchName(arch), got)
+		}
+	}
+	mu.Lock()
+	got := strings.Join(lines, "\n")
+	mu.Unlock()
+	for _, want := range []string{"web mkdirat errno EACCES", "web unlinkat continue", "s unlinkat errno EPERM"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("shown calls lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "debug-1") {
+		t.Errorf("an allowed call was shown:\n%s", got)
+	}
+
+	bad := &policy.Policy{Rules: policy.Rules{Syscalls: map[string]policy.Action{"mkdri": policy.Trace}}}
+	if _, err := agent.PolicyHandler(bad, nil); err == nil || !strings.Contains(err.Error(), `"mkdri"`) {
+		t.Errorf("PolicyHandler of a bad policy: %v", err)
 	}
 }

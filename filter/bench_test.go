@@ -7,7 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
-	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/filter/oci"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
@@ -43,7 +45,13 @@ var benchSets = []struct {
 	{"5rules", func(tb testing.TB) *filter.Filter { return benchFilter(tb, 5) }},
 	{"100rules", func(tb testing.TB) *filter.Filter { return benchFilter(tb, 100) }},
 	{"allsyscalls", func(tb testing.TB) *filter.Filter { return benchFilter(tb, -1) }},
-	{"docker", func(tb testing.TB) *filter.Filter { return loadOCI(tb, dockerProfile(tb)) }},
+	{"docker", func(tb testing.TB) *filter.Filter {
+		f, err := oci.FromSpec(ocitest.Seccomp(tb, ocitest.DockerProfile(tb)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return f
+	}},
 }
 
 // BenchmarkAllowedSyscall measures one allowed system call (getppid) with
@@ -53,7 +61,7 @@ func BenchmarkAllowedSyscall(b *testing.B) {
 	requireSeccomp(b)
 	run := func(b *testing.B, f *filter.Filter) {
 		var err error
-		kernel.OnThrowawayThread(func() {
+		nsthread.Run(func() {
 			if f != nil {
 				if _, err = f.Install(); err != nil {
 					return
@@ -91,7 +99,7 @@ func BenchmarkInstall(b *testing.B) {
 			var insns int
 			for range b.N {
 				var err error
-				kernel.OnThrowawayThread(func() {
+				nsthread.Run(func() {
 					t0 := time.Now()
 					prog, aerr := f.Assemble()
 					t1 := time.Now()

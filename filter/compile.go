@@ -7,17 +7,9 @@ import (
 	"slices"
 
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/cbpf"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
-	"github.com/seccompstream/seccompstream/internal/unotify"
-)
-
-// Offsets in struct seccomp_data.
-const (
-	offNr   = 0
-	offArch = 4
-	offArgs = 16
 )
 
 // callRules is what the filter says about one call number on one arch.
@@ -45,7 +37,7 @@ type segment struct {
 // the number of distinct decisions, not with the number of rules, and the
 // path of any call has about log2(ranges) jumps. Calls with identical
 // conditional rules share their code. On x86_64, an unconditional rule
-// for every call (385), with neighbours' actions differing, takes about 420
+// for every call (385), with neighbours' actions differing, takes about 410
 // instructions; a distinct 64-bit argument condition on every call about
 // 2,000. The kernel's limit is 4096.
 func (f *Filter) Assemble() ([]bpf.RawInstruction, error) {
@@ -54,31 +46,35 @@ func (f *Filter) Assemble() ([]bpf.RawInstruction, error) {
 	}
 	native := f.arches[0]
 	le := isLE(native)
-	var a asm
-	a.ld(offArch)
-	blocks := make([]label, len(f.arches))
+	var a cbpf.Assembler
+	a.LoadAbs(cbpf.OffArch)
+	blocks := make([]cbpf.Label, len(f.arches))
 	for i, arch := range f.arches {
-		blocks[i] = a.newLabel()
-		a.jmp(unix.BPF_JEQ, arch, blocks[i], 0)
+		blocks[i] = a.NewLabel()
+		a.JumpIf(bpf.JumpEqual, arch, blocks[i], cbpf.Next)
 	}
-	a.ret(f.mismatch)
+	a.Ret(uint32(f.mismatch))
 	for i, arch := range f.arches {
-		a.bind(blocks[i])
-		a.ld(offNr)
+		a.Bind(blocks[i])
+		a.LoadAbs(cbpf.OffNr)
 		if arch == auditArchX86_64 {
 			// x32: the call number carries __X32_SYSCALL_BIT. Refuse every
 			// number from there up except -1 (which the kernel and ptrace
 			// use for "no call", as libseccomp does).
-			tree := a.newLabel()
-			a.jmp(unix.BPF_JGE, sysnames.X32Bit, 0, tree)
-			a.jmp(unix.BPF_JEQ, 0xffffffff, tree, 0)
-			a.ret(f.mismatch)
-			a.bind(tree)
+			tree := a.NewLabel()
+			a.JumpIf(bpf.JumpGreaterOrEqual, sysnames.X32Bit, cbpf.Next, tree)
+			a.JumpIf(bpf.JumpEqual, 0xffffffff, tree, cbpf.Next)
+			a.Ret(uint32(f.mismatch))
+			a.Bind(tree)
 		}
 		e := emitter{a: &a, le: le, wide: is64(arch)}
 		e.arch(f.segments(arch))
 	}
-	return a.link()
+	prog, err := a.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
+	}
+	return prog, nil
 }
 
 // segments lists the decisions for arch as ranges covering all numbers.
@@ -182,28 +178,29 @@ func (s segment) same(t segment) bool {
 // condition then costs its comparisons and nothing more, and a range with
 // a plain action costs no instruction of its own.
 type emitter struct {
-	a        *asm
+	a        *cbpf.Assembler
 	le, wide bool
-	shared   map[string]label // blocks used by several ranges
-	blocks   []*callRules     // shared blocks, in order of first use
-	island   map[Action]label // rets not placed yet
-	order    []Action         // island's actions, in order of first use
-	since    int              // items emitted since the last island
+	shared   map[string]cbpf.Label // blocks used by several ranges
+	blocks   []*callRules          // shared blocks, in order of first use
+	island   map[Action]cbpf.Label // rets not placed yet
+	order    []Action              // island's actions, in order of first use
+	since    int                   // a.Len() when the last island was placed
 }
 
-// islandSpan is how many items may go by before the island is placed, so
-// that jumps to it stay short (conditional jumps reach 255 instructions).
+// islandSpan is how many instructions may go by before the island is
+// placed, so that jumps to it stay short (conditional jumps reach 255
+// instructions; farther ones cost a trampoline).
 const islandSpan = 160
 
 // ret returns the label of a "ret act" in the current island.
-func (e *emitter) ret(act Action) label {
+func (e *emitter) ret(act Action) cbpf.Label {
 	if l, ok := e.island[act]; ok {
 		return l
 	}
 	if e.island == nil {
-		e.island = make(map[Action]label)
+		e.island = make(map[Action]cbpf.Label)
 	}
-	l := e.a.newLabel()
+	l := e.a.NewLabel()
 	e.island[act] = l
 	e.order = append(e.order, act)
 	return l
@@ -212,19 +209,19 @@ func (e *emitter) ret(act Action) label {
 // flush places the current island.
 func (e *emitter) flush() {
 	for _, act := range e.order {
-		e.a.bind(e.island[act])
-		e.a.ret(act)
+		e.a.Bind(e.island[act])
+		e.a.Ret(uint32(act))
 	}
 	clear(e.island)
 	e.order = e.order[:0]
-	e.since = len(e.a.items)
+	e.since = e.a.Len()
 }
 
 // arch emits the lookup of the call number (in A) for one arch: a binary
 // search over segs, then the blocks that several ranges share.
 func (e *emitter) arch(segs []segment) {
 	if len(segs) == 1 && segs[0].call == nil {
-		e.a.ret(segs[0].action) // no rule for this arch
+		e.a.Ret(uint32(segs[0].action)) // no rule for this arch
 		return
 	}
 	uses := make(map[string]int)
@@ -233,19 +230,19 @@ func (e *emitter) arch(segs []segment) {
 			uses[s.call.key]++
 		}
 	}
-	e.shared = make(map[string]label)
+	e.shared = make(map[string]cbpf.Label)
 	for _, s := range segs {
 		if s.call != nil && uses[s.call.key] > 1 {
 			if _, ok := e.shared[s.call.key]; !ok {
-				e.shared[s.call.key] = e.a.newLabel()
+				e.shared[s.call.key] = e.a.NewLabel()
 				e.blocks = append(e.blocks, s.call)
 			}
 		}
 	}
-	e.since = len(e.a.items)
+	e.since = e.a.Len()
 	e.tree(segs)
 	for _, c := range e.blocks {
-		e.a.bind(e.shared[c.key])
+		e.a.Bind(e.shared[c.key])
 		e.callBlock(c)
 		e.flushIfLong()
 	}
@@ -253,24 +250,24 @@ func (e *emitter) arch(segs []segment) {
 }
 
 func (e *emitter) flushIfLong() {
-	if len(e.a.items)-e.since >= islandSpan {
+	if e.a.Len()-e.since >= islandSpan {
 		e.flush()
 	}
 }
 
 // target returns where the code for segs lives when it is not emitted in
 // place: the island's ret for a plain range, the shared block of a call.
-// It returns 0 when segs' code must be emitted in place.
-func (e *emitter) target(segs []segment) label {
+// It returns cbpf.Next when segs' code must be emitted in place.
+func (e *emitter) target(segs []segment) cbpf.Label {
 	if len(segs) != 1 {
-		return 0
+		return cbpf.Next
 	}
 	if s := segs[0]; s.call == nil {
 		return e.ret(s.action)
 	} else if l, ok := e.shared[s.call.key]; ok {
 		return l
 	}
-	return 0
+	return cbpf.Next
 }
 
 // tree emits a binary search over segs (more than one, or a call block);
@@ -284,16 +281,16 @@ func (e *emitter) tree(segs []segment) {
 	left, right := segs[:mid], segs[mid:]
 	lt, rt := e.target(left), e.target(right)
 	rl := rt
-	if rl == 0 {
-		rl = e.a.newLabel()
+	if rl == cbpf.Next {
+		rl = e.a.NewLabel()
 	}
-	e.a.jmp(unix.BPF_JGE, right[0].lo, rl, lt)
-	if lt == 0 {
+	e.a.JumpIf(bpf.JumpGreaterOrEqual, right[0].lo, rl, lt)
+	if lt == cbpf.Next {
 		e.tree(left)
 		e.flushIfLong()
 	}
-	if rt == 0 {
-		e.a.bind(rl)
+	if rt == cbpf.Next {
+		e.a.Bind(rl)
 		e.tree(right)
 		e.flushIfLong()
 	}
@@ -303,88 +300,95 @@ func (e *emitter) tree(segs []segment) {
 // whose conditions all hold decides, else the fallback.
 func (e *emitter) callBlock(c *callRules) {
 	for i, r := range c.rules {
-		var next label
+		var next cbpf.Label
 		if i == len(c.rules)-1 {
 			next = e.ret(c.fallback)
 		} else {
-			next = e.a.newLabel()
+			next = e.a.NewLabel()
 		}
 		for j, cond := range r.conds {
-			var pass label // 0: go on with the next condition
+			pass := cbpf.Next // go on with the next condition
 			if j == len(r.conds)-1 {
 				pass = e.ret(r.action)
 			}
-			e.a.cond(cond, e.le, e.wide, pass, next)
+			e.cond(cond, pass, next)
 		}
 		if i < len(c.rules)-1 {
-			e.a.bind(next)
+			e.a.Bind(next)
 		}
 	}
 }
 
-// cond emits code that jumps to pass (or goes on, if pass is 0) when c
-// holds and jumps to fail otherwise. wide: compare both 32-bit halves
-// (64-bit ABIs); le: the kernel's byte order.
-func (a *asm) cond(c Cond, le, wide bool, pass, fail label) {
-	lo := uint32(offArgs + 8*c.arg)
+// cond emits code that jumps to pass (or goes on, if pass is cbpf.Next)
+// when c holds and jumps to fail otherwise. On 64-bit ABIs (e.wide) it
+// compares both 32-bit halves, found by the kernel's byte order (e.le).
+func (e *emitter) cond(c Cond, pass, fail cbpf.Label) {
+	a := e.a
+	lo := uint32(cbpf.OffArgs + 8*c.arg)
 	hi := lo + 4
-	if !le {
+	if !e.le {
 		lo, hi = hi, lo
 	}
 	vlo, vhi := uint32(c.val), uint32(c.val>>32)
 	mlo, mhi := uint32(c.mask), uint32(c.mask>>32)
-	if pass == 0 {
-		pass = a.newLabel()
-		defer a.bind(pass)
+	if pass == cbpf.Next {
+		pass = a.NewLabel()
+		defer a.Bind(pass)
 	}
+	const (
+		eq = bpf.JumpEqual
+		gt = bpf.JumpGreaterThan
+		ge = bpf.JumpGreaterOrEqual
+	)
+	next := cbpf.Next
 	switch c.op {
 	case opEq:
-		if wide {
-			a.ld(hi)
-			a.jmp(unix.BPF_JEQ, vhi, 0, fail)
+		if e.wide {
+			a.LoadAbs(hi)
+			a.JumpIf(eq, vhi, next, fail)
 		}
-		a.ld(lo)
-		a.jmp(unix.BPF_JEQ, vlo, pass, fail)
+		a.LoadAbs(lo)
+		a.JumpIf(eq, vlo, pass, fail)
 	case opNe:
-		if wide {
-			a.ld(hi)
-			a.jmp(unix.BPF_JEQ, vhi, 0, pass)
+		if e.wide {
+			a.LoadAbs(hi)
+			a.JumpIf(eq, vhi, next, pass)
 		}
-		a.ld(lo)
-		a.jmp(unix.BPF_JEQ, vlo, fail, pass)
+		a.LoadAbs(lo)
+		a.JumpIf(eq, vlo, fail, pass)
 	case opGt, opGe: // hi > vhi || hi == vhi && lo >(=) vlo
-		if wide {
-			a.ld(hi)
-			a.jmp(unix.BPF_JGT, vhi, pass, 0)
-			a.jmp(unix.BPF_JEQ, vhi, 0, fail)
+		if e.wide {
+			a.LoadAbs(hi)
+			a.JumpIf(gt, vhi, pass, next)
+			a.JumpIf(eq, vhi, next, fail)
 		}
-		a.ld(lo)
+		a.LoadAbs(lo)
 		if c.op == opGt {
-			a.jmp(unix.BPF_JGT, vlo, pass, fail)
+			a.JumpIf(gt, vlo, pass, fail)
 		} else {
-			a.jmp(unix.BPF_JGE, vlo, pass, fail)
+			a.JumpIf(ge, vlo, pass, fail)
 		}
 	case opLt, opLe: // not Ge, not Gt
-		if wide {
-			a.ld(hi)
-			a.jmp(unix.BPF_JGT, vhi, fail, 0)
-			a.jmp(unix.BPF_JEQ, vhi, 0, pass)
+		if e.wide {
+			a.LoadAbs(hi)
+			a.JumpIf(gt, vhi, fail, next)
+			a.JumpIf(eq, vhi, next, pass)
 		}
-		a.ld(lo)
+		a.LoadAbs(lo)
 		if c.op == opLt {
-			a.jmp(unix.BPF_JGE, vlo, fail, pass)
+			a.JumpIf(ge, vlo, fail, pass)
 		} else {
-			a.jmp(unix.BPF_JGT, vlo, fail, pass)
+			a.JumpIf(gt, vlo, fail, pass)
 		}
 	case opMaskedEq:
-		if wide {
-			a.ld(hi)
-			a.and(mhi)
-			a.jmp(unix.BPF_JEQ, vhi, 0, fail)
+		if e.wide {
+			a.LoadAbs(hi)
+			a.And(mhi)
+			a.JumpIf(eq, vhi, next, fail)
 		}
-		a.ld(lo)
-		a.and(mlo)
-		a.jmp(unix.BPF_JEQ, vlo, pass, fail)
+		a.LoadAbs(lo)
+		a.And(mlo)
+		a.JumpIf(eq, vlo, pass, fail)
 	default:
 		panic(fmt.Sprintf("filter: invalid condition %v", c))
 	}
@@ -403,13 +407,7 @@ func (f *Filter) MarshalBinary() ([]byte, error) {
 	if isLE(f.arches[0]) {
 		bo = binary.LittleEndian
 	}
-	b := make([]byte, 0, 8*len(prog))
-	for _, ins := range prog {
-		b = bo.AppendUint16(b, ins.Op)
-		b = append(b, ins.Jt, ins.Jf)
-		b = bo.AppendUint32(b, ins.K)
-	}
-	return b, nil
+	return cbpf.Marshal(prog, bo), nil
 }
 
 // UnmarshalProgram decodes a program written by MarshalBinary on this
@@ -417,27 +415,9 @@ func (f *Filter) MarshalBinary() ([]byte, error) {
 // InstallProgram, e.g. in a child process that gets the program from its
 // parent.
 func UnmarshalProgram(b []byte) ([]bpf.RawInstruction, error) {
-	if len(b) == 0 || len(b)%8 != 0 || len(b)/8 > maxInsns {
-		return nil, fmt.Errorf("filter: %d bytes are not a program (want 8 per instruction, 1..%d instructions)", len(b), maxInsns)
-	}
-	prog := make([]bpf.RawInstruction, len(b)/8)
-	for i := range prog {
-		c := b[8*i:]
-		prog[i] = bpf.RawInstruction{
-			Op: binary.NativeEndian.Uint16(c),
-			Jt: c[2],
-			Jf: c[3],
-			K:  binary.NativeEndian.Uint32(c[4:]),
-		}
+	prog, err := cbpf.Unmarshal(b, binary.NativeEndian)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
 	}
 	return prog, nil
-}
-
-// sockFilters converts a program to the kernel's struct sock_filter.
-func sockFilters(prog []bpf.RawInstruction) []unotify.SockFilter {
-	sf := make([]unotify.SockFilter, len(prog))
-	for i, ins := range prog {
-		sf[i] = unotify.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
-	}
-	return sf
 }

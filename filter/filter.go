@@ -1,8 +1,8 @@
 // Package filter builds seccomp BPF programs in pure Go: rules map system
 // calls, by name and optionally by argument values, to actions, behind a
 // check of the calling ABI. It installs them on the calling thread, with a
-// user-notification listener if asked, and loads OCI (Docker, Podman)
-// seccomp profiles.
+// user-notification listener if asked. Package filter/oci loads OCI
+// (Docker, Podman) seccomp profiles into a Filter.
 //
 //	f := filter.New(filter.Allow)
 //	f.Add(filter.Notify, "openat", "connect")
@@ -269,10 +269,7 @@ func (f *Filter) validate() error {
 	return nil
 }
 
-// is64 reports whether arch is a 64-bit ABI (__AUDIT_ARCH_64BIT).
-func is64(arch uint32) bool { return arch&0x80000000 != 0 }
-
-// isLE reports whether arch is little-endian (__AUDIT_ARCH_LE).
-func isLE(arch uint32) bool { return arch&0x40000000 != 0 }
+// is64 and isLE read the AUDIT_ARCH bits (defined once, in sysnames).
+var is64, isLE = sysnames.Is64, sysnames.IsLE
 
 const auditArchX86_64 = unix.AUDIT_ARCH_X86_64

@@ -36,17 +36,17 @@ type modelCond struct {
 func strength(a filter.Action) int32 { return int32(uint32(a) & unix.SECCOMP_RET_ACTION_FULL) }
 
 func (m *model) eval(d data) filter.Action {
-	if !slices.Contains(m.arches, d.arch) {
+	if !slices.Contains(m.arches, d.Arch) {
 		return m.mismatch
 	}
-	if d.arch == x86 && uint32(d.nr) >= sysnames.X32Bit && uint32(d.nr) != 0xffffffff {
+	if d.Arch == x86 && uint32(d.Nr) >= sysnames.X32Bit && uint32(d.Nr) != 0xffffffff {
 		return m.mismatch
 	}
-	name, ok := sysnames.Name(d.arch, d.nr)
+	name, ok := sysnames.Name(d.Arch, d.Nr)
 	if !ok {
 		return m.def
 	}
-	wide := d.arch&0x80000000 != 0
+	wide := d.Arch&0x80000000 != 0
 	trunc := func(v uint64) uint64 {
 		if wide {
 			return v
@@ -61,7 +61,7 @@ func (m *model) eval(d data) filter.Action {
 		}
 		all := true
 		for _, c := range r.conds {
-			a := trunc(d.args[c.arg])
+			a := trunc(d.Args[c.arg])
 			var holds bool
 			if c.op == len(ops) {
 				holds = a&trunc(c.mask) == trunc(c.v)
@@ -202,12 +202,12 @@ func FuzzFilter(f *testing.F) {
 		archs := []uint32{x86, unix.AUDIT_ARCH_I386, unix.AUDIT_ARCH_AARCH64}
 		for range 32 {
 			var d data
-			d.arch = archs[int(r.byte())%len(archs)]
+			d.Arch = archs[int(r.byte())%len(archs)]
 			var n int32
 			if c := r.byte(); c < 128 {
 				name := fuzzNames[int(c)%len(fuzzNames)]
 				var ok bool
-				if n, ok = sysnames.Number(d.arch, name); !ok {
+				if n, ok = sysnames.Number(d.Arch, name); !ok {
 					n = int32(r.u64())
 				}
 			} else {
@@ -219,9 +219,9 @@ func FuzzFilter(f *testing.F) {
 			case 1:
 				n = -1
 			}
-			d.nr = n
-			for i := range d.args {
-				d.args[i] = r.u64()
+			d.Nr = n
+			for i := range d.Args {
+				d.Args[i] = r.u64()
 			}
 			want := m.eval(d)
 			if got := v.run(t, d); got != want {

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/cbpf"
 	"github.com/seccompstream/seccompstream/internal/kernel"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 )
@@ -113,15 +114,15 @@ func InstallProgram(prog []bpf.RawInstruction, opts ...InstallOption) (int, erro
 	if listener && c.flags&unotify.FilterFlagTSync != 0 {
 		c.flags |= unotify.FilterFlagTSyncESRCH
 	}
-	if len(prog) == 0 || len(prog) > maxInsns {
-		return -1, fmt.Errorf("filter: program of %d instructions (want 1..%d)", len(prog), maxInsns)
+	if len(prog) == 0 || len(prog) > cbpf.MaxInstructions {
+		return -1, fmt.Errorf("filter: program of %d instructions (want 1..%d)", len(prog), cbpf.MaxInstructions)
 	}
 	if !c.nnpHandled {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return -1, fmt.Errorf("filter: prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 		}
 	}
-	r, err := unotify.SetModeFilter(sockFilters(prog), c.flags)
+	r, err := unotify.SetModeFilter(unotify.SockFilters(prog), c.flags)
 	if err != nil {
 		return -1, installError(c.flags, err, unotify.ProbeFilterFlag)
 	}

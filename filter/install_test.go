@@ -2,12 +2,12 @@ package filter_test
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 )
 
@@ -46,35 +46,29 @@ func TestInstallErrorNamesFlag(t *testing.T) {
 // a kernel that has them all (6.0 and later).
 func TestProbeFlags(t *testing.T) {
 	requireSeccomp(t)
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err != nil {
-		t.Fatal(err)
-	}
-	for _, flag := range []uintptr{
-		unotify.FilterFlagTSync, unotify.FilterFlagLog, unotify.FilterFlagSpecAllow,
-		unotify.FilterFlagNewListener, unotify.FilterFlagTSyncESRCH,
-		unotify.FilterFlagWaitKillableRecv | unotify.FilterFlagNewListener,
+	for _, fl := range []struct {
+		flag    uintptr
+		version string
+	}{
+		{unotify.FilterFlagTSync, "3.17"},
+		{unotify.FilterFlagLog, "4.14"},
+		{unotify.FilterFlagSpecAllow, "4.17"},
+		{unotify.FilterFlagNewListener, "5.0"},
+		{unotify.FilterFlagTSyncESRCH, "5.7"},
+		{unotify.FilterFlagWaitKillableRecv | unotify.FilterFlagNewListener, "5.19"},
 	} {
-		known, err := unotify.ProbeFilterFlag(flag)
+		known, err := unotify.ProbeFilterFlag(fl.flag)
 		if err != nil {
-			t.Fatalf("probe %#x: %v", flag, err)
+			t.Fatalf("probe %#x: %v", fl.flag, err)
 		}
 		if !known {
-			t.Logf("flag %#x unknown to kernel %s", flag, unix.ByteSliceToString(uts.Release[:]))
-			if kernelAtLeast(uts, 5, 19) {
-				t.Errorf("flag %#x unknown to kernel %s, which should have it", flag, unix.ByteSliceToString(uts.Release[:]))
+			t.Logf("flag %#x unknown to Linux %s", fl.flag, sectest.KernelRelease())
+			if at, err := sectest.KernelAtLeast(fl.version); err != nil || at {
+				t.Errorf("flag %#x unknown to Linux %s, which has it since %s (%v)", fl.flag, sectest.KernelRelease(), fl.version, err)
 			}
 		}
 	}
 	if known, _ := unotify.ProbeFilterFlag(1 << 30); known {
 		t.Error("a bogus flag probed as known")
 	}
-}
-
-func kernelAtLeast(uts unix.Utsname, major, minor int) bool {
-	var ma, mi int
-	if _, err := fmt.Sscanf(unix.ByteSliceToString(uts.Release[:]), "%d.%d", &ma, &mi); err != nil {
-		return false
-	}
-	return ma > major || ma == major && mi >= minor
 }

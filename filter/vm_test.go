@@ -10,57 +10,24 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // data is struct seccomp_data, as the kernel fills it in.
-type data struct {
-	nr   int32
-	arch uint32
-	args [6]uint64
-}
+type data = sectest.Data
 
-// vm runs a program in x/net/bpf's VM. The VM loads words big-endian
-// while the kernel loads them in its own byte order, so the packet stores
-// each 32-bit word of seccomp_data big-endian at the offset where the
-// kernel would find it.
-type vm struct {
-	v  *bpf.VM
-	le bool
-}
+// vm runs a program in x/net/bpf's VM (sectest.VM).
+type vm struct{ *sectest.VM }
 
 func newVM(t testing.TB, prog []bpf.RawInstruction, le bool) *vm {
 	t.Helper()
-	insns, ok := bpf.Disassemble(prog)
-	if !ok {
-		t.Fatalf("program has instructions x/net/bpf cannot decode")
-	}
-	v, err := bpf.NewVM(insns)
-	if err != nil {
-		t.Fatalf("bpf.NewVM: %v", err)
-	}
-	return &vm{v, le}
+	return &vm{sectest.NewVM(t, prog, le)}
 }
 
 func (m *vm) run(t testing.TB, d data) filter.Action {
 	t.Helper()
-	var b [64]byte
-	be := binary.BigEndian
-	be.PutUint32(b[0:], uint32(d.nr))
-	be.PutUint32(b[4:], d.arch)
-	for i, a := range d.args {
-		lo, hi := 16+8*i, 16+8*i+4
-		if !m.le {
-			lo, hi = hi, lo
-		}
-		be.PutUint32(b[lo:], uint32(a))
-		be.PutUint32(b[hi:], uint32(a>>32))
-	}
-	r, err := m.v.Run(b[:])
-	if err != nil {
-		t.Fatalf("VM: %v", err)
-	}
-	return filter.Action(uint32(r))
+	return filter.Action(m.Run(t, d))
 }
 
 func assemble(t testing.TB, f *filter.Filter) []bpf.RawInstruction {
@@ -72,14 +39,7 @@ func assemble(t testing.TB, f *filter.Filter) []bpf.RawInstruction {
 	return prog
 }
 
-func nr(t testing.TB, arch uint32, name string) int32 {
-	t.Helper()
-	n, ok := sysnames.Number(arch, name)
-	if !ok {
-		t.Fatalf("no %s on %s", name, sysnames.ArchName(arch))
-	}
-	return n
-}
+var nr = sectest.Number
 
 const x86 = unix.AUDIT_ARCH_X86_64
 
@@ -126,7 +86,7 @@ func TestActions(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := newVM(t, assemble(t, f), true)
-			if got := m.run(t, data{nr: 0, arch: x86}); got != tc.a {
+			if got := m.run(t, data{Nr: 0, Arch: x86}); got != tc.a {
 				t.Errorf("default: got %v", got)
 			}
 			f = newX86(t, other)
@@ -137,13 +97,13 @@ func TestActions(t *testing.T) {
 				t.Fatal(err)
 			}
 			m = newVM(t, assemble(t, f), true)
-			if got := m.run(t, data{nr: nr(t, x86, "getpid"), arch: x86}); got != tc.a {
+			if got := m.run(t, data{Nr: nr(t, x86, "getpid"), Arch: x86}); got != tc.a {
 				t.Errorf("rule: got %v", got)
 			}
-			if got := m.run(t, data{nr: 0, arch: x86}); got != other {
+			if got := m.run(t, data{Nr: 0, Arch: x86}); got != other {
 				t.Errorf("other call: got %v, want %v", got, other)
 			}
-			if got := m.run(t, data{nr: nr(t, x86, "getpid"), arch: unix.AUDIT_ARCH_AARCH64}); got != tc.a {
+			if got := m.run(t, data{Nr: nr(t, x86, "getpid"), Arch: unix.AUDIT_ARCH_AARCH64}); got != tc.a {
 				t.Errorf("mismatch: got %v", got)
 			}
 		})
@@ -177,18 +137,18 @@ func TestArchCheck(t *testing.T) {
 		d    data
 		want filter.Action
 	}{
-		{"native", data{nr: getpid, arch: x86}, filter.Errno(unix.EXDEV)},
-		{"native other", data{nr: 0, arch: x86}, filter.Allow},
-		{"i386", data{nr: 20, arch: unix.AUDIT_ARCH_I386}, filter.KillProcess},
-		{"aarch64", data{nr: getpid, arch: unix.AUDIT_ARCH_AARCH64}, filter.KillProcess},
-		{"zero arch", data{nr: getpid, arch: 0}, filter.KillProcess},
-		{"x32 getpid", data{nr: sysnames.X32Bit | getpid, arch: x86}, filter.KillProcess},
-		{"x32 read", data{nr: sysnames.X32Bit, arch: x86}, filter.KillProcess},
-		{"x32 rt_sigaction", data{nr: sysnames.X32Bit | 512, arch: x86}, filter.KillProcess},
-		{"nr 0x7fffffff", data{nr: 0x7fffffff, arch: x86}, filter.KillProcess},
-		{"nr -2", data{nr: -2, arch: x86}, filter.KillProcess},
-		{"nr -1", data{nr: -1, arch: x86}, filter.Allow},
-		{"nr 0x3fffffff", data{nr: 0x3fffffff, arch: x86}, filter.Allow},
+		{"native", data{Nr: getpid, Arch: x86}, filter.Errno(unix.EXDEV)},
+		{"native other", data{Nr: 0, Arch: x86}, filter.Allow},
+		{"i386", data{Nr: 20, Arch: unix.AUDIT_ARCH_I386}, filter.KillProcess},
+		{"aarch64", data{Nr: getpid, Arch: unix.AUDIT_ARCH_AARCH64}, filter.KillProcess},
+		{"zero arch", data{Nr: getpid, Arch: 0}, filter.KillProcess},
+		{"x32 getpid", data{Nr: sysnames.X32Bit | getpid, Arch: x86}, filter.KillProcess},
+		{"x32 read", data{Nr: sysnames.X32Bit, Arch: x86}, filter.KillProcess},
+		{"x32 rt_sigaction", data{Nr: sysnames.X32Bit | 512, Arch: x86}, filter.KillProcess},
+		{"nr 0x7fffffff", data{Nr: 0x7fffffff, Arch: x86}, filter.KillProcess},
+		{"nr -2", data{Nr: -2, Arch: x86}, filter.KillProcess},
+		{"nr -1", data{Nr: -1, Arch: x86}, filter.Allow},
+		{"nr 0x3fffffff", data{Nr: 0x3fffffff, Arch: x86}, filter.Allow},
 	} {
 		if got := m.run(t, tc.d); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
@@ -212,14 +172,14 @@ func TestArchCheck(t *testing.T) {
 		d    data
 		want filter.Action
 	}{
-		{"i386 getpid", data{nr: 20, arch: unix.AUDIT_ARCH_I386}, filter.Errno(unix.EXDEV)},
-		{"i386 writev", data{nr: nr(t, unix.AUDIT_ARCH_I386, "writev"), arch: unix.AUDIT_ARCH_I386}, filter.Errno(unix.EIO)},
-		{"i386 socketcall", data{nr: 102, arch: unix.AUDIT_ARCH_I386}, filter.Errno(unix.EIO)},
-		{"x86_64 20", data{nr: 20, arch: x86}, filter.Errno(unix.EIO)},
-		{"x86_64 102 (getuid)", data{nr: 102, arch: x86}, filter.Allow},
-		{"i386 with x32 bit", data{nr: sysnames.X32Bit | 20, arch: unix.AUDIT_ARCH_I386}, filter.Allow},
-		{"x32", data{nr: sysnames.X32Bit | 20, arch: x86}, filter.Errno(unix.ENOSYS)},
-		{"arm", data{nr: 20, arch: unix.AUDIT_ARCH_ARM}, filter.Errno(unix.ENOSYS)},
+		{"i386 getpid", data{Nr: 20, Arch: unix.AUDIT_ARCH_I386}, filter.Errno(unix.EXDEV)},
+		{"i386 writev", data{Nr: nr(t, unix.AUDIT_ARCH_I386, "writev"), Arch: unix.AUDIT_ARCH_I386}, filter.Errno(unix.EIO)},
+		{"i386 socketcall", data{Nr: 102, Arch: unix.AUDIT_ARCH_I386}, filter.Errno(unix.EIO)},
+		{"x86_64 20", data{Nr: 20, Arch: x86}, filter.Errno(unix.EIO)},
+		{"x86_64 102 (getuid)", data{Nr: 102, Arch: x86}, filter.Allow},
+		{"i386 with x32 bit", data{Nr: sysnames.X32Bit | 20, Arch: unix.AUDIT_ARCH_I386}, filter.Allow},
+		{"x32", data{Nr: sysnames.X32Bit | 20, Arch: x86}, filter.Errno(unix.ENOSYS)},
+		{"arm", data{Nr: 20, Arch: unix.AUDIT_ARCH_ARM}, filter.Errno(unix.ENOSYS)},
 	} {
 		if got := m.run(t, tc.d); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
@@ -290,7 +250,7 @@ func TestUmask(t *testing.T) {
 		{0o22, filter.Notify},
 		{1 << 32, filter.Notify},
 	} {
-		if got := m.run(t, data{nr: umask, arch: x86, args: [6]uint64{tc.arg}}); got != tc.want {
+		if got := m.run(t, data{Nr: umask, Arch: x86, Args: [6]uint64{tc.arg}}); got != tc.want {
 			t.Errorf("umask(%#o): got %v, want %v", tc.arg, got, tc.want)
 		}
 	}
@@ -325,11 +285,11 @@ func TestPrecedence(t *testing.T) {
 		{31, filter.Errno(unix.EIO)}, // both Errno rules match: the first added wins
 		{99, filter.KillProcess},
 	} {
-		if got := m.run(t, data{nr: read, arch: x86, args: [6]uint64{tc.fd}}); got != tc.want {
+		if got := m.run(t, data{Nr: read, Arch: x86, Args: [6]uint64{tc.fd}}); got != tc.want {
 			t.Errorf("read(%d): got %v, want %v", tc.fd, got, tc.want)
 		}
 	}
-	if got := m.run(t, data{nr: 1, arch: x86}); got != filter.Errno(unix.ENOSYS) {
+	if got := m.run(t, data{Nr: 1, Arch: x86}); got != filter.Errno(unix.ENOSYS) {
 		t.Errorf("write: got %v, want the default", got)
 	}
 }
@@ -403,11 +363,11 @@ func TestConditions(t *testing.T) {
 					m := build(op.cond(idx, v))
 					for _, a := range edges {
 						var d data
-						d.nr, d.arch = getpid, abi.arch
-						for j := range d.args {
-							d.args[j] = ^a // other arguments must not matter
+						d.Nr, d.Arch = getpid, abi.arch
+						for j := range d.Args {
+							d.Args[j] = ^a // other arguments must not matter
 						}
-						d.args[idx] = a
+						d.Args[idx] = a
 						want := no
 						if op.eval(trunc(a), trunc(v)) {
 							want = yes
@@ -425,8 +385,8 @@ func TestConditions(t *testing.T) {
 					m := build(filter.Arg(idx).MaskedEq(mask, v))
 					for _, a := range edges {
 						var d data
-						d.nr, d.arch = getpid, abi.arch
-						d.args[idx] = a
+						d.Nr, d.Arch = getpid, abi.arch
+						d.Args[idx] = a
 						want := no
 						if trunc(a)&trunc(mask) == trunc(v) {
 							want = yes
@@ -470,7 +430,7 @@ func TestAllSyscalls(t *testing.T) {
 		if n == -2 {
 			w = filter.KillProcess
 		}
-		if got := m.run(t, data{nr: n, arch: x86}); got != w {
+		if got := m.run(t, data{Nr: n, Arch: x86}); got != w {
 			t.Errorf("nr %d: got %v, want %v", n, got, w)
 		}
 	}
@@ -536,7 +496,7 @@ func TestFarJumps(t *testing.T) {
 			{[6]uint64{uint64(i) + 1, 1<<40 + 1, uint64(i+1) << 32}, filter.Notify},
 			{[6]uint64{uint64(i), 1<<40 + 1, uint64(i+1) << 32}, filter.Errno(unix.EPERM)},
 		} {
-			if got := m.run(t, data{nr: n, arch: x86, args: tc.args}); got != tc.want {
+			if got := m.run(t, data{Nr: n, Arch: x86, Args: tc.args}); got != tc.want {
 				t.Errorf("%s%v: got %v, want %v", name, tc.args, got, tc.want)
 			}
 		}
@@ -572,7 +532,7 @@ func TestSharedBlocks(t *testing.T) {
 			if !ok || arg < 1<<33 {
 				w = filter.Allow
 			}
-			if got := m.run(t, data{nr: n, arch: x86, args: [6]uint64{0, arg}}); got != w {
+			if got := m.run(t, data{Nr: n, Arch: x86, Args: [6]uint64{0, arg}}); got != w {
 				t.Errorf("nr %d arg1 %#x: got %v, want %v", n, arg, got, w)
 			}
 		}
@@ -593,12 +553,9 @@ func TestMarshalBinary(t *testing.T) {
 		t.Fatalf("%d bytes for %d instructions", len(b), len(prog))
 	}
 	for i, ins := range prog {
-		got := bpf.RawInstruction{
-			Op: binary.LittleEndian.Uint16(b[8*i:]), Jt: b[8*i+2], Jf: b[8*i+3],
-			K: binary.LittleEndian.Uint32(b[8*i+4:]),
-		}
-		if got != ins {
-			t.Fatalf("instruction %d: %v, want %v", i, got, ins)
+		c := b[8*i:]
+		if binary.LittleEndian.Uint16(c) != ins.Op || c[2] != ins.Jt || c[3] != ins.Jf || binary.LittleEndian.Uint32(c[4:]) != ins.K {
+			t.Fatalf("instruction %d: % x, want %v", i, c[:8], ins)
 		}
 	}
 	// Round trip on this machine, with a filter for its own ABI.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,11 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
 func init() {
@@ -41,21 +40,28 @@ Flags:
                  A socket file left by an agent that is gone is replaced.
   --trace LIST   show these calls and let them run. LIST is comma-separated
                  kernel names (openat,mkdir), or "all". May be repeated.
-  --deny LIST    fail these calls. Each item is NAME or NAME:ERRNO
-                 (mkdir:EACCES, unlink:1); the default errno is EPERM.
-                 Denied calls are shown too. May be repeated.
+  --deny LIST    fail these calls, and show them. Items are NAME or
+                 NAME:ERRNO; an :ERRNO applies to its name and every name
+                 before it back to the previous :ERRNO, names after the
+                 last get EPERM ("mkdir,mkdirat:EACCES": both EACCES).
+                 May be repeated, as in "seccomp-stream help run".
                  Without --trace, --deny and --policy every notified call
                  is shown and let run.
   --policy FILE  decide by a policy file instead of --trace and --deny:
                  per system call an action ("allow", "trace", "deny",
                  "deny:ERRNO"), optionally for containers matched by id,
-                 annotation or listenerMetadata (see docs/agent.md):
+                 annotation or listenerMetadata:
                    {"default": "trace",
                     "syscalls": {"mkdir": "deny:EACCES"},
                     "containers": [{"match": {"annotations": {"sandbox": "strict"}},
                                     "default": "deny"}]}
   --json         print one JSON object per call instead of a text line;
                  it has the container id in "container".
+
+Lists and policy files are described in full, once, in the documentation
+of package policy (` + policyDoc + `);
+docs/agent.md walks through a container. Names apply on every ABI of this
+machine (an i386 mkdir of a container is decided as "mkdir").
 
 The agent decides only what the containers' filters notify: the names
 given here should be the ones config.json sends with SCMP_ACT_NOTIFY.
@@ -67,10 +73,10 @@ Connections and rejected runtime messages (with the reason) are logged on
 standard error. SIGINT or SIGTERM stops the agent: calls in progress are
 answered, and from then on every notified call of the containers fails
 with ENOSYS, as it does when the agent dies. Exit status: 0 after a
-signal, 1 if serving failed, 2 for bad usage.
+signal, 1 if serving failed, 2 for bad usage or a bad policy.
 
 Example:
-  seccomp-stream agent --socket /run/seccomp-agent.sock --deny mkdir:EACCES,mkdirat:EACCES
+  seccomp-stream agent --socket /run/seccomp-agent.sock --deny mkdir,mkdirat:EACCES
 `
 
 // runAgent is the "agent" subcommand.
@@ -99,36 +105,18 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "seccomp-stream agent: --socket is required\n\n%s", agentUsage)
 		return exitUsage
 	}
-	var decide func(*agent.Container) func(name string) (seccompstream.Response, bool)
-	if *policyFile != "" {
-		if len(trace) > 0 || len(deny) > 0 {
-			fmt.Fprintln(stderr, "seccomp-stream agent: --policy cannot be combined with --trace or --deny")
-			return exitUsage
-		}
-		p, err := agent.LoadPolicy(*policyFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
-			return exitUsage
-		}
-		decide = func(c *agent.Container) func(string) (seccompstream.Response, bool) {
-			r := p.For(c)
-			return func(name string) (seccompstream.Response, bool) {
-				a := r.Action(name)
-				return a.Response(), a.Logged()
-			}
-		}
-	} else {
-		r, err := parseRules(trace, deny)
-		if err != nil {
-			fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
-			return exitUsage
-		}
-		all := r.empty()
-		decide = func(*agent.Container) func(string) (seccompstream.Response, bool) {
-			return func(name string) (seccompstream.Response, bool) {
-				return r.decide(name), all || r.traces(name)
-			}
-		}
+	p, err := agentPolicy(*policyFile, trace, deny)
+	if err != nil {
+		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
+		return exitUsage
+	}
+	tr := &tracer{out: &lineWriter{w: stdout}, json: *asJSON}
+	newHandler, err := agent.PolicyHandler(p, func(c *agent.Container, n *seccompstream.Notification, r seccompstream.Response) {
+		tr.show(c.ID(), n, r)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
+		return exitUsage
 	}
 
 	ln, err := agent.Listen(*socket)
@@ -140,22 +128,7 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer stop()
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	out := &traceWriter{w: stdout, json: *asJSON}
-	srv := &agent.Server{
-		Logger: log,
-		NewHandler: func(c *agent.Container) seccompstream.Handler {
-			d := decide(c)
-			id := c.ID()
-			return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
-				r, show := d(n.SyscallName())
-				if show {
-					// Before answering: the trace reads the caller's memory.
-					out.write(id, n, r)
-				}
-				return r
-			})
-		},
-	}
+	srv := &agent.Server{Logger: log, NewHandler: newHandler}
 	log.Info("seccomp-stream agent: listening", "socket", *socket)
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
@@ -164,33 +137,21 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return 0
 }
 
-// agentRecord is a --json trace line of the agent: the call, with the id
-// of the container that made it.
-type agentRecord struct {
-	Container string `json:"container"`
-	traceRecord
-}
-
-// traceWriter writes trace lines from concurrent handlers, one whole line
-// at a time.
-type traceWriter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	json bool
-}
-
-func (t *traceWriter) write(id string, n *seccompstream.Notification, r seccompstream.Response) {
-	var line []byte
-	if t.json {
-		b, err := json.Marshal(agentRecord{Container: id, traceRecord: decodeCall(n, r)})
-		if err != nil {
-			b = fmt.Appendf(nil, `{"container":%q,"pid":%d,"syscall":%q,"error":%q}`, id, n.PID, n.SyscallName(), err.Error())
+// agentPolicy is the policy the flags ask for: the file, or the lists, or
+// (neither) show every notified call and let it run.
+func agentPolicy(file string, trace, deny []string) (*policy.Policy, error) {
+	if file != "" {
+		if len(trace) > 0 || len(deny) > 0 {
+			return nil, errors.New("--policy cannot be combined with --trace or --deny")
 		}
-		line = append(b, '\n')
-	} else {
-		line = append([]byte(id+" "), formatCall(n, r, false)...)
+		return policy.Load(file)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.w.Write(line)
+	if len(trace) == 0 && len(deny) == 0 {
+		return &policy.Policy{Rules: policy.Rules{Default: policy.Trace}}, nil
+	}
+	r, err := policy.ParseLists(trace, deny)
+	if err != nil {
+		return nil, err
+	}
+	return &policy.Policy{Rules: *r}, nil
 }

@@ -7,14 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/sysargs/sysargstest"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
 // agentRootfs makes a rootfs with busybox (busybox-static) in it.
@@ -45,6 +49,17 @@ func agentRootfs(t *testing.T) string {
 // to the agent at socket.
 func agentBundle(t *testing.T, rootfs, socket, script string, annotations map[string]string) string {
 	t.Helper()
+	return agentBundleSeccomp(t, rootfs, script, annotations, &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		ListenerPath:  socket,
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify}},
+	})
+}
+
+// agentBundleSeccomp writes a bundle that runs script under the seccomp
+// section sc.
+func agentBundleSeccomp(t *testing.T, rootfs, script string, annotations map[string]string, sc *specs.LinuxSeccomp) string {
+	t.Helper()
 	spec := &specs.Spec{
 		Version:     "1.0.2",
 		Root:        &specs.Root{Path: rootfs},
@@ -57,11 +72,7 @@ func agentBundle(t *testing.T, rootfs, socket, script string, annotations map[st
 		},
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace}},
-			Seccomp: &specs.LinuxSeccomp{
-				DefaultAction: specs.ActAllow,
-				ListenerPath:  socket,
-				Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify}},
-			},
+			Seccomp:    sc,
 		},
 	}
 	data, err := json.Marshal(spec)
@@ -277,12 +288,7 @@ func TestAgentCLIUsage(t *testing.T) {
 // ENOSYS and the container ends normally.
 func TestAgentCLIKilled(t *testing.T) {
 	sectest.RequireTool(t, "runc")
-	if _, err := exec.LookPath("go"); err != nil {
-		if sectest.InCI() {
-			t.Fatal("no go tool")
-		}
-		t.Skip("no go tool")
-	}
+	sectest.RequireTool(t, "go")
 	bin := buildCLI(t)
 	socket := filepath.Join(t.TempDir(), "agent.sock")
 	agentErr := newSyncBuffer()
@@ -335,5 +341,61 @@ func TestAgentCLIKilled(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("container output lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestAgentCLII386: a container's i386 getpid (int $0x80), which its
+// profile notifies for SCMP_ARCH_X86, is decided by --deny getpid and shown
+// by its i386 name.
+func TestAgentCLII386(t *testing.T) {
+	sectest.RequireTool(t, "runc")
+	helper := sysargstest.BuildABI(t)
+	socket, stdout, _ := startAgentCLI(t, "--deny", "getpid:EXDEV")
+	rootfs := agentRootfs(t)
+	data, err := os.ReadFile(helper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", "abi"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bundle := agentBundleSeccomp(t, rootfs, "/bin/abi i386 "+i386Getpid, nil, &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86},
+		ListenerPath:  socket,
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"getpid"}, Action: specs.ActNotify}},
+	})
+	out := agentRunc(t, t.TempDir(), bundle, "cli-i386")
+	if strings.TrimSpace(out) != "-18" {
+		t.Errorf("container output %q, want -18 (EXDEV)", out)
+	}
+	// runc's own code in the container makes native getpid calls too.
+	stdout.waitFor(t, "i386")
+	stdout.waitFor(t, "= EXDEV\n")
+	if trace := stdout.String(); !regexp.MustCompile(`(?m)^cli-i386 \d+ getpid.*i386.*= EXDEV$`).MatchString(trace) {
+		t.Errorf("trace lacks a line cli-i386 PID getpid[i386](...) = EXDEV:\n%s", trace)
+	}
+}
+
+// agentPolicy: no rule flags shows every notified call; lists and files
+// give their rules; a file and lists together are refused.
+func TestAgentPolicyFromFlags(t *testing.T) {
+	p, err := agentPolicy("", nil, nil)
+	if err != nil || p.Rules.Default != policy.Trace || len(p.Rules.Syscalls) != 0 {
+		t.Errorf("no flags: %+v, %v", p, err)
+	}
+	p, err = agentPolicy("", []string{"openat"}, []string{"mkdir,mkdirat:EACCES"})
+	if err != nil || p.Rules.Default != policy.Allow || p.Rules.Action("mkdir") != policy.Deny(syscall.EACCES) ||
+		p.Rules.Action("openat") != policy.Trace {
+		t.Errorf("lists: %+v, %v", p, err)
+	}
+	file := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(file, []byte(`{"syscalls":{"mkdir":"allow"}}`), 0o644)
+	p, err = agentPolicy(file, nil, nil)
+	if err != nil || p.Rules.Default != policy.Trace || p.Rules.Action("mkdir") != policy.Allow {
+		t.Errorf("file: %+v, %v", p, err)
+	}
+	if _, err := agentPolicy(file, nil, []string{"mkdir"}); err == nil || !strings.Contains(err.Error(), "cannot be combined") {
+		t.Errorf("file and lists: %v", err)
 	}
 }

@@ -1,127 +1,56 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
-func TestParseRules(t *testing.T) {
-	r, err := parseRulesArch(unix.AUDIT_ARCH_X86_64,
-		[]string{"openat,execve", " connect ", "openat"},
-		[]string{"mkdir:EACCES,unlink", "rmdir:eperm", "chmod:13", "mkdirat:EROFS"})
-	if err != nil {
-		t.Fatal(err)
+// The rule vocabulary's tests (lists, errors, "all", fuzzing) are in
+// package policy, where the parser is.
+
+func TestErrnoString(t *testing.T) {
+	if got := errnoString(unix.EACCES); got != "EACCES" {
+		t.Errorf("errnoString(EACCES) = %q", got)
 	}
-	if got := strings.Join(r.trace, ","); got != "openat,execve,connect" {
-		t.Errorf("trace = %s", got)
-	}
-	want := map[string]unix.Errno{"mkdir": unix.EACCES, "unlink": unix.EPERM, "rmdir": unix.EPERM, "chmod": unix.EACCES, "mkdirat": unix.EROFS}
-	for name, e := range want {
-		if r.deny[name] != e {
-			t.Errorf("deny[%s] = %v, want %v", name, r.deny[name], e)
-		}
-		if got := r.decide(name); got.Errno() != e {
-			t.Errorf("decide(%s) = %v", name, got)
-		}
-		if !r.traces(name) {
-			t.Errorf("denied %s not shown", name)
-		}
-	}
-	if got := r.decide("openat"); !got.IsContinue() {
-		t.Errorf("decide(openat) = %v", got)
-	}
-	if r.traces("read") {
-		t.Error("read shown")
-	}
-	f, err := r.filter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !f.HasNotify() {
-		t.Error("filter notifies nothing")
+	if got := errnoString(4000); got != "4000" {
+		t.Errorf("errnoString(4000) = %q", got)
 	}
 }
 
-func TestParseRulesErrors(t *testing.T) {
-	for _, tc := range []struct {
-		trace, deny string
-		want        string
-	}{
-		{trace: "opne", want: `unknown system call "opne"`},
-		{trace: "openat,bogus", want: `"bogus"`},
-		{deny: "mkdir:EWHAT", want: `unknown errno "EWHAT"`},
-		{deny: "mkdir:0", want: "out of range"},
-		{deny: "mkdir:5000", want: "out of range"},
-		{deny: "all", want: "only valid for --trace"},
-		{deny: "mkdir:EACCES,mkdir:EPERM", want: "both"},
-		{deny: "fstatat", want: `did you mean "newfstatat"`},
-	} {
-		_, err := parseRulesArch(unix.AUDIT_ARCH_X86_64, []string{tc.trace}, []string{tc.deny})
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("trace %q deny %q: %v, want error containing %q", tc.trace, tc.deny, err, tc.want)
-		}
+// The help texts, the README and the policy package documentation (the
+// one full description) agree on the list syntax.
+func TestHelpAgreesWithPolicyDoc(t *testing.T) {
+	if os.Getenv("SECCOMPSTREAM_GUEST") == "1" {
+		t.Skip("scripts/kernel-test's guest has testdata only; the host run reads the docs")
 	}
-}
-
-func TestTraceAll(t *testing.T) {
-	r, err := parseRules([]string{"all"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !r.all || !r.traces("read") {
-		t.Fatal("all does not trace everything")
-	}
-	f, err := r.filter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.DefaultAction().String() != "notify" && !f.HasNotify() {
-		t.Fatalf("default action %v", f.DefaultAction())
-	}
-	_ = sysnames.Native()
-}
-
-func FuzzParseRules(f *testing.F) {
-	f.Add("openat,execve", "mkdir:EACCES")
-	f.Add("all", "unlink:1,rmdir")
-	f.Add("", ":")
-	f.Fuzz(func(t *testing.T, trace, deny string) {
-		r, err := parseRulesArch(unix.AUDIT_ARCH_X86_64, []string{trace}, []string{deny})
+	read := func(name string) string {
+		b, err := os.ReadFile(name)
 		if err != nil {
-			return
+			t.Fatal(err)
 		}
-		for name, e := range r.deny {
-			if e <= 0 || e > 4095 {
-				t.Fatalf("deny %s errno %d", name, e)
-			}
-			if _, ok := sysnames.Number(unix.AUDIT_ARCH_X86_64, name); !ok {
-				t.Fatalf("unknown name %q accepted", name)
-			}
-		}
-	})
-}
-
-func TestFlagFormatting(t *testing.T) {
-	for _, tc := range []struct{ got, want string }{
-		{openFlags(unix.O_RDONLY | unix.O_CLOEXEC), "O_RDONLY|O_CLOEXEC"},
-		{openFlags(unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC), "O_WRONLY|O_CREAT|O_TRUNC"},
-		{openFlags(unix.O_RDWR | unix.O_TMPFILE), "O_RDWR|O_TMPFILE"},
-		{openFlags(unix.O_RDONLY | unix.O_DIRECTORY), "O_RDONLY|O_DIRECTORY"},
-		{atFlags(unix.AT_REMOVEDIR), "AT_REMOVEDIR"},
-		{atFlags(0), "0"},
-		{atFlags(1 << 30), "0x40000000"},
-		{accessMode(unix.R_OK | unix.X_OK), "R_OK|X_OK"},
-		{accessMode(0), "F_OK"},
-		{formatArg("d", uint64(0xffffff9c), 0, nil), "AT_FDCWD"},
-		{formatArg("m", 0o755, 0, nil), "0755"},
-		{formatArg("x", 0, 0, nil), "NULL"},
+		return string(b)
+	}
+	docs := map[string]string{
+		"help run":      runUsage,
+		"help agent":    agentUsage,
+		"README.md":     read("../../README.md"),
+		"policy/doc.go": read("../../policy/doc.go"),
+		"docs/agent.md": read("../../docs/agent.md"),
+	}
+	for where, want := range map[string][]string{
+		"help run":      {"mkdir,mkdirat:EACCES", "a,b:EACCES,c,d:ENOENT,e", policyDoc, "EPERM"},
+		"help agent":    {"mkdir,mkdirat:EACCES", policyDoc, "EPERM"},
+		"README.md":     {"mkdir,mkdirat:EACCES", "a,b:EACCES,c,d:ENOENT,e", "policy"},
+		"policy/doc.go": {"mkdir,mkdirat:EACCES", "a,b:EACCES,c,d:ENOENT,e", "deny:ERRNO"},
+		"docs/agent.md": {"package `policy`", "deny:ERRNO"},
 	} {
-		if tc.got != tc.want {
-			t.Errorf("got %q, want %q", tc.got, tc.want)
+		for _, w := range want {
+			if !strings.Contains(docs[where], w) {
+				t.Errorf("%s lacks %q", where, w)
+			}
 		}
 	}
 }

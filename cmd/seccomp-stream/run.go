@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"sync"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
+	"github.com/seccompstream/seccompstream/policy"
 )
 
 const runUsage = `Usage: seccomp-stream run [flags] -- PROGRAM [ARGS...]
@@ -30,16 +33,27 @@ Flags:
   --trace LIST   show these system calls and let them run. LIST is
                  comma-separated kernel names (openat,execve,connect), or
                  "all" for every call. May be repeated.
-  --deny LIST    make these calls fail. Each item is NAME or NAME:ERRNO
-                 (mkdir:EACCES, unlink:1); the default errno is EPERM.
-                 Denied calls are shown too. May be repeated.
+  --deny LIST    make these calls fail, and show them. LIST is comma-
+                 separated names, each optionally NAME:ERRNO, where ERRNO
+                 is an errno name (EACCES) or number. An :ERRNO applies to
+                 its name and to every name before it back to the previous
+                 :ERRNO; names after the last one get EPERM:
+                   --deny mkdir,mkdirat:EACCES     mkdir and mkdirat: EACCES
+                   --deny mkdir:EACCES,unlink      mkdir EACCES, unlink EPERM
+                   --deny a,b:EACCES,c,d:ENOENT,e  a,b EACCES; c,d ENOENT; e EPERM
+                 A name given two different errnos is an error. A call
+                 both traced and denied is denied. May be repeated.
   --json         print one JSON object per call instead of a text line:
                  {"pid":..,"syscall":..,"args":[..],"raw":[..],"decision":..}
   -o FILE        write the trace to FILE instead of standard error.
 
-Names are the kernel's for this machine's architecture: on x86_64 a
-program may use "open" or "openat", "stat" or "newfstatat". Unknown names
-are an error before anything runs.
+Names are the kernel's ("openat", "newfstatat"), and a name applies on every
+ABI this machine runs: on x86_64 to the x86_64 call, to the i386 call of that
+name (int $0x80) and to the x32 one. Calls of those other ABIs are shown and
+decided like the native ones; their lines carry the ABI, as in getpid[i386].
+Unknown names are an error before anything runs. The syntax is described in
+full, once, in the documentation of package policy:
+  ` + policyDoc + `
 
 Each line shows the calling thread id, the call with its arguments decoded
 (paths and strings read from the program's memory, socket addresses of
@@ -51,7 +65,8 @@ connect/bind/sendto, open and *at flags by name) and the decision:
 The exit status is the program's, or 128+N if signal N killed it; 126 if
 PROGRAM cannot be executed, 127 if it does not exist, 2 for bad usage, 1
 if the supervisor failed. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
-seccomp-stream are passed on to the program.
+seccomp-stream are passed on to the program. If SIGSYS kills the program,
+one line says whether the filter can have done it.
 
 Calls answered "continue" are run by the kernel after the trace line was
 made: the program could have changed a path between the two. --deny is
@@ -59,7 +74,7 @@ decided from the call's name alone and is not affected by that.
 
 Examples:
   seccomp-stream run --trace openat,execve -- ls /
-  seccomp-stream run --deny mkdir:EACCES,mkdirat:EACCES -- mkdir /tmp/x
+  seccomp-stream run --deny mkdir,mkdirat:EACCES -- mkdir /tmp/x
   seccomp-stream run --trace connect --json -o trace.jsonl -- curl -s example.com
   seccomp-stream run --trace all -- /bin/true
 `
@@ -86,33 +101,42 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "seccomp-stream run: no program given\n\n%s", runUsage)
 		return exitUsage
 	}
-	r, err := parseRules(trace, deny)
+	rules, err := policy.ParseLists(trace, deny)
 	if err != nil {
 		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
 		return exitUsage
 	}
-	f, err := r.filter()
+	f, err := rules.Filter()
 	if err != nil {
 		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
 		return exitUsage
 	}
 
-	if _, ok := stderr.(*os.File); !ok {
-		// The trace and the program's standard error may share it: one
-		// writer at a time.
-		stderr = &lockedWriter{w: stderr}
+	// The trace, the program's standard error and our messages may share
+	// stderr: one writer, one whole line at a time. A file is handed to
+	// the program as it is (its writes are single write(2) calls too).
+	errOut := &lineWriter{w: stderr}
+	progErr := io.Writer(errOut)
+	if file, ok := stderr.(*os.File); ok {
+		progErr = file
 	}
-	var out io.Writer = stderr
+	traceOut := errOut
 	if *outFile != "" {
 		file, err := os.Create(*outFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
 			return exitFailure
 		}
 		defer file.Close()
-		bw := bufio.NewWriter(file)
-		defer bw.Flush()
-		out = bw
+		traceOut = &lineWriter{w: bufio.NewWriter(file)}
+	}
+	tr := &tracer{out: traceOut, json: *asJSON}
+	h, err := rules.Handler(func(_ context.Context, n *seccompstream.Notification, r seccompstream.Response) {
+		tr.show("", n, r)
+	})
+	if err != nil {
+		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
+		return exitUsage
 	}
 
 	// Catch the signals to forward before the program exists, so that
@@ -122,10 +146,10 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	defer signal.Stop(sigs)
 
 	cmd := exec.Command(prog[0], prog[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, progErr
 	s, err := seccompstream.Start(cmd, f)
 	if err != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
 		switch {
 		case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
 			return exitNotFound
@@ -155,7 +179,11 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		}
 	}()
 
-	serr := serveTrace(ctx, s, r, out, *asJSON)
+	// Serve answers every call exactly once, whatever a handler does (one
+	// that panics gets ENOSYS for its call), and reports what went wrong.
+	serr := s.Serve(ctx, h, seccompstream.WithErrorHandler(func(err error) {
+		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
+	}))
 	if serr != nil {
 		// Calls still waiting, and later ones, fail with ENOSYS.
 		s.Close()
@@ -163,13 +191,36 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	werr := <-waited
 	close(stopFwd)
 	<-fwdDone
+	if err := traceOut.Flush(); err != nil {
+		fmt.Fprintf(errOut, "seccomp-stream run: writing the trace: %v\n", err)
+	}
 	if serr != nil {
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n", serr)
+		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", serr)
 		if cmd.ProcessState == nil {
 			return exitFailure
 		}
 	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == unix.SIGSYS {
+		io.WriteString(errOut, sigsysNote(prog[0], f))
+	}
 	return exitStatus(cmd.ProcessState, werr)
+}
+
+// sigsysNote is the line that explains a program killed by SIGSYS, the
+// signal of seccomp's kill actions: whether this filter can have sent it.
+// Only its mismatch action kills (the rules notify or allow), and on x86_64
+// that is Notify too: every ABI reaches the rules.
+func sigsysNote(prog string, f *filter.Filter) string {
+	switch f.MismatchAction() {
+	case filter.KillProcess, filter.KillThread:
+		abis := make([]string, 0, 2)
+		for _, a := range f.Arches() {
+			abis = append(abis, sysnames.ArchName(a))
+		}
+		return fmt.Sprintf("seccomp-stream run: %s was killed by SIGSYS: the filter kills calls through an ABI other than %s, which it cannot decode; or another seccomp filter or a signal did\n",
+			prog, strings.Join(abis, ", "))
+	}
+	return fmt.Sprintf("seccomp-stream run: %s was killed by SIGSYS, not by this filter (it kills no call): another seccomp filter or a signal did\n", prog)
 }
 
 // exitStatus maps the program's end to the command's exit status.
@@ -181,72 +232,4 @@ func exitStatus(ps *os.ProcessState, err error) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
-}
-
-// serveTrace answers every notification of s by the rules and writes a
-// trace line for each call the rules show, until the stream ends. Several
-// goroutines serve at once, so that one slow call does not hold up the
-// program's other threads and processes.
-func serveTrace(ctx context.Context, s *seccompstream.Stream, r *rules, out io.Writer, asJSON bool) error {
-	const workers = 4
-	var (
-		mu       sync.Mutex // out, firstErr
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n, err := s.Receive(ctx)
-				if err == io.EOF {
-					return
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil && ctx.Err() == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-				name := n.SyscallName()
-				resp := r.decide(name)
-				var line []byte
-				if r.traces(name) {
-					line = formatCall(n, resp, asJSON)
-				}
-				if err := s.Respond(n, resp); err != nil && !errors.Is(err, seccompstream.ErrGone) {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-				if line != nil {
-					mu.Lock()
-					out.Write(line)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
-}
-
-// lockedWriter serializes writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -201,12 +201,7 @@ func buildCLI(t *testing.T) string {
 
 // End to end: the built binary, a Go program built here, signals.
 func TestEndToEnd(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		if sectest.InCI() {
-			t.Fatal("no go tool")
-		}
-		t.Skip("no go tool")
-	}
+	sectest.RequireTool(t, "go")
 	bin := buildCLI(t)
 	dir := t.TempDir()
 

@@ -1,5 +1,6 @@
-// Package errnames parses errno names for the CLI and the agent's policy
-// files, so both accept exactly the same spellings.
+// Package errnames parses and prints errno names for the rule vocabulary
+// (package policy) and the CLI's trace lines, so that every place accepts
+// and shows exactly the same spellings.
 package errnames
 
 import (
@@ -33,4 +34,13 @@ func Parse(s string) (syscall.Errno, error) {
 		}
 	}
 	return 0, fmt.Errorf("unknown errno %q", s)
+}
+
+// Name returns the name of e ("EACCES"), or its number ("4000") when it has
+// none. Parse reads it back.
+func Name(e syscall.Errno) string {
+	if name := unix.ErrnoName(e); name != "" {
+		return name
+	}
+	return strconv.Itoa(int(e))
 }

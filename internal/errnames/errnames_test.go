@@ -21,3 +21,18 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestNameRoundTrip(t *testing.T) {
+	for _, e := range []syscall.Errno{unix.EPERM, unix.EACCES, unix.ENOSYS, 4000, Max} {
+		name := Name(e)
+		if got, err := Parse(name); err != nil || got != e {
+			t.Errorf("Parse(Name(%d) = %q) = %v, %v", int(e), name, got, err)
+		}
+	}
+	if got := Name(unix.EACCES); got != "EACCES" {
+		t.Errorf("Name(EACCES) = %q", got)
+	}
+	if got := Name(4000); got != "4000" {
+		t.Errorf("Name(4000) = %q", got)
+	}
+}

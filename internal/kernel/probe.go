@@ -6,8 +6,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/cbpf"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 )
 
@@ -49,9 +52,9 @@ const (
 var probeOnce = sync.OnceValues(probe)
 
 // Probe reports the running kernel's features. The first call does the
-// work (about a millisecond: it creates a listener on a short-lived OS
-// thread that exits before Probe returns, so no filter stays on any thread
-// of the process); later calls return the cached result. A non-nil error
+// work (it creates a listener on a short-lived OS thread that exits before
+// Probe returns, so no filter stays on any thread of the process); later
+// calls return the cached result. A non-nil error
 // means the kernel could not be probed at all (e.g. seccomp is disabled or
 // forbidden), and the result is then not cached.
 func Probe() (Features, error) {
@@ -99,6 +102,17 @@ func probe() (Features, error) {
 	return f, nil
 }
 
+// allowAll is the probes' filter: every call is allowed.
+var allowAll = func() []bpf.RawInstruction {
+	var a cbpf.Assembler
+	a.Ret(unix.SECCOMP_RET_ALLOW)
+	prog, err := a.Assemble()
+	if err != nil {
+		panic(err)
+	}
+	return prog
+}()
+
 // orphanListener returns a listener whose filter has no users left: the
 // filter is installed on a locked OS thread, which then exits (a goroutine
 // that returns while locked takes its thread with it).
@@ -108,13 +122,12 @@ func orphanListener() (int, error) {
 		err error
 	}
 	var r result
-	OnThrowawayThread(func() {
+	nsthread.Run(func() {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			r = result{-1, fmt.Errorf("probing seccomp: prctl(PR_SET_NO_NEW_PRIVS): %w", err)}
 			return
 		}
-		prog := []unotify.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}
-		fd, err := unotify.SetModeFilter(prog, unotify.FilterFlagNewListener)
+		fd, err := unotify.SetModeFilter(unotify.SockFilters(allowAll), unotify.FilterFlagNewListener)
 		if err != nil {
 			r = result{-1, fmt.Errorf("probing seccomp: seccomp(SET_MODE_FILTER, NEW_LISTENER): %w", err)}
 			return

@@ -2,8 +2,6 @@ package sectest
 
 import (
 	"os"
-	"os/exec"
-	"testing"
 )
 
 // Scale shrinks an iteration count for slow runs: under the race detector
@@ -25,17 +23,3 @@ func InCI() bool { return os.Getenv("SECCOMPSTREAM_CI") == "1" }
 
 // RaceEnabled reports whether the race detector is on.
 func RaceEnabled() bool { return raceEnabled }
-
-// RequireTool returns the path of a program a test needs. It skips the
-// test when the program is missing, except in CI, where that fails it.
-func RequireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if InCI() {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}

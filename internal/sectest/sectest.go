@@ -1,6 +1,36 @@
-// Package sectest starts test targets: a re-executed copy of the test binary
-// running under a minimal seccomp filter, with the listener handed to the
-// test. It is for tests only; the library's own launcher is seccompstream.Start.
+// Package sectest holds what the tests of this module share: the one test
+// gate, test targets, iteration scaling and the leak check.
+//
+// # The test gate
+//
+// A test that needs something the machine may lack says so with one call
+// at its top, never with t.Skip of its own:
+//
+//	sectest.RequireKernel(t, sectest.AddFD)           // probed kernel features
+//	have := sectest.HaveKernel(t, sectest.SyncWakeUp) // a test of both sides
+//	sectest.SkipIfNotSupported(t, err)                // err from the code under test
+//	sectest.RequireFeature(t, "IA32 emulation", "", ok)
+//	gcc := sectest.RequireTool(t, "gcc")              // a program on PATH
+//
+// The rules, in the spirit of cilium/ebpf's testutils.SkipIfNotSupported:
+//
+//   - A kernel feature that is missing skips the test on kernels older
+//     than the feature's first release, and fails it on kernels at or past
+//     that release (from uname): there the probe that said "missing" is
+//     wrong, and a skip would hide it.
+//   - A tool that is missing (RequireTool), or a feature that no release
+//     number decides (RequireFeature with version ""), skips the test,
+//     except in CI (SECCOMPSTREAM_CI=1, set by .ci/run), where it fails:
+//     CI installs every tool a test asks for.
+//
+// Skips that are not about the machine's abilities (the race detector's
+// allocations, a test for another GOARCH) stay plain t.Skip calls.
+//
+// # Test targets
+//
+// StartChild re-executes the test binary under a minimal seccomp filter
+// and hands the listener to the test. It is for tests only; the library's
+// own launcher is seccompstream.Start.
 //
 // A test package calls Main from TestMain. StartChild re-executes the test
 // binary with an environment variable naming a scenario; Main sees it, puts
@@ -107,6 +137,11 @@ func installChild() error {
 
 // Program returns a filter that notifies the calls nrs of arch and allows
 // everything else, including calls of other architectures.
+//
+// It is built by hand, jump offsets counted, on purpose: it is the test
+// oracle, the one program in the module that does not come from
+// internal/cbpf, so that a fault in the assembler cannot hide in the
+// tests that serve the library's notifications.
 func Program(arch uint32, nrs []uint32) []unotify.SockFilter {
 	const (
 		ldw  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS

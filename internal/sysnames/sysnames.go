@@ -8,12 +8,12 @@
 // "arm_fadvise64_64".
 //
 // x32 (the ILP32 ABI on x86_64) reports AUDIT_ARCH_X86_64 with bit
-// 0x40000000 set in the call number. x/sys has no x32 table, so Name derives
-// one: a number with the x32 bit gets the x86_64 name of the same number
-// plus the suffix " (x32)". That is right for the calls both ABIs share; the
-// x32-only calls (512-547) are not known, and x86_64-only numbers get a name
-// although the kernel refuses them for x32. Number does not resolve x32
-// names.
+// 0x40000000 set in the call number. x/sys has no x32 table, so the
+// generator derives one from the x86_64 table and the kernel's list of
+// x32-only numbers (512-547, e.g. x32's execve is 520): Name gives a number
+// with the x32 bit the name of its call plus the suffix " (x32)", and no
+// name to the x86_64 numbers the kernel refuses for x32 (59, x86_64's
+// execve). Number does not resolve x32 names.
 package sysnames
 
 import (
@@ -28,6 +28,22 @@ import (
 
 // X32Bit is the bit the x32 ABI sets in system call numbers (__X32_SYSCALL_BIT).
 const X32Bit = 0x40000000
+
+// Bits of AUDIT_ARCH_* values (linux/audit.h): the one definition the root
+// package and the filter builder use.
+const (
+	// Arch64Bit marks an ABI with 64-bit registers (__AUDIT_ARCH_64BIT).
+	Arch64Bit = 0x80000000
+	// ArchLE marks a little-endian ABI (__AUDIT_ARCH_LE).
+	ArchLE = 0x40000000
+)
+
+// Is64 reports whether arch is a 64-bit ABI (x32 counts as one: it reports
+// AUDIT_ARCH_X86_64).
+func Is64(arch uint32) bool { return arch&Arch64Bit != 0 }
+
+// IsLE reports whether arch is little-endian.
+func IsLE(arch uint32) bool { return arch&ArchLE != 0 }
 
 // X32Suffix is appended to the names of x32 calls by Name.
 const X32Suffix = " (x32)"

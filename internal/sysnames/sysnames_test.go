@@ -136,6 +136,37 @@ func TestX32(t *testing.T) {
 	if _, ok := sysnames.ArchByName("SCMP_ARCH_X32"); ok {
 		t.Error("ArchByName accepted x32")
 	}
+	// x32's own numbers (512-547), and the x86_64 numbers it replaces.
+	for nr, want := range map[int32]string{512: "rt_sigaction", 520: "execve", 547: "pwritev2"} {
+		if got, ok := sysnames.Name(unix.AUDIT_ARCH_X86_64, sysnames.X32Bit|nr); !ok || got != want+sysnames.X32Suffix {
+			t.Errorf("x32 %d: %q, %v; want %s", nr, got, ok, want)
+		}
+	}
+	for _, nr := range []int32{13, 59, 322} { // x86_64's rt_sigaction, execve, execveat
+		if got, ok := sysnames.Name(unix.AUDIT_ARCH_X86_64, sysnames.X32Bit|nr); ok {
+			t.Errorf("x32 %d has a name (%q): the kernel refuses it for x32", nr, got)
+		}
+	}
+	if _, ok := sysnames.Name(unix.AUDIT_ARCH_X86_64, 520); ok {
+		t.Error("520 without the x32 bit has a name")
+	}
+}
+
+func TestArchBits(t *testing.T) {
+	for _, tc := range []struct {
+		arch     uint32
+		is64, le bool
+	}{
+		{unix.AUDIT_ARCH_X86_64, true, true},
+		{unix.AUDIT_ARCH_I386, false, true},
+		{unix.AUDIT_ARCH_S390X, true, false},
+		{unix.AUDIT_ARCH_PPC, false, false},
+		{unix.AUDIT_ARCH_MIPSEL, false, true},
+	} {
+		if sysnames.Is64(tc.arch) != tc.is64 || sysnames.IsLE(tc.arch) != tc.le {
+			t.Errorf("%s: Is64 %v, IsLE %v", sysnames.ArchName(tc.arch), sysnames.Is64(tc.arch), sysnames.IsLE(tc.arch))
+		}
+	}
 }
 
 func TestArchByName(t *testing.T) {

@@ -23,11 +23,12 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/seccompstream/seccompstream/internal/cmd/internal/xsyssrc"
 )
 
 func main() {
@@ -47,8 +48,8 @@ type arch struct {
 }
 
 // arches lists the tables, in the order they are emitted. x/sys has no
-// table for x32, mips n32 or 31-bit s390; x32 is derived from x86_64 by the
-// sysnames package itself.
+// table for x32, mips n32 or 31-bit s390; x32's is derived from x86_64's
+// and x32Calls.
 var arches = []arch{
 	{"amd64", "amd64", "AUDIT_ARCH_X86_64", "x86_64", "SCMP_ARCH_X86_64"},
 	{"arm64", "arm64", "AUDIT_ARCH_AARCH64", "aarch64", "SCMP_ARCH_AARCH64"},
@@ -90,7 +91,7 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *sysDir == "" || *version == "" {
-		dir, ver, err := locateSys()
+		dir, ver, err := xsyssrc.Locate()
 		if err != nil {
 			return err
 		}
@@ -118,22 +119,6 @@ func run(args []string, stderr io.Writer) error {
 	return os.WriteFile(*out, src, 0o644)
 }
 
-// locateSys asks the go command where the golang.org/x/sys module of the
-// current build is.
-func locateSys() (dir, version string, err error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}\n{{.Version}}", "golang.org/x/sys")
-	cmd.Stderr = os.Stderr
-	b, err := cmd.Output()
-	if err != nil {
-		return "", "", fmt.Errorf("go list -m golang.org/x/sys: %w", err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 || f[0] == "" {
-		return "", "", fmt.Errorf("go list -m golang.org/x/sys: unexpected output %q", b)
-	}
-	return f[0], f[1], nil
-}
-
 // parseTable returns the SYS_* constants of one zsysnum file, sorted by
 // number.
 func parseTable(path string) ([]sysnum, error) {
@@ -144,35 +129,28 @@ func parseTable(path string) ([]sysnum, error) {
 	}
 	var t []sysnum
 	seen := map[int64]string{}
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, s := range gd.Specs {
-			vs := s.(*ast.ValueSpec)
-			for i, id := range vs.Names {
-				if !strings.HasPrefix(id.Name, "SYS_") || skip[id.Name] {
-					continue
-				}
-				if i >= len(vs.Values) {
-					return nil, fmt.Errorf("%s: %s has no value", fset.Position(id.Pos()), id.Name)
-				}
-				lit, ok := vs.Values[i].(*ast.BasicLit)
-				if !ok || lit.Kind != token.INT {
-					return nil, fmt.Errorf("%s: %s is not an integer literal", fset.Position(id.Pos()), id.Name)
-				}
-				nr, err := strconv.ParseInt(lit.Value, 0, 32)
-				if err != nil || nr < 0 {
-					return nil, fmt.Errorf("%s: %s: bad number %s", fset.Position(id.Pos()), id.Name, lit.Value)
-				}
-				name := strings.ToLower(strings.TrimPrefix(id.Name, "SYS_"))
-				if prev, dup := seen[nr]; dup {
-					return nil, fmt.Errorf("%s: %s and %s share number %d", fset.Position(id.Pos()), prev, name, nr)
-				}
-				seen[nr] = name
-				t = append(t, sysnum{name, nr})
+	for vs := range xsyssrc.Consts(f) {
+		for i, id := range vs.Names {
+			if !strings.HasPrefix(id.Name, "SYS_") || skip[id.Name] {
+				continue
 			}
+			if i >= len(vs.Values) {
+				return nil, fmt.Errorf("%s: %s has no value", fset.Position(id.Pos()), id.Name)
+			}
+			lit, ok := vs.Values[i].(*ast.BasicLit)
+			if !ok || lit.Kind != token.INT {
+				return nil, fmt.Errorf("%s: %s is not an integer literal", fset.Position(id.Pos()), id.Name)
+			}
+			nr, err := strconv.ParseInt(lit.Value, 0, 32)
+			if err != nil || nr < 0 {
+				return nil, fmt.Errorf("%s: %s: bad number %s", fset.Position(id.Pos()), id.Name, lit.Value)
+			}
+			name := strings.ToLower(strings.TrimPrefix(id.Name, "SYS_"))
+			if prev, dup := seen[nr]; dup {
+				return nil, fmt.Errorf("%s: %s and %s share number %d", fset.Position(id.Pos()), prev, name, nr)
+			}
+			seen[nr] = name
+			t = append(t, sysnum{name, nr})
 		}
 	}
 	if len(t) == 0 {
@@ -236,15 +214,28 @@ func generate(version string, tables [][]sysnum) ([]byte, error) {
 		}
 		b.WriteString("\t},\n")
 		if a.file == "amd64" {
-			// x32 names: the same numbers with the x32 bit, marked. Kept as
-			// literals so that Name never builds a string.
+			// x32 names: the x86_64 numbers x32 shares, with the x32 bit and
+			// marked, and x32's own numbers (see x32Calls). Kept as literals
+			// so that Name never builds a string.
+			own := map[string]bool{}
+			for _, c := range x32Calls {
+				own[c.name] = true
+			}
 			b.WriteString("\tx32: []string{\n")
 			j := 0
 			for nr := base; nr <= last; nr++ {
 				if t[j].nr == nr {
-					fmt.Fprintf(&b, "\t\t%d: %q,\n", nr-base, t[j].name+x32Suffix)
+					if !own[t[j].name] {
+						fmt.Fprintf(&b, "\t\t%d: %q,\n", nr-base, t[j].name+x32Suffix)
+					}
 					j++
 				}
+			}
+			for _, c := range x32Calls {
+				if c.nr <= last {
+					return nil, fmt.Errorf("x32 call %s (%d) overlaps the x86_64 table", c.name, c.nr)
+				}
+				fmt.Fprintf(&b, "\t\t%d: %q,\n", c.nr-base, c.name+x32Suffix)
 			}
 			b.WriteString("\t},\n")
 		}
@@ -259,3 +250,19 @@ func generate(version string, tables [][]sysnum) ([]byte, error) {
 
 // x32Suffix marks names of x32 calls (must match sysnames.X32Suffix).
 const x32Suffix = " (x32)"
+
+// x32Calls are the calls x32 has numbers of its own for (the "x32" lines of
+// the kernel's arch/x86/entry/syscalls/syscall_64.tbl): their x86_64
+// numbers are "64" lines, which the kernel refuses for x32 callers. x/sys
+// has no x32 table, so the list lives here.
+var x32Calls = []sysnum{
+	{"rt_sigaction", 512}, {"rt_sigreturn", 513}, {"ioctl", 514}, {"readv", 515},
+	{"writev", 516}, {"recvfrom", 517}, {"sendmsg", 518}, {"recvmsg", 519},
+	{"execve", 520}, {"ptrace", 521}, {"rt_sigpending", 522}, {"rt_sigtimedwait", 523},
+	{"rt_sigqueueinfo", 524}, {"sigaltstack", 525}, {"timer_create", 526}, {"mq_notify", 527},
+	{"kexec_load", 528}, {"waitid", 529}, {"set_robust_list", 530}, {"get_robust_list", 531},
+	{"vmsplice", 532}, {"move_pages", 533}, {"preadv", 534}, {"pwritev", 535},
+	{"rt_tgsigqueueinfo", 536}, {"recvmmsg", 537}, {"sendmmsg", 538}, {"process_vm_readv", 539},
+	{"process_vm_writev", 540}, {"setsockopt", 541}, {"getsockopt", 542}, {"io_setup", 543},
+	{"io_submit", 544}, {"execveat", 545}, {"preadv2", 546}, {"pwritev2", 547},
+}

@@ -15,7 +15,12 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/internal/cbpf"
+	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/unotify"
 )
 
 // helperEnv makes the re-executed test binary run helperMain instead of the
@@ -93,17 +98,24 @@ func helperMain(v string) int {
 
 // getppidFilter returns a program that notifies getppid on x86_64, allows
 // every other x86_64 call and kills on any other ABI.
-func getppidFilter() unix.SockFprog {
-	ins := []unix.SockFilter{
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 4}, // arch
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, K: unix.AUDIT_ARCH_X86_64},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_KILL_PROCESS},
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // nr
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jf: 1, K: unix.SYS_GETPPID},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_USER_NOTIF},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+func getppidFilter() unotify.SockFprog {
+	var a cbpf.Assembler
+	native, notify := a.NewLabel(), a.NewLabel()
+	a.LoadAbs(cbpf.OffArch)
+	a.JumpIf(bpf.JumpEqual, unix.AUDIT_ARCH_X86_64, native, cbpf.Next)
+	a.Ret(unix.SECCOMP_RET_KILL_PROCESS)
+	a.Bind(native)
+	a.LoadAbs(cbpf.OffNr)
+	a.JumpIf(bpf.JumpEqual, unix.SYS_GETPPID, notify, cbpf.Next)
+	a.Ret(unix.SECCOMP_RET_ALLOW)
+	a.Bind(notify)
+	a.Ret(unix.SECCOMP_RET_USER_NOTIF)
+	prog, err := a.Assemble()
+	if err != nil {
+		panic(err)
 	}
-	return unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	ins := unotify.SockFilters(prog)
+	return unotify.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
 }
 
 // target is a running helper and the listener fd of its filter.
@@ -273,16 +285,11 @@ func send(fd int, r *resp) error {
 // atLeast reports whether the running kernel is major.minor or newer.
 func atLeast(t *testing.T, major, minor int) bool {
 	t.Helper()
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+	at, err := sectest.KernelAtLeast(fmt.Sprintf("%d.%d", major, minor))
+	if err != nil {
 		t.Fatal(err)
 	}
-	rel := unix.ByteSliceToString(u.Release[:])
-	var kmaj, kmin int
-	if _, err := fmt.Sscanf(rel, "%d.%d", &kmaj, &kmin); err != nil {
-		t.Fatalf("kernel release %q: %v", rel, err)
-	}
-	return kmaj > major || kmaj == major && kmin >= minor
+	return at
 }
 
 // TestFilterFlags probes each filter flag the way the library does:

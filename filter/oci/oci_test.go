@@ -1,52 +1,84 @@
-package filter_test
+package oci_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/filter/oci"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
+	"github.com/seccompstream/seccompstream/internal/unotify"
 )
 
-// dockerProfile returns moby's default profile for a container with
-// Docker's default capabilities, as JSON, as a runtime finds it in
-// config.json.
-func dockerProfile(t testing.TB) []byte {
+// envChild makes the test binary install Docker's profile and check a few
+// calls under it (scenarioDocker) instead of running the tests.
+const envChild = "SECCOMPSTREAM_OCI_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envChild) != "" {
+		// The filter goes on this thread, which stays locked until exit.
+		runtime.LockOSThread()
+		if err := scenarioDocker(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(sectest.RunMain(m.Run, "github.com/seccompstream/seccompstream/filter/oci"))
+}
+
+const x86 = unix.AUDIT_ARCH_X86_64
+
+// decision is what a filter should do with one call.
+type decision struct {
+	name string
+	arch uint32
+	call string
+	args [6]uint64
+	want filter.Action
+}
+
+// vm assembles f and returns a function that runs it on a call, in
+// x/net/bpf's VM (little-endian ABIs only, as this package's tests are).
+func vm(t *testing.T, f *filter.Filter) func(sectest.Data) filter.Action {
 	t.Helper()
-	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
-		Bounding: []string{
-			"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-			"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-			"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-		},
-	}}}
-	p, err := seccomp.GetDefaultProfile(spec)
+	prog, err := f.Assemble()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Assemble: %v", err)
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
+	m := sectest.NewVM(t, prog, true)
+	return func(d sectest.Data) filter.Action { return filter.Action(m.Run(t, d)) }
+}
+
+// check runs every decision through run.
+func check(t *testing.T, run func(sectest.Data) filter.Action, ds []decision) {
+	t.Helper()
+	for _, d := range ds {
+		got := run(sectest.Data{Nr: sectest.Number(t, d.arch, d.call), Arch: d.arch, Args: d.args})
+		if got != d.want {
+			t.Errorf("%s: got %v, want %v", d.name, got, d.want)
+		}
 	}
-	return b
 }
 
 func loadOCI(t testing.TB, b []byte) *filter.Filter {
 	t.Helper()
-	var s specs.LinuxSeccomp
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	f, err := filter.FromOCI(&s)
+	f, err := oci.FromSpec(ocitest.Seccomp(t, b))
 	if err != nil {
-		t.Fatalf("FromOCI: %v", err)
+		t.Fatalf("FromSpec: %v", err)
 	}
 	return f
 }
@@ -55,19 +87,16 @@ func TestDockerDefaultProfile(t *testing.T) {
 	if sysnames.Native() != x86 {
 		t.Skip("decisions below are for x86_64")
 	}
-	f := loadOCI(t, dockerProfile(t))
-	prog := assemble(t, f)
+	f := loadOCI(t, ocitest.DockerProfile(t))
+	prog, err := f.Assemble()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("Docker default profile: %d instructions, arches %#x", len(prog), f.Arches())
-	m := newVM(t, prog, true)
+	run := vm(t, f)
 	eperm := filter.Errno(unix.EPERM)
 	const i386 = unix.AUDIT_ARCH_I386
-	for _, tc := range []struct {
-		name string
-		arch uint32
-		call string
-		args [6]uint64
-		want filter.Action
-	}{
+	check(t, run, []decision{
 		{"read", x86, "read", [6]uint64{}, filter.Allow},
 		{"ptrace (kernel >= 4.8)", x86, "ptrace", [6]uint64{}, filter.Allow},
 		{"kexec_load", x86, "kexec_load", [6]uint64{}, eperm},
@@ -86,16 +115,11 @@ func TestDockerDefaultProfile(t *testing.T) {
 		{"i386 socketcall", i386, "socketcall", [6]uint64{}, filter.Allow},
 		{"i386 kexec_load", i386, "kexec_load", [6]uint64{}, eperm},
 		{"i386 getpid", i386, "getpid", [6]uint64{}, filter.Allow},
-	} {
-		d := data{nr: nr(t, tc.arch, tc.call), arch: tc.arch, args: tc.args}
-		if got := m.run(t, d); got != tc.want {
-			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
-		}
-	}
-	if got := m.run(t, data{nr: sysnames.X32Bit | 0, arch: x86}); got != filter.KillProcess {
+	})
+	if got := run(sectest.Data{Nr: sysnames.X32Bit | 0, Arch: x86}); got != filter.KillProcess {
 		t.Errorf("x32 read: got %v, want kill_process", got)
 	}
-	if got := m.run(t, data{nr: 1, arch: unix.AUDIT_ARCH_AARCH64}); got != filter.KillProcess {
+	if got := run(sectest.Data{Nr: 1, Arch: unix.AUDIT_ARCH_AARCH64}); got != filter.KillProcess {
 		t.Errorf("aarch64 call: got %v, want kill_process", got)
 	}
 	if f.HasNotify() {
@@ -128,7 +152,7 @@ func TestOCINotify(t *testing.T) {
 	if err := json.Unmarshal([]byte(prof), &s); err != nil {
 		t.Fatal(err)
 	}
-	f, err := filter.FromOCI(&s)
+	f, err := oci.FromSpec(&s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,18 +162,12 @@ func TestOCINotify(t *testing.T) {
 	if !f.HasNotify() {
 		t.Error("HasNotify() = false")
 	}
-	opts, err := filter.OCIInstallOptions(&s)
+	opts, err := oci.InstallOptions(&s)
 	if err != nil || len(opts) != 3 {
-		t.Errorf("OCIInstallOptions: %d options, %v; want 3", len(opts), err)
+		t.Errorf("InstallOptions: %d options, %v; want 3", len(opts), err)
 	}
-	m := newVM(t, assemble(t, f), true)
-	for _, tc := range []struct {
-		name string
-		arch uint32
-		call string
-		args [6]uint64
-		want filter.Action
-	}{
+	run := vm(t, f)
+	check(t, run, []decision{
 		{"openat", x86, "openat", [6]uint64{}, filter.Notify},
 		{"connect", x86, "connect", [6]uint64{}, filter.Notify},
 		{"i386 openat", unix.AUDIT_ARCH_I386, "openat", [6]uint64{}, filter.Notify},
@@ -167,13 +185,8 @@ func TestOCINotify(t *testing.T) {
 		{"ioctl other", x86, "ioctl", [6]uint64{0, 0x5402}, filter.Allow},
 		{"i386 waitpid", unix.AUDIT_ARCH_I386, "waitpid", [6]uint64{}, filter.KillThread},
 		{"i386 socketcall", unix.AUDIT_ARCH_I386, "socketcall", [6]uint64{}, filter.KillThread},
-	} {
-		d := data{nr: nr(t, tc.arch, tc.call), arch: tc.arch, args: tc.args}
-		if got := m.run(t, d); got != tc.want {
-			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
-		}
-	}
-	if got := m.run(t, data{nr: sysnames.X32Bit | 2, arch: x86}); got != filter.KillProcess {
+	})
+	if got := run(sectest.Data{Nr: sysnames.X32Bit | 2, Arch: x86}); got != filter.KillProcess {
 		t.Errorf("x32 listed in the profile is still refused: got %v", got)
 	}
 }
@@ -194,42 +207,60 @@ func TestOCIErrors(t *testing.T) {
 		if err := json.Unmarshal([]byte(tc.prof), &s); err != nil {
 			t.Fatal(err)
 		}
-		_, err := filter.FromOCI(&s)
+		_, err := oci.FromSpec(&s)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.prof, err, tc.want)
 		}
 	}
-	if _, err := filter.OCIInstallOptions(&specs.LinuxSeccomp{Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_BOGUS"}}); err == nil {
+	if _, err := oci.InstallOptions(&specs.LinuxSeccomp{Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_BOGUS"}}); err == nil {
 		t.Error("unknown flag accepted")
 	}
 }
 
 // scenarioDocker installs Docker's default profile and checks a few calls.
-func scenarioDocker(string) error {
-	f := loadOCI(fatalTB{}, dockerProfile(fatalTB{}))
+func scenarioDocker() error {
+	f := loadOCI(fatalTB{}, ocitest.DockerProfile(fatalTB{}))
 	if _, err := f.Install(); err != nil {
 		return err
 	}
-	if _, e := rawErr(unix.SYS_KEXEC_LOAD); e != unix.EPERM {
+	raw := func(trap uintptr, a ...uintptr) (uintptr, unix.Errno) {
+		var args [3]uintptr
+		copy(args[:], a)
+		r, _, e := unix.RawSyscall(trap, args[0], args[1], args[2])
+		return r, e
+	}
+	if _, e := raw(unix.SYS_KEXEC_LOAD); e != unix.EPERM {
 		return fmt.Errorf("kexec_load: %v, want EPERM", e)
 	}
-	if _, e := rawErr(unix.SYS_SOCKET, unix.AF_VSOCK, unix.SOCK_STREAM); e != unix.EPERM {
+	if _, e := raw(unix.SYS_SOCKET, unix.AF_VSOCK, unix.SOCK_STREAM); e != unix.EPERM {
 		return fmt.Errorf("socket(AF_VSOCK): %v, want EPERM", e)
 	}
-	fd, e := rawErr(unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM)
+	fd, e := raw(unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM)
 	if e != 0 {
 		return fmt.Errorf("socket(AF_UNIX): %v", e)
 	}
 	unix.Close(int(fd))
-	if pid, e := rawErr(unix.SYS_GETPID); e != 0 || int(pid) == 0 {
+	if pid, e := raw(unix.SYS_GETPID); e != 0 || int(pid) == 0 {
 		return fmt.Errorf("getpid: %v", e)
 	}
 	return nil
 }
 
+// TestKernelDockerProfile installs Docker's default profile in a child
+// (the re-executed test binary) and checks a few of its decisions there.
 func TestKernelDockerProfile(t *testing.T) {
-	requireSeccomp(t)
-	expectSuccess(t, "docker", "")
+	ok, err := unotify.ProbeFilterFlag(unotify.FilterFlagNewListener)
+	if err != nil {
+		t.Fatalf("probing seccomp: %v", err)
+	}
+	sectest.RequireFeature(t, "seccomp filters (SECCOMP_FILTER_FLAG_NEW_LISTENER)", "5.0", ok)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChild+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child under Docker's profile: %v\n%s", err, out)
+	}
 }
 
 // fatalTB lets test helpers run in a scenario child, where a failure ends

@@ -1,18 +1,35 @@
-package filter
+// Package oci imports OCI runtime seccomp profiles (config.json's
+// linux.seccomp, the format of Docker's and Podman's profiles) into
+// filter.Filter values. It is a package of its own so that programs that
+// never read a profile do not compile github.com/opencontainers/runtime-spec.
+//
+//	var s specs.LinuxSeccomp
+//	if err := json.Unmarshal(profile, &s); err != nil { ... }
+//	f, err := oci.FromSpec(&s)
+//	if err != nil { ... }
+//	opts, err := oci.InstallOptions(&s)
+package oci
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
-// FromOCI builds a filter from an OCI runtime seccomp profile
-// (config.json's linux.seccomp, as Docker, Podman, runc and crun use), the
-// way runc does with libseccomp:
+// The kernel's limits on an action's data.
+const (
+	maxErrno = 4095   // MAX_ERRNO
+	dataMask = 0xffff // SECCOMP_RET_DATA
+)
+
+// FromSpec builds a filter from an OCI runtime seccomp profile the way runc
+// does with libseccomp:
 //
 //   - The native arch is always in the filter; the listed architectures
 //     are added with AddArch. x32 (SCMP_ARCH_X32) and architectures without
@@ -29,24 +46,24 @@ import (
 //   - A rule whose action and errno equal the default is skipped, as runc
 //     does.
 //
-// Install flags and the listener come from OCIInstallOptions.
-func FromOCI(s *specs.LinuxSeccomp) (*Filter, error) {
+// Install flags and the listener come from InstallOptions.
+func FromSpec(s *specs.LinuxSeccomp) (*filter.Filter, error) {
 	if s == nil {
-		return nil, fmt.Errorf("filter: no seccomp profile")
+		return nil, errors.New("oci: no seccomp profile")
 	}
-	def, err := ociAction(s.DefaultAction, s.DefaultErrnoRet)
+	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("%w (defaultAction)", err)
 	}
-	f := New(def)
-	if f.arches[0] == 0 {
-		return nil, f.validate()
+	if sysnames.Native() == 0 {
+		return nil, errors.New("oci: no system call table for this GOARCH")
 	}
+	f := filter.New(def)
 	for _, a := range s.Architectures {
 		arch, ok := sysnames.ArchByName(string(a))
 		if !ok {
-			if !knownOCIArch(a) {
-				return nil, fmt.Errorf("filter: unknown architecture %q", a)
+			if !knownArch(a) {
+				return nil, fmt.Errorf("oci: unknown architecture %q", a)
 			}
 			continue // x32, or no table: refused by the arch check
 		}
@@ -55,34 +72,32 @@ func FromOCI(s *specs.LinuxSeccomp) (*Filter, error) {
 		}
 	}
 	for i, sc := range s.Syscalls {
-		act, err := ociAction(sc.Action, sc.ErrnoRet)
+		act, err := action(sc.Action, sc.ErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("%w (syscalls[%d])", err, i)
 		}
 		if act == def {
 			continue
 		}
-		var conds []Cond
+		var conds []filter.Cond
 		multi := false
 		seen := [6]bool{}
 		for j, arg := range sc.Args {
-			c, err := ociCond(arg)
+			c, err := cond(arg)
 			if err != nil {
 				return nil, fmt.Errorf("%w (syscalls[%d].args[%d])", err, i, j)
 			}
-			if seen[arg.Index] {
+			if seen[arg.Index] { // cond checked the index
 				multi = true
 			}
 			seen[arg.Index] = true
 			conds = append(conds, c)
 		}
 		for _, name := range sc.Names {
-			if !f.knownHere(name) {
-				if !knownAnywhere(name) {
-					return nil, fmt.Errorf("%w (syscalls[%d])", f.checkName(name), i)
-				}
+			if !knownOn(f.Arches(), name) && knownOn(sysnames.Arches(), name) {
 				continue // another arch's call
 			}
+			// AddIf names an unknown call in its error.
 			if multi {
 				for _, c := range conds {
 					if err := f.AddIf(act, name, c); err != nil {
@@ -99,26 +114,37 @@ func FromOCI(s *specs.LinuxSeccomp) (*Filter, error) {
 	return f, nil
 }
 
-// OCIInstallOptions returns the install options a profile asks for: its
+// knownOn reports whether one of arches has the call name.
+func knownOn(arches []uint32, name string) bool {
+	for _, arch := range arches {
+		if _, ok := sysnames.Number(arch, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// InstallOptions returns the install options a profile asks for: its
 // flags (SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _WAIT_KILLABLE_RECV, _TSYNC),
-// and WithListener when it has a listenerPath or an SCMP_ACT_NOTIFY action.
-func OCIInstallOptions(s *specs.LinuxSeccomp) ([]InstallOption, error) {
+// and filter.WithListener when it has a listenerPath or an SCMP_ACT_NOTIFY
+// action.
+func InstallOptions(s *specs.LinuxSeccomp) ([]filter.InstallOption, error) {
 	if s == nil {
 		return nil, nil
 	}
-	var opts []InstallOption
+	var opts []filter.InstallOption
 	for _, fl := range s.Flags {
 		switch fl {
 		case specs.LinuxSeccompFlagLog:
-			opts = append(opts, WithLogging())
+			opts = append(opts, filter.WithLogging())
 		case specs.LinuxSeccompFlagSpecAllow:
-			opts = append(opts, WithSpecAllow())
+			opts = append(opts, filter.WithSpecAllow())
 		case specs.LinuxSeccompFlagWaitKillableRecv:
-			opts = append(opts, WithWaitKillableRecv())
+			opts = append(opts, filter.WithWaitKillableRecv())
 		case "SECCOMP_FILTER_FLAG_TSYNC":
-			opts = append(opts, WithTSync())
+			opts = append(opts, filter.WithTSync())
 		default:
-			return nil, fmt.Errorf("filter: unknown seccomp flag %q", fl)
+			return nil, fmt.Errorf("oci: unknown seccomp flag %q", fl)
 		}
 	}
 	notify := s.ListenerPath != "" || s.DefaultAction == specs.ActNotify
@@ -126,51 +152,51 @@ func OCIInstallOptions(s *specs.LinuxSeccomp) ([]InstallOption, error) {
 		notify = notify || sc.Action == specs.ActNotify
 	}
 	if notify {
-		opts = append(opts, WithListener())
+		opts = append(opts, filter.WithListener())
 	}
 	return opts, nil
 }
 
-func ociAction(a specs.LinuxSeccompAction, errnoRet *uint) (Action, error) {
+func action(a specs.LinuxSeccompAction, errnoRet *uint) (filter.Action, error) {
 	ret := uint(unix.EPERM)
 	if errnoRet != nil {
 		ret = *errnoRet
 	}
-	var act Action
+	var act filter.Action
 	switch a {
 	case specs.ActKill, specs.ActKillThread:
-		act = KillThread
+		act = filter.KillThread
 	case specs.ActKillProcess:
-		act = KillProcess
+		act = filter.KillProcess
 	case specs.ActTrap:
-		act = Trap
+		act = filter.Trap
 	case specs.ActErrno:
 		if ret > maxErrno {
-			return 0, fmt.Errorf("filter: errnoRet %d out of range (0..%d)", ret, maxErrno)
+			return 0, fmt.Errorf("oci: errnoRet %d out of range (0..%d)", ret, maxErrno)
 		}
-		act = Errno(syscall.Errno(ret))
+		act = filter.Errno(syscall.Errno(ret))
 	case specs.ActTrace:
 		if ret > dataMask {
-			return 0, fmt.Errorf("filter: errnoRet %d out of range for SCMP_ACT_TRACE", ret)
+			return 0, fmt.Errorf("oci: errnoRet %d out of range for SCMP_ACT_TRACE", ret)
 		}
-		act = Trace(uint16(ret))
+		act = filter.Trace(uint16(ret))
 	case specs.ActAllow:
-		act = Allow
+		act = filter.Allow
 	case specs.ActLog:
-		act = Log
+		act = filter.Log
 	case specs.ActNotify:
-		act = Notify
+		act = filter.Notify
 	default:
-		return 0, fmt.Errorf("filter: unknown seccomp action %q", a)
+		return 0, fmt.Errorf("oci: unknown seccomp action %q", a)
 	}
 	return act, nil
 }
 
-func ociCond(arg specs.LinuxSeccompArg) (Cond, error) {
+func cond(arg specs.LinuxSeccompArg) (filter.Cond, error) {
 	if arg.Index > 5 {
-		return Cond{}, fmt.Errorf("filter: argument index %d out of range (0..5)", arg.Index)
+		return filter.Cond{}, fmt.Errorf("oci: argument index %d out of range (0..5)", arg.Index)
 	}
-	r := Arg(int(arg.Index))
+	r := filter.Arg(int(arg.Index))
 	switch arg.Op {
 	case specs.OpEqualTo:
 		return r.Eq(arg.Value), nil
@@ -187,10 +213,11 @@ func ociCond(arg specs.LinuxSeccompArg) (Cond, error) {
 	case specs.OpMaskedEqual:
 		return r.MaskedEq(arg.Value, arg.ValueTwo), nil
 	}
-	return Cond{}, fmt.Errorf("filter: unknown seccomp operator %q", arg.Op)
+	return filter.Cond{}, fmt.Errorf("oci: unknown seccomp operator %q", arg.Op)
 }
 
-func knownOCIArch(a specs.Arch) bool {
+// knownArch reports whether a is an architecture the runtime spec names.
+func knownArch(a specs.Arch) bool {
 	switch a {
 	case specs.ArchX86, specs.ArchX86_64, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64,
 		specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchMIPSEL,

@@ -1,0 +1,769 @@
+package seccompstream
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/nsthread"
+)
+
+// How Open works
+//
+// The file is found with openat2(2) on descriptors the Target pinned, never
+// by a path through /proc/<pid>/root: an absolute path from the target's
+// root with RESOLVE_IN_ROOT, a relative one from its working directory (or
+// the directory its dirfd names) with RESOLVE_BENEATH. When a relative path
+// leaves that directory ("..", an absolute symbolic link), it is resolved
+// again from the root, prefixed with the directory's path in the root
+// (checked to name the same directory): RESOLVE_IN_ROOT from a working
+// directory would stop ".." there. RESOLVE_NO_MAGICLINKS everywhere: the
+// /proc/<pid>/fd, root and cwd links of a process other than the target
+// lead anywhere. Measured here, openat2 from the host with these flags saw
+// the target's mounts (its mount namespace's, even ones added later) and
+// escaped its root 0 times under a rename race.
+//
+// Existing files are found first with O_PATH, which runs no driver and
+// does not block, then looked at: per-process /proc entries of the
+// supervisor, device nodes other than the harmless ones, and FIFOs are
+// handled (refused, or waited for) before the file is opened for real by
+// reopening the O_PATH descriptor through /proc/self/fd (which checks
+// permissions again, as the thread doing it). Creations (O_CREAT on a
+// missing name, O_EXCL, O_TMPFILE) are one openat2 that can only make a
+// new regular file.
+//
+// All of it runs with the target's credentials: on the calling thread when
+// that already has them (the same fsuid, fsgid, groups, capabilities and,
+// for creations, umask), else on a throwaway thread that takes them.
+
+// ErrSupervisorView reports a file that Open or OpenParent will not open
+// for a target because the supervisor would get it in its own view, not
+// the target's: a per-process /proc entry of the supervisor itself
+// (/proc/self and /proc/thread-self lead there, as do the /proc/mounts and
+// /etc/mtab links; the kernel would give the supervisor its own memory and
+// environment without the ptrace checks the target would meet), a /proc
+// entry reached through a symbolic link or a bind mount that cannot be
+// told apart from one, or a device node other than /dev/null, /dev/zero,
+// /dev/full, /dev/random, /dev/urandom, /dev/ptmx and the /dev/pts
+// terminals (the kernel checks device access against the cgroup of the
+// opener, which is the supervisor's; /dev/tty and /dev/console would be the
+// supervisor's terminal and console). Answer such calls some other way:
+// deny them, or leave them to the kernel when the policy allows the call
+// whatever file it ends up naming. ErrSupervisorView matches unix.EACCES
+// too, so Error(err) answers the target "permission denied".
+var ErrSupervisorView error = &kernelError{msg: "seccompstream: refusing to open a file in the supervisor's view for the target (its own /proc entries, its device cgroup, its terminal)", errno: unix.EACCES}
+
+// ErrNoFinalName reports a path given to OpenParent that does not end in a
+// name: "/", or a final component "." or "..". The kernel refuses such a
+// path for each call that creates or removes a name, with an errno that
+// depends on the call (mkdir, mknod, link and symlink: EEXIST; unlink:
+// EISDIR; rmdir: EINVAL for ".", ENOTEMPTY for "..", EBUSY for "/";
+// rename: EBUSY). Calls that act on the file itself (chmod, stat) take such
+// paths: resolve them with Open and O_PATH instead.
+var ErrNoFinalName = errors.New("seccompstream: path has no final name (it is \"/\" or ends in \".\" or \"..\")")
+
+// Flags open(2) accepts; others are ignored by open(2) and refused by
+// openat2(2). O_LARGEFILE is 0 in x/sys on 64-bit platforms, where the
+// kernel sets it anyway.
+const (
+	validOpenFlags = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC |
+		unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | unix.O_LARGEFILE |
+		unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_PATH |
+		unix.O_TMPFILE | unix.O_SYNC
+	// With O_PATH, open(2) keeps only these.
+	pathOpenFlags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+	resolveRoot    = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+	resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
+
+	procRootIno = 1 // PROC_ROOT_INO
+)
+
+// Open opens path as the target thread would, and returns the file for the
+// supervisor to use or to hand over with RespondFD (as the result of an
+// emulated open or openat).
+//
+// dirfd and path are the call's arguments: dirfd is the target's own file
+// descriptor (unix.AT_FDCWD: its working directory), and an absolute path
+// starts from the target's root. Neither ".." nor symbolic links lead out
+// of that root, and magic links (/proc/<pid>/fd/*, /proc/<pid>/root, ...)
+// are refused with an error matching unix.ELOOP. The file is opened with
+// the target's file-system uid and gid, supplementary groups and umask,
+// and only with the capabilities the target holds in the supervisor's user
+// namespace (see Target), on the calling thread when it already has those
+// credentials and on a throwaway thread otherwise. Mount flags (nodev,
+// noexec, ro) are the target's mounts'.
+//
+// flags and mode mean what they mean for open(2): bits open(2) ignores are
+// ignored, mode only counts with O_CREAT or O_TMPFILE, O_PATH keeps only
+// O_DIRECTORY and O_NOFOLLOW. The supervisor's file is always close-on-exec
+// and never becomes its controlling terminal, whatever flags say: pass
+// CloseOnExec to RespondFD when flags has O_CLOEXEC, so the target's
+// descriptor gets it. Opening a FIFO without O_NONBLOCK waits for the other
+// end, as open(2) does, and gives up with ErrGone once the notification is
+// withdrawn. Other waits are the file system's (a FUSE server, NFS).
+//
+// Open joins no namespace and makes no thread when the caller already has
+// the target's credentials (a root target of a root supervisor, or a call
+// from inside Do or DoWithCreds): it works through the Target's root and
+// working directory descriptors, whose paths cross the target's mounts.
+//
+// Open refuses, with ErrSupervisorView, what the supervisor would open in
+// its own view instead of the target's. It resolves a relative path that
+// leaves its directory from the root, which needs search permission on the
+// directory's ancestors where the kernel would not; it reports EXDEV when
+// that directory is outside the target's root.
+//
+// Errors match the errno the kernel would return (Error(err) answers the
+// target with it): ENOENT, EACCES, ELOOP, ENOTDIR, EEXIST, EBADF for a
+// dirfd the target has not open. ErrGone when the notification is no
+// longer pending (checked after the open: on ErrGone no file is returned);
+// ErrNotSupported before Linux 5.6 (openat2). The caller closes the file.
+func (t *Target) Open(dirfd int, path string, flags int, mode uint32) (*os.File, error) {
+	if err := t.acquire(); err != nil {
+		return nil, err
+	}
+	defer t.release()
+	fd, err := t.open(dirfd, path, flags, mode)
+	if fd, err = t.opened("Open", path, fd, err); err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// opened finishes an open for the call op: it checks the notification
+// after the open, preferring ErrGone to the open's own error (a failure in
+// the view of a target that is gone says nothing), and closes fd on
+// ErrGone.
+func (t *Target) opened(op, path string, fd int, err error) (int, error) {
+	if err != nil {
+		if verr := t.valid(); verr != nil {
+			return -1, verr
+		}
+		return -1, fmt.Errorf("seccompstream: %s(%q) as target %d: %w", op, path, t.tid, err)
+	}
+	if err := t.valid(); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// Parent is the directory that holds the final name of a path, opened in a
+// target's view by (*Target).OpenParent.
+type Parent struct {
+	// Dir is the directory, opened O_PATH|O_DIRECTORY: use it as the dirfd
+	// of mkdirat, unlinkat, renameat2, linkat, symlinkat, mknodat,
+	// fchownat and other calls given Name.
+	Dir *os.File
+	// Name is the final component of the path: never empty, ".", ".." or
+	// holding a "/".
+	Name string
+	// TrailingSlash reports that the path ended in "/": the kernel then
+	// requires the name to be a directory (or, for mkdir, to become one),
+	// and most calls fail with ENOTDIR on anything else.
+	TrailingSlash bool
+}
+
+// Close closes Dir.
+func (p *Parent) Close() error { return p.Dir.Close() }
+
+// OpenParent resolves path as Open does, except for its final name: it
+// opens the directory that holds that name, as the target (its
+// credentials, root and mounts; search permission is checked on the way),
+// and returns it with the name. It is the safe start of calls that create,
+// remove or rename names: done on Dir with Name, they act inside the
+// target's root.
+//
+// Use Name only with calls that do not follow a final symbolic link, or
+// with AT_SYMLINK_NOFOLLOW: a call that follows one would resolve it from
+// the supervisor's root, outside the target's. For calls that act on the
+// file a path names (stat, chmod, chown without AT_SYMLINK_NOFOLLOW,
+// truncate), open the path with Open and O_PATH and use the descriptor.
+// Do the call itself with the target's credentials: DoWithCreds, with
+// OpenParent called inside it, opens and acts on one thread.
+//
+// OpenParent joins no namespace, as Open.
+//
+// A path that has no final name ("/", or ending in "." or "..") fails with
+// ErrNoFinalName; other errors are Open's. The caller closes the Parent.
+func (t *Target) OpenParent(dirfd int, path string) (*Parent, error) {
+	if err := t.acquire(); err != nil {
+		return nil, err
+	}
+	defer t.release()
+	dir, name, slash, err := splitParent(path)
+	if err != nil {
+		return nil, fmt.Errorf("seccompstream: OpenParent(%q) as target %d: %w", path, t.tid, err)
+	}
+	fd, err := t.open(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if fd, err = t.opened("OpenParent", path, fd, err); err != nil {
+		return nil, err
+	}
+	return &Parent{Dir: os.NewFile(uintptr(fd), dir), Name: name, TrailingSlash: slash}, nil
+}
+
+// splitParent splits path into the directory that holds its final name
+// and that name.
+func splitParent(path string) (dir, name string, trailingSlash bool, err error) {
+	if path == "" {
+		return "", "", false, unix.ENOENT
+	}
+	trimmed := strings.TrimRight(path, "/")
+	if trimmed == "" {
+		return "", "", false, ErrNoFinalName
+	}
+	trailingSlash = len(trimmed) < len(path)
+	i := strings.LastIndexByte(trimmed, '/')
+	name = trimmed[i+1:]
+	switch {
+	case i < 0:
+		dir = "."
+	case strings.TrimRight(trimmed[:i], "/") == "":
+		dir = "/"
+	default:
+		dir = trimmed[:i]
+	}
+	if name == "." || name == ".." {
+		return "", "", false, ErrNoFinalName
+	}
+	return dir, name, trailingSlash, nil
+}
+
+// base is where a path of the target starts from: its root for absolute
+// paths, else dir (its working directory, or a copy of its dirfd).
+type base struct {
+	abs   bool
+	dir   int
+	own   bool // dir is ours to close
+	isCwd bool // dir is t.cwd
+}
+
+func (b *base) close() {
+	if b.own {
+		unix.Close(b.dir)
+	}
+}
+
+// open is Open without the final validation and wrapping.
+func (t *Target) open(dirfd int, path string, flags int, mode uint32) (int, error) {
+	how := openHow(flags, mode)
+	switch {
+	case path == "":
+		return -1, unix.ENOENT
+	case len(path) >= PathMax:
+		return -1, unix.ENAMETOOLONG
+	case strings.IndexByte(path, 0) >= 0:
+		return -1, unix.EINVAL
+	}
+	b, err := t.base(dirfd, path)
+	if err != nil {
+		return -1, err
+	}
+	defer b.close()
+	c, err := t.credentials()
+	if err != nil {
+		return -1, err
+	}
+	creating := how.Flags&unix.O_CREAT != 0 || how.Flags&unix.O_TMPFILE == unix.O_TMPFILE
+	fd, fifo := -1, -1
+	err = t.asTarget(c, creating, func() error {
+		var err error
+		fd, fifo, err = t.openAs(b, path, how)
+		return err
+	})
+	if err != nil {
+		return -1, err
+	}
+	if fifo >= 0 {
+		defer unix.Close(fifo)
+		return t.openFIFO(c, fifo, int(how.Flags))
+	}
+	return fd, nil
+}
+
+// openHow turns open(2) arguments into what openat2 takes, as open(2)
+// reads them, for the supervisor's descriptor (always O_CLOEXEC and
+// O_NOCTTY).
+func openHow(flags int, mode uint32) unix.OpenHow {
+	f := flags & validOpenFlags
+	if f&unix.O_PATH != 0 {
+		f &= pathOpenFlags
+	}
+	f |= unix.O_CLOEXEC
+	if f&unix.O_PATH == 0 {
+		f |= unix.O_NOCTTY
+	}
+	how := unix.OpenHow{Flags: uint64(f)}
+	if f&unix.O_CREAT != 0 || f&unix.O_TMPFILE == unix.O_TMPFILE {
+		how.Mode = uint64(mode & 0o7777)
+	}
+	return how
+}
+
+// base finds where path starts from. It opens the target's dirfd (as the
+// supervisor: it reads /proc/<tid>/fd).
+func (t *Target) base(dirfd int, path string) (base, error) {
+	if path[0] == '/' {
+		return base{abs: true, dir: -1}, nil
+	}
+	if dirfd == unix.AT_FDCWD {
+		return base{dir: t.cwd, isCwd: true}, nil
+	}
+	if dirfd < 0 {
+		return base{}, fmt.Errorf("dirfd %d: %w", dirfd, unix.EBADF)
+	}
+	fd, err := openRetry(t.procDir, "fd/"+strconv.Itoa(dirfd), unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		if err == unix.ENOENT {
+			err = unix.EBADF
+		}
+		return base{}, fmt.Errorf("dirfd %d: %w", dirfd, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
+		return base{}, fmt.Errorf("dirfd %d is not a directory: %w", dirfd, unix.ENOTDIR)
+	}
+	return base{dir: fd, own: true}, nil
+}
+
+// asTarget runs fn with the target's credentials c: on the calling thread
+// when it has them already (with the target's umask too when creating),
+// else on a throwaway thread that takes them.
+func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
+	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
+	runtime.LockOSThread()
+	if t.threadHas(want, creating, c.Umask) {
+		err := fn()
+		runtime.UnlockOSThread()
+		return err
+	}
+	runtime.UnlockOSThread()
+	var err error
+	nsthread.Run(func() {
+		if err = nsthread.UnshareFS(); err != nil {
+			err = fmt.Errorf("acting as target %d: %w", t.tid, err)
+			return
+		}
+		if err = nsthread.SetCreds(want, int(c.Umask), false); err != nil {
+			err = fmt.Errorf("acting as target %d: %w", t.tid, err)
+			return
+		}
+		err = fn()
+	})
+	return err
+}
+
+// threadHas reports whether the calling thread has the credentials want
+// (and, when umask matters, the umask).
+func (t *Target) threadHas(want nsthread.Creds, umaskToo bool, umask uint32) bool {
+	cur, err := nsthread.ThreadCreds()
+	if err != nil || cur.FSUID != want.FSUID || cur.FSGID != want.FSGID || cur.Caps != want.Caps || !nsthread.SameGroups(cur.Groups, want.Groups) {
+		return false
+	}
+	if !umaskToo {
+		return true
+	}
+	// The supervisor's procfs, whatever root this thread has.
+	b, err := readProc(t.procDir, t.tid, "../thread-self/status")
+	if err != nil {
+		return false
+	}
+	v, ok := statusField(b, "Umask")
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseUint(string(v), 8, 32)
+	return err == nil && uint32(n) == umask
+}
+
+// openAs opens path from b as how says; it runs with the target's
+// credentials. A FIFO that must be waited for comes back as fifo, an
+// O_PATH descriptor for openFIFO.
+func (t *Target) openAs(b base, path string, how unix.OpenHow) (fd, fifo int, err error) {
+	flags := int(how.Flags)
+	if flags&unix.O_TMPFILE == unix.O_TMPFILE || flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
+		// Always a new file.
+		fd, err := t.resolve(b, path, how)
+		if err != nil {
+			return -1, -1, err
+		}
+		if err := checkCreated(fd); err != nil {
+			unix.Close(fd)
+			return -1, -1, err
+		}
+		return fd, -1, nil
+	}
+	find := unix.OpenHow{Flags: uint64(unix.O_PATH | unix.O_CLOEXEC | flags&(unix.O_NOFOLLOW|unix.O_DIRECTORY))}
+	for range 8 {
+		p, err := t.resolve(b, path, find)
+		if err == unix.ENOENT && flags&unix.O_CREAT != 0 {
+			// Create it. O_NONBLOCK in case another file appeared
+			// meanwhile: a FIFO must not block, and anything that is not
+			// a new regular file is closed and looked at again.
+			fd, err := t.resolve(b, path, unix.OpenHow{Flags: how.Flags | unix.O_NONBLOCK, Mode: how.Mode})
+			if err != nil {
+				return -1, -1, err
+			}
+			if checkCreated(fd) != nil {
+				unix.Close(fd)
+				continue
+			}
+			if flags&unix.O_NONBLOCK == 0 {
+				if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+					unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+				}
+			}
+			return fd, -1, nil
+		}
+		if err != nil {
+			return -1, -1, err
+		}
+		return t.reopen(b, path, p, how)
+	}
+	return -1, -1, fmt.Errorf("%q kept changing while it was opened: %w", path, unix.EAGAIN)
+}
+
+// checkCreated checks a file that an open with O_CREAT or O_TMPFILE
+// returned: a regular file outside /proc, as a new one is.
+func checkCreated(fd int) error {
+	var st unix.Stat_t
+	var sf unix.Statfs_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if err := unix.Fstatfs(fd, &sf); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || sf.Type == unix.PROC_SUPER_MAGIC {
+		return ErrSupervisorView
+	}
+	return nil
+}
+
+// reopen turns p, the O_PATH descriptor of an existing file, into the open
+// that how asks for, after looking at what p is. It takes p.
+func (t *Target) reopen(b base, path string, p int, how unix.OpenHow) (fd, fifo int, err error) {
+	keep := false
+	defer func() {
+		if !keep {
+			unix.Close(p)
+		}
+	}()
+	var st unix.Stat_t
+	var sf unix.Statfs_t
+	if err := unix.Fstat(p, &st); err != nil {
+		return -1, -1, err
+	}
+	if err := unix.Fstatfs(p, &sf); err != nil {
+		return -1, -1, err
+	}
+	if sf.Type == unix.PROC_SUPER_MAGIC {
+		if err := t.checkProc(b, path, p, &st); err != nil {
+			return -1, -1, err
+		}
+	}
+	flags := int(how.Flags)
+	if flags&unix.O_PATH != 0 {
+		keep = true
+		return p, -1, nil
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		// O_NOFOLLOW met a symbolic link.
+		return -1, -1, unix.ELOOP
+	case unix.S_IFCHR, unix.S_IFBLK:
+		if !harmlessDevice(&st) {
+			return -1, -1, fmt.Errorf("device %d:%d: %w", unix.Major(st.Rdev), unix.Minor(st.Rdev), ErrSupervisorView)
+		}
+	case unix.S_IFIFO:
+		if flags&unix.O_ACCMODE != unix.O_RDWR && flags&unix.O_NONBLOCK == 0 {
+			keep = true
+			return -1, p, nil
+		}
+	}
+	fd, err = reopenFD(t.procDir, p, flags)
+	return fd, -1, err
+}
+
+// reopenFD opens the file of the O_PATH descriptor p anew with flags,
+// through the supervisor's /proc/self/fd (reached from procDir, an open
+// /proc/<tid> of the supervisor's procfs, so it works on a thread with
+// another root). Permissions are checked as for any open, with the calling
+// thread's credentials.
+func reopenFD(procDir, p, flags int) (int, error) {
+	// O_NOFOLLOW would stop at the /proc/self/fd link itself; p was found
+	// with it already. The file exists: O_CREAT and O_EXCL are spent.
+	flags &^= unix.O_NOFOLLOW | unix.O_CREAT | unix.O_EXCL
+	return openRetry(procDir, "../self/fd/"+strconv.Itoa(p), flags|unix.O_CLOEXEC)
+}
+
+// harmlessDevice reports whether a device node is one that every container
+// may open and that means the same for the supervisor: the memory devices
+// null, zero, full, random and urandom, the pty multiplexer and the pty
+// terminals.
+func harmlessDevice(st *unix.Stat_t) bool {
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return false
+	}
+	major, minor := unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	switch {
+	case major == 1:
+		return minor == 3 || minor == 5 || minor == 7 || minor == 8 || minor == 9
+	case major == 5:
+		return minor == 2 // /dev/ptmx
+	case major >= 136 && major <= 143:
+		return true // UNIX98_PTY_SLAVE_MAJOR: /dev/pts/*
+	}
+	return false
+}
+
+// resolve opens path from b with openat2, retrying EINTR and EAGAIN (a
+// rename or mount raced a ".." step). A relative path that leaves its
+// directory (EXDEV under RESOLVE_BENEATH) is resolved again from the root,
+// prefixed with the directory's path there.
+func (t *Target) resolve(b base, path string, how unix.OpenHow) (int, error) {
+	if b.abs {
+		how.Resolve = resolveRoot
+		return openat2(t.root, path, &how)
+	}
+	how.Resolve = resolveBeneath
+	fd, err := openat2(b.dir, path, &how)
+	if err != unix.EXDEV {
+		return fd, err
+	}
+	prefix, ok := t.pathInRoot(b)
+	if !ok {
+		return -1, fmt.Errorf("%q leaves a directory that is not inside the target's root: %w", path, unix.EXDEV)
+	}
+	how.Resolve = resolveRoot
+	return openat2(t.root, prefix+"/"+path, &how)
+}
+
+func openat2(dirfd int, path string, how *unix.OpenHow) (int, error) {
+	for range 64 {
+		fd, err := unix.Openat2(dirfd, path, how)
+		switch err {
+		case unix.EINTR, unix.EAGAIN:
+			continue
+		case unix.ENOSYS:
+			return -1, &kernel.UnsupportedFeatureError{Name: "openat2", MinimumVersion: "5.6"}
+		}
+		return fd, err
+	}
+	return -1, unix.EAGAIN
+}
+
+// pathInRoot returns the path, from the target's root, of the directory a
+// relative path of b starts from, and whether there is one: the directory
+// can be outside the root (a chroot without chdir) or deleted. The path is
+// read from the supervisor's /proc and confirmed by opening it from the
+// root. The working directory's is cached: it is pinned.
+func (t *Target) pathInRoot(b base) (string, bool) {
+	if !b.isCwd {
+		return t.findInRoot(b.dir)
+	}
+	t.cwdMu.Lock()
+	defer t.cwdMu.Unlock()
+	if !t.cwdKnown {
+		t.cwdPath, t.cwdInRoot = t.findInRoot(t.cwd)
+		t.cwdKnown = true
+	}
+	return t.cwdPath, t.cwdInRoot
+}
+
+func (t *Target) findInRoot(dir int) (string, bool) {
+	rootPath, err1 := t.fdPath(t.root)
+	dirPath, err2 := t.fdPath(dir)
+	if err1 != nil || err2 != nil || !strings.HasPrefix(dirPath, "/") {
+		return "", false
+	}
+	var rel string
+	switch {
+	case rootPath == "/":
+		rel = dirPath
+	case dirPath == rootPath:
+		rel = "/"
+	case strings.HasPrefix(dirPath, rootPath+"/"):
+		rel = dirPath[len(rootPath):]
+	default:
+		return "", false
+	}
+	fd, err := openat2(t.root, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveRoot})
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	var a, c unix.Stat_t
+	if unix.Fstat(fd, &a) != nil || unix.Fstat(dir, &c) != nil || a.Dev != c.Dev || a.Ino != c.Ino {
+		return "", false
+	}
+	return rel, true
+}
+
+// fdPath reads the path of the supervisor's descriptor fd from its
+// /proc/self/fd.
+func (t *Target) fdPath(fd int) (string, error) {
+	buf := make([]byte, PathMax)
+	n, err := unix.Readlinkat(t.procDir, "../self/fd/"+strconv.Itoa(fd), buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// checkProc refuses p, a /proc file found by resolving path from b, when it
+// belongs to the supervisor's own process (the kernel lets a process open
+// all of its own /proc files, whatever its credentials), or when that
+// cannot be told.
+//
+// A /proc entry is the supervisor's when the directory right below the
+// procfs root on its way up is a task directory whose Tgid is the
+// supervisor's pid in that procfs (its "self"). The way up from a
+// directory is "..". A file's directory is found by resolving path's
+// directory part again and checking that it holds this very file; a file
+// reached through a final symbolic link fails that check and is refused.
+// A task that exits after the check leaves files that can no longer be
+// opened, so the reopen that follows the check cannot reach it either.
+func (t *Target) checkProc(b base, path string, p int, st *unix.Stat_t) error {
+	dir := p
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		parent, name, _, err := splitParent(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, ErrSupervisorView)
+		}
+		d, err := t.resolve(b, parent, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC})
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, ErrSupervisorView)
+		}
+		defer unix.Close(d)
+		var in unix.Stat_t
+		if err := unix.Fstatat(d, name, &in, unix.AT_SYMLINK_NOFOLLOW); err != nil || in.Dev != st.Dev || in.Ino != st.Ino {
+			return fmt.Errorf("%s reached through a symbolic link: %w", path, ErrSupervisorView)
+		}
+		dir = d
+	}
+	// Walk up to the procfs root. cur and child are ours to close, except
+	// dir.
+	cur, child := dir, -1
+	closeFD := func(fd int) {
+		if fd >= 0 && fd != dir {
+			unix.Close(fd)
+		}
+	}
+	defer func() { closeFD(cur); closeFD(child) }()
+	for range 64 {
+		var cst unix.Stat_t
+		if err := unix.Fstat(cur, &cst); err != nil {
+			return err
+		}
+		if cst.Dev != st.Dev {
+			return fmt.Errorf("%s is in a part of /proc mounted elsewhere: %w", path, ErrSupervisorView)
+		}
+		if cst.Ino == procRootIno {
+			if child < 0 || !t.ownTask(cur, child) {
+				return nil
+			}
+			return fmt.Errorf("%s is the supervisor's own: %w", path, ErrSupervisorView)
+		}
+		up, err := openRetry(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		closeFD(child)
+		child, cur = cur, up
+	}
+	return fmt.Errorf("%s is too deep in /proc: %w", path, ErrSupervisorView)
+}
+
+// ownTask reports whether dir, a directory right below the procfs root
+// root, is a task of the calling process: its Tgid is the caller's pid in
+// that procfs. A procfs where the caller has no pid (another pid namespace)
+// holds nothing of it.
+func (t *Target) ownTask(root, dir int) bool {
+	buf := make([]byte, 32)
+	n, err := unix.Readlinkat(root, "self", buf)
+	if err != nil {
+		return err != unix.ENOENT
+	}
+	self := string(buf[:n])
+	status, err := readProc(dir, t.tid, "status")
+	if err != nil {
+		return false // not a task directory, or one of a task that is gone
+	}
+	tgid, ok := statusField(status, "Tgid")
+	return ok && string(tgid) == self
+}
+
+// openFIFO opens the FIFO of the O_PATH descriptor p with flags, as the
+// target, waiting for the other end as open(2) does. While it waits, the
+// notification is checked now and then; once it is gone, the wait is ended
+// by opening the other end (as the supervisor), and openFIFO returns
+// ErrGone.
+func (t *Target) openFIFO(c *Creds, p, flags int) (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	// The supervisor's /proc/self/fd, pinned now: the way there through
+	// procDir closes when the target dies, and the other end is opened
+	// after that.
+	selfFD, err := openRetry(t.procDir, "../self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(selfFD)
+	done := make(chan result, 1)
+	go func() {
+		fd := -1
+		err := t.asTarget(c, false, func() error {
+			var err error
+			fd, err = reopenFD(t.procDir, p, flags)
+			return err
+		})
+		done <- result{fd, err}
+	}()
+	wait := time.Millisecond
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case r := <-done:
+			return r.fd, r.err
+		case <-timer.C:
+		}
+		if err := t.valid(); err != nil {
+			other := unix.O_RDONLY
+			if flags&unix.O_ACCMODE == unix.O_RDONLY {
+				other = unix.O_WRONLY
+			}
+			for {
+				peer, _ := openRetry(selfFD, strconv.Itoa(p), other|unix.O_NONBLOCK|unix.O_CLOEXEC)
+				select {
+				case r := <-done:
+					if peer >= 0 {
+						unix.Close(peer)
+					}
+					if r.fd >= 0 {
+						unix.Close(r.fd)
+					}
+					return -1, err
+				case <-time.After(10 * time.Millisecond):
+				}
+				if peer >= 0 {
+					unix.Close(peer)
+				}
+			}
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+		timer.Reset(wait)
+	}
+}
