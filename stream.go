@@ -22,6 +22,14 @@ import (
 // Receive at once (each notification goes to exactly one of them) and any
 // goroutine may Respond to any notification.
 //
+// While its notifications come less than a millisecond apart, a Stream is
+// hot: its receiver waits in ppoll(2) on its own OS thread, which the
+// kernel wakes directly, and after 0.5 to 1 ms without a notification it
+// gives the thread up and waits in the runtime's network poller again. At
+// most GOMAXPROCS receivers of a process wait hot at once; an idle Stream
+// holds no thread. A Stream that has been hot keeps an eventfd for its
+// wake-ups until Close.
+//
 // Streams of one process over dups of one listener fd share the kernel
 // turn, so they never race for a notification. A listener whose notifications
 // another process also receives can make a Receive block in the kernel's
@@ -58,16 +66,18 @@ type Stream struct {
 	// the kernel (RECV blocks when nothing is pending, so two receivers must
 	// never race for one notification). The fields after it belong to the
 	// turn's holder.
-	turn   turn
-	buf    unotify.Notif
-	pfd    [2]unix.PollFd
-	rerr   error
-	readFn func(uintptr) bool
-	recvFn func(int) (int, error)
-	wakeFn func()
-	hot    bool  // notifications come in quick succession: wait in ppoll
-	hotReg bool  // s is in the reaper's register (see heat)
-	hotMax int32 // see hot.waiters
+	turn    turn
+	buf     unotify.Notif
+	pfd     [2]unix.PollFd
+	rerr    error
+	readFn  func(uintptr) bool
+	recvFn  func(int) (int, error)
+	wakeFn  func()
+	hot     bool  // notifications come in quick succession: wait in ppoll
+	hotReg  bool  // s is subscribed to the reaper (see heat)
+	starved bool  // see starve
+	hotRun  int   // hot waits in a row (see hotYield)
+	hotMax  int32 // see hot.waiters
 
 	// The hot wait (see hotWait): 0, or the reaper epoch+1 it began in
 	// shifted left by one, with hotExpired set once the reaper ended it.
@@ -248,8 +258,9 @@ func (s *Stream) FD() int { return s.fd }
 // POLLERR): Receive polls again, and waits outside the runtime poller
 // while that poller cannot be used.
 //
-// In the default mode Receive waits in the runtime's network poller and
-// holds no OS thread while it waits.
+// In the default mode Receive holds no OS thread while the Stream is
+// idle; while it is hot it waits on its thread for up to a millisecond
+// (see Stream).
 func (s *Stream) Receive(ctx context.Context) (*Notification, error) {
 	n := new(Notification)
 	if err := s.receive(ctx, n); err != nil {
@@ -370,6 +381,7 @@ func (s *Stream) Close() error {
 		s.watchStop, s.watchDone = nil, nil
 	}
 	s.cool()
+	s.starve(false)
 	s.turn.unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -17,7 +17,8 @@ import (
 // kernel directly, at the price of its thread. So a Stream whose
 // notifications come less than hotGap apart is hot: it waits in ppoll, for
 // one to two reaper ticks at most, then (cold) in the poller. At most
-// GOMAXPROCS receivers of the process wait hot at once (hotWaiters): each
+// GOMAXPROCS receivers of the process wait hot at once (hot.waiters), and
+// the busiest give their slot up now and then (hotYield): each
 // holds its thread and, until the runtime takes it away (20µs or more),
 // its P, which the goroutines of the Streams in the poller need.
 //
@@ -27,11 +28,15 @@ import (
 const (
 	hotGap   = time.Millisecond       // a wait in the poller shorter than this makes the Stream hot
 	reapTick = 500 * time.Microsecond // a hot wait ends after one to two ticks
+	// After hotYield hot waits in a row a Stream gives its slot up for
+	// one wait if a busy Stream found none free, so that slots go round.
+	hotYield = 32
 )
 
-// hot holds the process's count of hot waits.
+// hot holds the process's counts of hot waits.
 var hot struct {
 	waiters atomic.Int32 // receivers in a hot wait now
+	starved atomic.Int32 // hot Streams that found no slot free (see starve)
 }
 
 // reaper ends the hot waits that have lasted through one of its ticks.
@@ -47,14 +52,23 @@ var errTimeout = errors.New("seccompstream: hot wait over")
 // returns errTimeout (and s is cold) when the reaper ended the wait, or
 // when too many receivers wait hot already. The caller holds the turn.
 func (s *Stream) hotWait(ctx context.Context) error {
-	if hot.waiters.Add(1) > s.hotMax {
-		hot.waiters.Add(-1)
+	if s.hotRun >= hotYield && hot.starved.Load() > 0 {
+		// Busy Streams wait cold for want of a slot: give one of them
+		// this one for a while.
 		s.cool()
 		return errTimeout
 	}
+	if hot.waiters.Add(1) > s.hotMax {
+		hot.waiters.Add(-1)
+		s.starve(true)
+		s.cool()
+		return errTimeout
+	}
+	s.starve(false)
 	if !s.hotReg {
 		s.heat()
 	}
+	s.hotRun++
 	s.hotWaits.Add(1)
 	s.hotState.Store((reaper.epoch.Load() + 1) << 1)
 	err := s.pollWait(ctx, true)
@@ -64,11 +78,27 @@ func (s *Stream) hotWait(ctx context.Context) error {
 	case err == errTimeout:
 		s.hotReaped.Add(1)
 		s.cool()
-	case err == nil && s.pf != nil:
-		// Hot twice in a row: out of the runtime poller (see openPoller).
+	case err == nil && s.pf != nil && hot.starved.Load() == 0:
+		// Hot twice in a row, and nobody waiting for a slot (who would
+		// soon make s yield): out of the runtime poller (see
+		// openPoller).
 		s.closePoller()
 	}
 	return err
+}
+
+// starve records whether s is busy but waits cold for want of a hot slot
+// (hot.starved counts such Streams). The caller holds the turn, or is
+// Close.
+func (s *Stream) starve(starved bool) {
+	if s.starved != starved {
+		s.starved = starved
+		if starved {
+			hot.starved.Add(1)
+		} else {
+			hot.starved.Add(-1)
+		}
+	}
 }
 
 // heat subscribes s to the reaper. The caller holds the turn.
@@ -80,7 +110,7 @@ func (s *Stream) heat() {
 // cool makes s cold and unsubscribes it from the reaper. The caller holds
 // the turn, or is Close.
 func (s *Stream) cool() {
-	s.hot = false
+	s.hot, s.hotRun = false, 0
 	if s.hotReg {
 		reaper.remove(s)
 		s.hotReg = false

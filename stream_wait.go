@@ -108,8 +108,12 @@ func (s *Stream) wait(ctx context.Context) error {
 	}
 	start := time.Now()
 	err := s.recvPoller(ctx)
-	if err == nil && time.Since(start) < hotGap {
-		s.hot = true
+	if err == nil {
+		if time.Since(start) < hotGap {
+			s.hot = true
+		} else {
+			s.starve(false) // idle, not starved
+		}
 	}
 	return err
 }
