@@ -2,10 +2,8 @@ package seccompstream_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -80,11 +78,7 @@ func TestHotThenCold(t *testing.T) {
 	if hotWaits == 0 {
 		t.Fatalf("%d back-to-back calls and no hot wait", calls)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		_, err := s.Receive(ctx)
-		errc <- err
-	}()
+	errc := receiveAsync(s, ctx)
 	// Quiet now: the reaper must end the hot wait.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -122,11 +116,7 @@ func TestHotWaitCanceled(t *testing.T) {
 			burst(100)
 			answerN(t, testCtx(t), s, 100)
 			ctx, cancel := context.WithCancel(context.Background())
-			errc := make(chan error, 1)
-			go func() {
-				_, err := s.Receive(ctx)
-				errc <- err
-			}()
+			errc := receiveAsync(s, ctx)
 			time.Sleep(time.Duration(round%5) * 50 * time.Microsecond)
 			cancel()
 			if err := waitErr(t, errc); err != context.Canceled {
@@ -135,18 +125,7 @@ func TestHotWaitCanceled(t *testing.T) {
 		}
 		burst(100)
 		answerN(t, testCtx(t), s, 100)
-		errc := make(chan error, 1)
-		go func() {
-			_, err := s.Receive(context.Background())
-			errc <- err
-		}()
-		time.Sleep(100 * time.Microsecond)
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := waitErr(t, errc); !errors.Is(err, os.ErrClosed) {
-			t.Fatalf("Receive = %v, want os.ErrClosed", err)
-		}
+		wantCloseEndsReceive(t, s, 100*time.Microsecond)
 	})
 }
 

@@ -236,13 +236,7 @@ func (sv *server) concurrent(c *call, start time.Time) {
 	sv.handoff.Add(-1)
 	<-sv.turn
 	sv.mu.Lock()
-	sv.idle--
-	spawn := sv.idle == 0 && sv.total < sv.cfg.maxInFlight && sv.phase.Load() == phaseServing
-	if spawn {
-		sv.total++
-		sv.idle++
-		sv.wg.Add(1)
-	}
+	spawn := sv.busy()
 	phase := sv.insert(c)
 	sv.mu.Unlock()
 	if spawn {
@@ -297,6 +291,17 @@ func (sv *server) rescue(c *call) {
 	sv.handoff.Store(handoffRun)
 	// c's worker now only runs the handler: as on the concurrent path.
 	sv.link(c)
+	spawn := sv.busy()
+	<-sv.turn
+	if spawn {
+		go sv.worker()
+	}
+}
+
+// busy counts a worker going into a handler, and reports whether to
+// start another, so that one is left to receive (up to WithMaxInFlight);
+// it has counted that one already. The caller holds mu.
+func (sv *server) busy() bool {
 	sv.idle--
 	spawn := sv.idle == 0 && sv.total < sv.cfg.maxInFlight && sv.phase.Load() == phaseServing
 	if spawn {
@@ -304,10 +309,7 @@ func (sv *server) rescue(c *call) {
 		sv.idle++
 		sv.wg.Add(1)
 	}
-	<-sv.turn
-	if spawn {
-		go sv.worker()
-	}
+	return spawn
 }
 
 // handle runs the handler for c and answers with its Response, or with the

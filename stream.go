@@ -66,18 +66,16 @@ type Stream struct {
 	// the kernel (RECV blocks when nothing is pending, so two receivers must
 	// never race for one notification). The fields after it belong to the
 	// turn's holder.
-	turn    turn
-	buf     unotify.Notif
-	pfd     [2]unix.PollFd
-	rerr    error
-	readFn  func(uintptr) bool
-	recvFn  func(int) (int, error)
-	wakeFn  func()
-	hot     bool  // notifications come in quick succession: wait in ppoll
-	hotReg  bool  // s is subscribed to the reaper (see heat)
-	starved bool  // see starve
-	hotRun  int   // hot waits in a row (see hotYield)
-	hotMax  int32 // see hot.waiters
+	turn   turn
+	buf    unotify.Notif
+	pfd    [2]unix.PollFd
+	rerr   error
+	readFn func(uintptr) bool
+	recvFn func(int) (int, error)
+	wakeFn func()
+	hot    bool  // notifications come in quick succession: wait in ppoll (see setHot)
+	hotReg bool  // s is subscribed to the reaper (see heat)
+	hotMax int32 // GOMAXPROCS: see hot
 
 	// The hot wait (see hotWait): 0, or the reaper epoch+1 it began in
 	// shifted left by one, with hotExpired set once the reaper ended it.
@@ -380,8 +378,7 @@ func (s *Stream) Close() error {
 		s.watchStop()
 		s.watchStop, s.watchDone = nil, nil
 	}
-	s.cool()
-	s.starve(false)
+	s.setHot(false)
 	s.turn.unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()

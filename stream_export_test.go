@@ -1,5 +1,7 @@
 package seccompstream
 
+import "github.com/seccompstream/seccompstream/internal/unotify"
+
 // InjectPollFaults makes the next lonePOLLERR non-empty polls of s's
 // listener report a lone POLLERR, and the next notPollable waits of s in
 // the runtime poller fail with "not pollable", as they do after the
@@ -27,4 +29,12 @@ func WaitStats(s *Stream) (hotWaits, reaped uint64, inPoller bool) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
 	return s.hotWaits.Load(), s.hotReaped.Load(), s.pf != nil
+}
+
+// DupsRecognized reports whether this process can tell that two fds are
+// dups of one file (kcmp(2), which Streams over dups of one listener need
+// to share their turn).
+func DupsRecognized(fd int) bool {
+	c, err := unotify.CompareFiles(fd, fd)
+	return err == nil && c == 0
 }

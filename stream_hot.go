@@ -16,11 +16,13 @@ import (
 // path of every call. A receiver that blocks in ppoll(2) is woken by the
 // kernel directly, at the price of its thread. So a Stream whose
 // notifications come less than hotGap apart is hot: it waits in ppoll, for
-// one to two reaper ticks at most, then (cold) in the poller. At most
-// GOMAXPROCS receivers of the process wait hot at once (hot.waiters), and
-// the busiest give their slot up now and then (hotYield): each
-// holds its thread and, until the runtime takes it away (20µs or more),
-// its P, which the goroutines of the Streams in the poller need.
+// one to two reaper ticks at most, then (cold) in the poller.
+//
+// A thread blocked in ppoll keeps its P until the runtime takes it away
+// (20µs at best), and the goroutines of the Streams waiting in the poller
+// need the Ps. So Streams wait hot only while no more of them are hot than
+// there are Ps (GOMAXPROCS, hot.busy): past that, every Stream waits in the
+// poller, which serves many busy Streams evenly and with fewer threads.
 //
 // ppoll gets no timeout (see pollWait): the reaper, a ticker for the whole
 // process that ticks every reapTick while any Stream is hot, wakes the hot
@@ -28,15 +30,12 @@ import (
 const (
 	hotGap   = time.Millisecond       // a wait in the poller shorter than this makes the Stream hot
 	reapTick = 500 * time.Microsecond // a hot wait ends after one to two ticks
-	// After hotYield hot waits in a row a Stream gives its slot up for
-	// one wait if a busy Stream found none free, so that slots go round.
-	hotYield = 32
 )
 
-// hot holds the process's counts of hot waits.
+// hot holds the process's counts of hot Streams.
 var hot struct {
+	busy    atomic.Int32 // Streams that are hot (Stream.hot), waiting hot or not
 	waiters atomic.Int32 // receivers in a hot wait now
-	starved atomic.Int32 // hot Streams that found no slot free (see starve)
 }
 
 // reaper ends the hot waits that have lasted through one of its ticks.
@@ -49,26 +48,21 @@ const hotExpired = 1
 var errTimeout = errors.New("seccompstream: hot wait over")
 
 // hotWait waits in ppoll for a notification, as a hot Stream does. It
-// returns errTimeout (and s is cold) when the reaper ended the wait, or
-// when too many receivers wait hot already. The caller holds the turn.
+// returns errTimeout when the reaper ended the wait (s is cold then), or
+// when too many Streams are hot to wait hot at all (s stays hot: it is
+// busy, and will wait hot again once fewer are). The caller holds the
+// turn.
 func (s *Stream) hotWait(ctx context.Context) error {
-	if s.hotRun >= hotYield && hot.starved.Load() > 0 {
-		// Busy Streams wait cold for want of a slot: give one of them
-		// this one for a while.
-		s.cool()
+	if hot.busy.Load() > s.hotMax {
 		return errTimeout
 	}
 	if hot.waiters.Add(1) > s.hotMax {
 		hot.waiters.Add(-1)
-		s.starve(true)
-		s.cool()
 		return errTimeout
 	}
-	s.starve(false)
 	if !s.hotReg {
 		s.heat()
 	}
-	s.hotRun++
 	s.hotWaits.Add(1)
 	s.hotState.Store((reaper.epoch.Load() + 1) << 1)
 	err := s.pollWait(ctx, true)
@@ -77,27 +71,30 @@ func (s *Stream) hotWait(ctx context.Context) error {
 	switch {
 	case err == errTimeout:
 		s.hotReaped.Add(1)
-		s.cool()
-	case err == nil && s.pf != nil && hot.starved.Load() == 0:
-		// Hot twice in a row, and nobody waiting for a slot (who would
-		// soon make s yield): out of the runtime poller (see
+		s.setHot(false)
+	case err == nil && s.pf != nil:
+		// Hot twice in a row: out of the runtime poller (see
 		// openPoller).
 		s.closePoller()
 	}
 	return err
 }
 
-// starve records whether s is busy but waits cold for want of a hot slot
-// (hot.starved counts such Streams). The caller holds the turn, or is
-// Close.
-func (s *Stream) starve(starved bool) {
-	if s.starved != starved {
-		s.starved = starved
-		if starved {
-			hot.starved.Add(1)
-		} else {
-			hot.starved.Add(-1)
-		}
+// setHot records whether s is hot, and keeps hot.busy. The caller holds
+// the turn, or is Close.
+func (s *Stream) setHot(h bool) {
+	if s.hot == h {
+		return
+	}
+	s.hot = h
+	if h {
+		hot.busy.Add(1)
+		return
+	}
+	hot.busy.Add(-1)
+	if s.hotReg {
+		reaper.remove(s)
+		s.hotReg = false
 	}
 }
 
@@ -105,16 +102,6 @@ func (s *Stream) starve(starved bool) {
 func (s *Stream) heat() {
 	reaper.add(s)
 	s.hotReg = true
-}
-
-// cool makes s cold and unsubscribes it from the reaper. The caller holds
-// the turn, or is Close.
-func (s *Stream) cool() {
-	s.hot, s.hotRun = false, 0
-	if s.hotReg {
-		reaper.remove(s)
-		s.hotReg = false
-	}
 }
 
 // tick is the reaper's: it ends s's hot wait if that began before the

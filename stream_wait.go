@@ -109,11 +109,7 @@ func (s *Stream) wait(ctx context.Context) error {
 	start := time.Now()
 	err := s.recvPoller(ctx)
 	if err == nil {
-		if time.Since(start) < hotGap {
-			s.hot = true
-		} else {
-			s.starve(false) // idle, not starved
-		}
+		s.setHot(time.Since(start) < hotGap)
 	}
 	return err
 }
