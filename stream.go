@@ -37,8 +37,9 @@ import (
 // that a signal, a context or Close could interrupt): give each listener to
 // one process.
 //
-// Lock order: the receiver's turn before mu before listeners.mu; Close
-// takes none of them before it has woken every waiter.
+// Lock order: the receiver's turn, the reaper's round (see ticker), mu,
+// then pmu or listeners.mu; a listenerFile's recvMu only under the turn.
+// Close takes none of them before it has woken every waiter.
 type Stream struct {
 	fd int           // the listener; valid until Close has finished with it
 	lf *listenerFile // shared with the open Streams over dups of fd
