@@ -69,20 +69,23 @@ func checkPlain(t reflect.Type) error {
 	return fmt.Errorf("type %v holds a %v, which is not plain data: %w", t, t.Kind(), unix.EINVAL)
 }
 
-// byteOrder returns the byte order of the target's ABI.
-func (m *Memory) byteOrder() binary.ByteOrder {
-	if sysnames.IsLE(m.arch) || m.arch == 0 {
+// archByteOrder returns the byte order of the ABI arch (an AUDIT_ARCH_*
+// value; 0, unknown, means the supervisor's own, little endian on every
+// architecture this package runs on).
+func archByteOrder(arch uint32) binary.ByteOrder {
+	if sysnames.IsLE(arch) || arch == 0 {
 		return binary.LittleEndian
 	}
 	return binary.BigEndian
 }
 
-// is64 reports whether the target's ABI has 64-bit pointers.
-func (m *Memory) is64() bool {
-	if m.arch == 0 {
+// archIs64 reports whether the ABI arch has 64-bit pointers (arch 0: the
+// supervisor's).
+func archIs64(arch uint32) bool {
+	if arch == 0 {
 		return bits.UintSize == 64
 	}
-	return sysnames.Is64(m.arch)
+	return sysnames.Is64(arch)
 }
 
 // Sockaddr is a socket address read from the target's memory, as connect,
@@ -128,14 +131,34 @@ func (a Sockaddr) String() string {
 // address with one matching unix.EFAULT: Error(err) answers the target as
 // the kernel would.
 func (m *Memory) ReadSockaddr(addr uint64, length int) (Sockaddr, error) {
-	if length < 2 || length > sockaddrMax {
-		return Sockaddr{}, fmt.Errorf("seccompstream: socket address length %d out of range 2..%d: %w", length, sockaddrMax, unix.EINVAL)
+	if err := checkSockaddrLen(length); err != nil {
+		return Sockaddr{}, err
 	}
 	raw := make([]byte, length)
 	if _, err := m.readValid(raw, addr); err != nil {
 		return Sockaddr{}, err
 	}
-	bo := m.byteOrder()
+	return decodeSockaddr(raw, archByteOrder(m.arch))
+}
+
+// checkSockaddrLen refuses a socket address length the kernel would refuse
+// before looking at the address.
+func checkSockaddrLen(length int) error {
+	if length < 2 || length > sockaddrMax {
+		return fmt.Errorf("seccompstream: socket address length %d out of range 2..%d: %w", length, sockaddrMax, unix.EINVAL)
+	}
+	return nil
+}
+
+// decodeSockaddr decodes the socket address raw, as read from a target
+// whose ABI has byte order bo (the family and the IPv6 scope id are in it;
+// ports and addresses are in network order). It is ReadSockaddr without
+// the read, and returns the same errors. The result keeps raw as Raw.
+func decodeSockaddr(raw []byte, bo binary.ByteOrder) (Sockaddr, error) {
+	length := len(raw)
+	if err := checkSockaddrLen(length); err != nil {
+		return Sockaddr{}, err
+	}
 	sa := Sockaddr{Family: bo.Uint16(raw), Raw: raw}
 	switch sa.Family {
 	case unix.AF_INET:
@@ -194,25 +217,43 @@ func (m *Memory) ReadIovecs(addr uint64, count int) ([]Iovec, error) {
 	if count == 0 {
 		return nil, nil
 	}
-	size := 8
-	if m.is64() {
-		size = 16
-	}
-	raw := make([]byte, count*size)
+	is64 := archIs64(m.arch)
+	raw := make([]byte, count*iovecSize(is64))
 	if _, err := m.readValid(raw, addr); err != nil {
 		return nil, err
 	}
-	bo := m.byteOrder()
+	return decodeIovecs(raw, is64, archByteOrder(m.arch)), nil
+}
+
+// iovecSize returns the size of a struct iovec in an ABI with 64-bit
+// pointers (is64) or 32-bit ones.
+func iovecSize(is64 bool) int {
+	if is64 {
+		return 16
+	}
+	return 8
+}
+
+// decodeIovecs decodes the iovec array raw, as read from a target whose ABI
+// has 64-bit pointers (is64) or 32-bit ones and byte order bo: one Iovec
+// per whole struct in raw (trailing bytes are ignored). It is ReadIovecs
+// without the read.
+func decodeIovecs(raw []byte, is64 bool, bo binary.ByteOrder) []Iovec {
+	size := iovecSize(is64)
+	count := len(raw) / size
+	if count == 0 {
+		return nil
+	}
 	iov := make([]Iovec, count)
 	for i := range iov {
 		b := raw[i*size:]
-		if size == 16 {
+		if is64 {
 			iov[i] = Iovec{Base: bo.Uint64(b), Len: bo.Uint64(b[8:])}
 		} else {
 			iov[i] = Iovec{Base: uint64(bo.Uint32(b)), Len: uint64(bo.Uint32(b[4:]))}
 		}
 	}
-	return iov, nil
+	return iov
 }
 
 // ResolvePath reads the path argument at addr of a call that takes a

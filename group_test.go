@@ -326,20 +326,28 @@ func ExampleGroup() {
 	mux := seccompstream.NewMux()
 	mux.HandleDefault(seccompstream.Answer(seccompstream.Continue()))
 	g := seccompstream.NewGroup(ctx, mux, seccompstream.WithStats(&stats))
+	defer g.Close() // stops whatever is still served when we return
 
 	// For each new target (a container started by a runtime, a sandboxed
-	// command): hand its Stream to the Group, which serves and closes it.
+	// command): hand its Stream to the Group, which serves and closes it,
+	// and learn how that one ended from the channel Serve returns.
 	var listeners []int // from Start, a container runtime, or seccomp(2)
-	for _, fd := range listeners {
+	for i, fd := range listeners {
 		s, err := seccompstream.New(fd)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			continue
 		}
-		g.Serve(s)
+		done := g.Serve(s)
+		go func() {
+			if err := <-done; err != nil {
+				fmt.Fprintf(os.Stderr, "target %d: %v\n", i, err)
+			}
+		}()
 	}
 	if err := g.Wait(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	fmt.Println(stats.Snapshot().Received, "calls served")
+	// Output: 0 calls served
 }

@@ -38,8 +38,15 @@ import (
 // for it with no capability at all. Such a target can therefore do less
 // through them than it could itself (its root cannot override file
 // permissions), never more. Real and effective uids, security labels
-// (SELinux, AppArmor), the device cgroup and Yama are not taken from the
-// target; Open refuses what would need them (see ErrSupervisorView).
+// (SELinux, AppArmor), the device cgroup and Yama's ptrace relations are
+// not taken from the target. Open refuses what depends on the device
+// cgroup or leads to the supervisor's own /proc (see ErrSupervisorView),
+// but does not check Yama: with kernel.yama.ptrace_scope at 1, a target
+// can open /proc/<pid>/mem of a process of its uid that descends from the
+// supervisor even when it does not descend from the target. The ids of a
+// target whose user namespace is neither the supervisor's nor one below it
+// may have no mapping in the supervisor's: they read, and are acted for,
+// as the overflow ids (65534), as Creds shows them.
 //
 // Giving a thread another fsuid makes the whole supervisor process
 // non-dumpable, for good (the kernel's rule for credential changes): its
@@ -105,6 +112,11 @@ var errTargetClosed = fmt.Errorf("seccompstream: target closed: %w", os.ErrClose
 // descriptors from the process's main thread (the same table unless the
 // thread unshared it with CLONE_FILES), and fails once that thread has
 // exited. Do and Creds read the thread itself on every kernel.
+//
+// The thread is found as /proc/<PID> in the supervisor's root: that must be
+// a procfs of the supervisor's pid namespace, in which the kernel reports
+// PID (it is, unless the supervisor mounted another one there, or calls
+// Target from inside Do).
 //
 // Errors: ErrGone when the target is gone at any step (killed, its call
 // interrupted or already answered); an error saying why when the target is

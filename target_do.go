@@ -43,14 +43,31 @@ const doNamespaceFlags = unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWI
 // 40-90 µs (a thread for other credentials): prefer it for opening files.
 //
 // Only fn's goroutine is in the target's view: goroutines it starts run on
-// other threads, in the supervisor's. What fn changes in the target's
-// namespaces (mounts, files, the hostname) the target sees. Programs fn
-// starts (os/exec) inherit the thread's namespaces, root and credentials,
-// but run with the supervisor's real and effective uid (only the
-// file-system ids are the target's); children started with
-// SysProcAttr.Pdeathsig get that signal as soon as fn returns and the
-// thread exits (golang/go#27505). Name lookups of the net package use the
+// other threads, in the supervisor's. fn must not unlock its thread
+// (runtime.UnlockOSThread without a LockOSThread of its own). What fn
+// changes in the target's namespaces (mounts, files, the hostname) the
+// target sees. The thread keeps the supervisor's real and effective uid
+// and gid: what the kernel checks against those (signals fn sends, ...)
+// sees the supervisor. Name lookups of the net package use the
 // supervisor's resolver configuration, read once per process.
+//
+// Programs fn starts (os/exec) run in the thread's namespaces and root,
+// but not with the target's credentials: execve sets the file-system ids
+// to the effective ones, the supervisor's, and gives a program run by
+// root the capabilities of the bounding set (only those the thread holds,
+// none for an unprivileged target, when the target has no_new_privs; its
+// uid 0 still owns root's files). A program started from fn acts as the
+// supervisor inside the target's view: never run one of the target's
+// files that way, and drop privileges explicitly (SysProcAttr.Credential)
+// for a program that acts on the target's behalf. Children started with
+// SysProcAttr.Pdeathsig get that signal as soon as fn returns and the
+// thread exits (golang/go#27505).
+//
+// Inside fn, "/" and /proc are the target's: call the Notification
+// methods that open the supervisor's /proc by path (Target, OpenMemory,
+// ReadString, ResolvePath, OpenDir, OpenRoot, GetFD, OpenPidfd) before Do,
+// not inside fn, where they would find a process of the target's pid
+// namespace; the Target's own methods work there.
 //
 // The user namespace is never joined: a multithreaded process cannot. For
 // a target in a child user namespace (a rootless container) fn therefore

@@ -10,3 +10,7 @@ func TargetUseNSFiles(t *Target) { t.pidfdThread = false }
 
 // ParseStatus is parseStatus, for tests.
 func ParseStatus(b []byte) (*Creds, error) { return parseStatus(b) }
+
+// SetTestHookCreate makes Open call hook between the lookup that found no
+// file and the creation (nil: no hook).
+func SetTestHookCreate(hook func()) { testHookCreate = hook }

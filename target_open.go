@@ -50,15 +50,20 @@ import (
 // /etc/mtab links; the kernel would give the supervisor its own memory and
 // environment without the ptrace checks the target would meet), a /proc
 // entry reached through a symbolic link or a bind mount that cannot be
-// told apart from one, or a device node other than /dev/null, /dev/zero,
-// /dev/full, /dev/random, /dev/urandom, /dev/ptmx and the /dev/pts
-// terminals (the kernel checks device access against the cgroup of the
-// opener, which is the supervisor's; /dev/tty and /dev/console would be the
-// supervisor's terminal and console). Answer such calls some other way:
-// deny them, or leave them to the kernel when the policy allows the call
-// whatever file it ends up naming. ErrSupervisorView matches unix.EACCES
+// told apart from one, a file under /proc/sys or /proc/sysvipc that
+// belongs to the namespaces of the thread looking it up (the network, IPC
+// and user namespace entries: the supervisor's thread would get its own,
+// such as the host's network settings and interfaces) when the opening
+// thread is not in the target's namespaces of that kind (Open inside Do
+// is, but for the user and pid namespaces), or a device node other than
+// /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom, /dev/ptmx
+// and the /dev/pts terminals (the kernel checks device access against the
+// cgroup of the opener, which is the supervisor's; /dev/tty and
+// /dev/console would be the supervisor's terminal and console). Answer
+// such calls some other way: deny them, or leave them to the kernel when
+// the policy allows the call whatever file it ends up naming. ErrSupervisorView matches unix.EACCES
 // too, so Error(err) answers the target "permission denied".
-var ErrSupervisorView error = &kernelError{msg: "seccompstream: refusing to open a file in the supervisor's view for the target (its own /proc entries, its device cgroup, its terminal)", errno: unix.EACCES}
+var ErrSupervisorView error = &kernelError{msg: "seccompstream: refusing to open a file in the supervisor's view for the target (its own /proc entries, its namespaces' /proc/sys, its device cgroup, its terminal)", errno: unix.EACCES}
 
 // ErrNoFinalName reports a path given to OpenParent that does not end in a
 // name: "/", or a final component "." or "..". The kernel refuses such a
@@ -99,11 +104,18 @@ const (
 // and only with the capabilities the target holds in the supervisor's user
 // namespace (see Target), on the calling thread when it already has those
 // credentials and on a throwaway thread otherwise. Mount flags (nodev,
-// noexec, ro) are the target's mounts'.
+// noexec, ro) are the target's mounts'. The open file remembers who opened
+// it, and a few files consult that later: ids that /proc files such as
+// status and uid_map show are mapped into the supervisor's user namespace
+// (for a target in a child user namespace, not its own), and checks of the
+// real or effective uid see the supervisor's.
 //
 // flags and mode mean what they mean for open(2): bits open(2) ignores are
 // ignored, mode only counts with O_CREAT or O_TMPFILE, O_PATH keeps only
-// O_DIRECTORY and O_NOFOLLOW. The supervisor's file is always close-on-exec
+// O_DIRECTORY and O_NOFOLLOW, and O_CREAT on an existing file meets the
+// checks open(2) makes (EISDIR, fs.protected_regular and
+// fs.protected_fifos in sticky directories, fs.protected_symlinks for a
+// dangling link it follows). The supervisor's file is always close-on-exec
 // and never becomes its controlling terminal, whatever flags say: pass
 // CloseOnExec to RespondFD when flags has O_CLOEXEC, so the target's
 // descriptor gets it. Opening a FIFO without O_NONBLOCK waits for the other
@@ -210,6 +222,126 @@ func (t *Target) OpenParent(dirfd int, path string) (*Parent, error) {
 	return &Parent{Dir: os.NewFile(uintptr(fd), dir), Name: name, TrailingSlash: slash}, nil
 }
 
+// OpenBeneath opens path relative to dir as Open opens a path of the
+// target (its credentials and mounts, no magic links, the same refusals of
+// the supervisor's view), except that path may not leave dir: an absolute
+// path, ".." above dir or a symbolic link leading out of it fails with an
+// error matching unix.EXDEV (RESOLVE_BENEATH). dir is a directory the
+// supervisor holds that leads into this target's view: the Dir of a Parent
+// from OpenParent, or a directory from Open.
+//
+// It is how an emulator opens exactly what it checked: resolve the path's
+// directory with OpenParent, decide on it, then open Parent.Name in
+// Parent.Dir with O_NOFOLLOW, so that neither a renamed directory nor a
+// final symbolic link can change what the decision was about. Errors and
+// the returned file are as for Open; the caller closes the file.
+func (t *Target) OpenBeneath(dir *os.File, path string, flags int, mode uint32) (*os.File, error) {
+	if err := t.acquire(); err != nil {
+		return nil, err
+	}
+	defer t.release()
+	fd, err := t.openBeneath(dir, path, flags, mode)
+	if err != nil {
+		if verr := t.valid(); verr != nil {
+			return nil, verr
+		}
+		return nil, fmt.Errorf("seccompstream: OpenBeneath(%q) as target %d: %w", path, t.tid, err)
+	}
+	if err := t.valid(); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func (t *Target) openBeneath(dir *os.File, path string, flags int, mode uint32) (int, error) {
+	switch {
+	case dir == nil:
+		return -1, unix.EBADF
+	case path == "":
+		return -1, unix.ENOENT
+	case path[0] == '/':
+		return -1, unix.EXDEV
+	case len(path) >= PathMax:
+		return -1, unix.ENAMETOOLONG
+	case strings.IndexByte(path, 0) >= 0:
+		return -1, unix.EINVAL
+	}
+	rc, err := dir.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	cerr := rc.Control(func(dfd uintptr) {
+		fd, err = t.openBase(base{dir: int(dfd), beneath: true}, path, openHow(flags, mode))
+	})
+	if cerr != nil {
+		return -1, cerr
+	}
+	return fd, err
+}
+
+// PathInRoot returns the path of f, a file that leads into the target's
+// view (from Open, OpenParent, OpenBeneath or GetFD), from the target's
+// root: absolute, clean and without symbolic links. The path is read from
+// the supervisor's /proc/self/fd and confirmed by looking it up again from
+// the target's root without following any symbolic link (RESOLVE_IN_ROOT,
+// RESOLVE_NO_SYMLINKS) and finding f's very file there, so it named f when
+// PathInRoot looked; a rename afterwards can change that, as for any path.
+//
+// Errors: one matching unix.EXDEV when f is not inside the target's root
+// (a chroot the target left without chdir, another mount namespace), one
+// matching unix.ENOENT when f has no path that leads to it (deleted,
+// renamed meanwhile, a pipe or a socket), ErrGone when the notification is
+// no longer pending.
+func (t *Target) PathInRoot(f *os.File) (string, error) {
+	if err := t.acquire(); err != nil {
+		return "", err
+	}
+	defer t.release()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	var path string
+	var ok bool
+	cerr := rc.Control(func(fd uintptr) { path, ok = t.inRoot(int(fd), true) })
+	if cerr != nil {
+		return "", cerr
+	}
+	if verr := t.valid(); verr != nil {
+		return "", verr
+	}
+	if !ok {
+		return "", fmt.Errorf("seccompstream: PathInRoot(%s) of target %d: %w", f.Name(), t.tid, t.notInRoot(path))
+	}
+	return path, nil
+}
+
+// notInRoot is PathInRoot's error for a file inRoot did not place.
+func (t *Target) notInRoot(path string) error {
+	if path == "" {
+		return fmt.Errorf("no path from the target's root leads to the file: %w", unix.ENOENT)
+	}
+	return fmt.Errorf("%s is outside the target's root: %w", path, unix.EXDEV)
+}
+
+// Root returns the target's root directory (O_PATH), as it was when the
+// Target was made: a copy of the descriptor the Target pinned. Its device
+// and inode tell targets with different roots apart. The caller closes
+// the file.
+func (t *Target) Root() (*os.File, error) {
+	if err := t.acquire(); err != nil {
+		return nil, err
+	}
+	defer t.release()
+	fd, err := unix.FcntlInt(uintptr(t.root), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("seccompstream: Root of target %d: %w", t.tid, err)
+	}
+	return os.NewFile(uintptr(fd), "/proc/"+strconv.Itoa(t.tid)+"/root"), nil
+}
+
 // splitParent splits path into the directory that holds its final name
 // and that name.
 func splitParent(path string) (dir, name string, trailingSlash bool, err error) {
@@ -240,10 +372,11 @@ func splitParent(path string) (dir, name string, trailingSlash bool, err error) 
 // base is where a path of the target starts from: its root for absolute
 // paths, else dir (its working directory, or a copy of its dirfd).
 type base struct {
-	abs   bool
-	dir   int
-	own   bool // dir is ours to close
-	isCwd bool // dir is t.cwd
+	abs     bool
+	dir     int
+	own     bool // dir is ours to close
+	isCwd   bool // dir is t.cwd
+	beneath bool // path may not leave dir (OpenBeneath): no retry from the root
 }
 
 func (b *base) close() {
@@ -268,6 +401,11 @@ func (t *Target) open(dirfd int, path string, flags int, mode uint32) (int, erro
 		return -1, err
 	}
 	defer b.close()
+	return t.openBase(b, path, how)
+}
+
+// openBase opens path from b as how says, as the target.
+func (t *Target) openBase(b base, path string, how unix.OpenHow) (int, error) {
 	c, err := t.credentials()
 	if err != nil {
 		return -1, err
@@ -276,7 +414,7 @@ func (t *Target) open(dirfd int, path string, flags int, mode uint32) (int, erro
 	fd, fifo := -1, -1
 	err = t.asTarget(c, creating, func() error {
 		var err error
-		fd, fifo, err = t.openAs(b, path, how)
+		fd, fifo, err = t.openAs(b, path, how, c.FSUID)
 		return err
 	})
 	if err != nil {
@@ -335,6 +473,40 @@ func (t *Target) base(dirfd int, path string) (base, error) {
 	return base{dir: fd, own: true}, nil
 }
 
+// WithCreds runs fn with the target thread's credentials, the way Open
+// acts: its file-system uid and gid, supplementary groups and the
+// capabilities it holds in the supervisor's user namespace (see Target),
+// and its umask too when creating is set. When the calling goroutine's
+// thread has them already (a supervisor serving a target with its own
+// credentials), fn runs there, with the goroutine locked to the thread;
+// otherwise on a throwaway thread that takes them (as DoWithCreds does,
+// about 60 µs). fn runs in the supervisor's namespaces, root and working
+// directory.
+//
+// Because fn may run on a thread that goes back to the runtime, fn must
+// leave the thread as it found it: no credential, namespace, root,
+// working-directory, umask or signal-mask changes (use DoWithCreds or Do
+// for those). It is meant for calls the kernel checks against the
+// caller's credentials on descriptors that already lead into the target's
+// view: mkdirat or unlinkat on the Dir of a Parent, fchownat on a file
+// from Open. Open, OpenParent and OpenBeneath called inside fn run on fn's
+// thread. WithCreds returns fn's error, or ErrGone when the notification is
+// no longer pending after fn ran.
+func (t *Target) WithCreds(creating bool, fn func() error) error {
+	if err := t.acquire(); err != nil {
+		return err
+	}
+	defer t.release()
+	c, err := t.credentials()
+	if err != nil {
+		return err
+	}
+	if err := t.asTarget(c, creating, fn); err != nil {
+		return err
+	}
+	return t.valid()
+}
+
 // asTarget runs fn with the target's credentials c: on the calling thread
 // when it has them already (with the target's umask too when creating),
 // else on a throwaway thread that takes them.
@@ -386,12 +558,17 @@ func (t *Target) threadHas(want nsthread.Creds, umaskToo bool, umask uint32) boo
 }
 
 // openAs opens path from b as how says; it runs with the target's
-// credentials. A FIFO that must be waited for comes back as fifo, an
-// O_PATH descriptor for openFIFO.
-func (t *Target) openAs(b base, path string, how unix.OpenHow) (fd, fifo int, err error) {
+// credentials (fsuid is its file-system uid). A FIFO that must be waited
+// for comes back as fifo, an O_PATH descriptor for openFIFO.
+func (t *Target) openAs(b base, path string, how unix.OpenHow, fsuid uint32) (fd, fifo int, err error) {
 	flags := int(how.Flags)
-	if flags&unix.O_TMPFILE == unix.O_TMPFILE || flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
-		// Always a new file.
+	switch {
+	case flags&unix.O_TMPFILE == unix.O_TMPFILE, flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL,
+		flags&unix.O_CREAT != 0 && strings.HasSuffix(path, "/"):
+		// One open that can only make a new regular file: O_TMPFILE,
+		// O_EXCL (which follows no final symbolic link), or O_CREAT of a
+		// path ending in "/", which the kernel always refuses (EISDIR,
+		// or the error of a missing directory).
 		fd, err := t.resolve(b, path, how)
 		if err != nil {
 			return -1, -1, err
@@ -401,35 +578,240 @@ func (t *Target) openAs(b base, path string, how unix.OpenHow) (fd, fifo int, er
 			return -1, -1, err
 		}
 		return fd, -1, nil
+	case flags&unix.O_CREAT != 0:
+		return t.openCreate(b, path, how, fsuid)
 	}
 	find := unix.OpenHow{Flags: uint64(unix.O_PATH | unix.O_CLOEXEC | flags&(unix.O_NOFOLLOW|unix.O_DIRECTORY))}
-	for range 8 {
-		p, err := t.resolve(b, path, find)
-		if err == unix.ENOENT && flags&unix.O_CREAT != 0 {
-			// Create it. O_NONBLOCK in case another file appeared
-			// meanwhile: a FIFO must not block, and anything that is not
-			// a new regular file is closed and looked at again.
-			fd, err := t.resolve(b, path, unix.OpenHow{Flags: how.Flags | unix.O_NONBLOCK, Mode: how.Mode})
+	p, err := t.resolve(b, path, find)
+	if err != nil {
+		return -1, -1, err
+	}
+	return t.reopen(b, path, p, how)
+}
+
+// maxSymlinks is the kernel's limit on symbolic links followed in one
+// lookup (MAXSYMLINKS).
+const maxSymlinks = 40
+
+// openCreate is openAs for O_CREAT without O_EXCL. It does the last step
+// of the lookup itself, as the kernel's open does, so that it never opens
+// a file it has not looked at: one open(O_CREAT) would open whatever a
+// racing process put at the name between a look and the open (a link to a
+// device node, opened under the supervisor's device cgroup). See
+// createIn for each round.
+func (t *Target) openCreate(b base, path string, how unix.OpenHow, fsuid uint32) (fd, fifo int, err error) {
+	// The directory a followed link's relative text starts from: ours to
+	// close.
+	owned := -1
+	defer func() {
+		if owned >= 0 {
+			unix.Close(owned)
+		}
+	}()
+	hops, changes := 0, 0
+	for {
+		dir, name, _, err := splitParent(path)
+		if err != nil {
+			// "/", "." or "..": a directory, once the path resolves.
+			d, err := t.resolve(b, path, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC})
 			if err != nil {
 				return -1, -1, err
 			}
-			if checkCreated(fd) != nil {
-				unix.Close(fd)
-				continue
-			}
-			if flags&unix.O_NONBLOCK == 0 {
-				if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-					unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-				}
-			}
-			return fd, -1, nil
+			unix.Close(d)
+			return -1, -1, unix.EISDIR
 		}
+		d, err := t.resolve(b, dir, unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC})
 		if err != nil {
 			return -1, -1, err
 		}
-		return t.reopen(b, path, p, how)
+		fd, fifo, link, err := t.createIn(b, path, d, name, how, fsuid)
+		switch {
+		case err != nil || fd >= 0 || fifo >= 0:
+			unix.Close(d)
+			return fd, fifo, err
+		case link == "":
+			// The name changed while it was looked at: again.
+			unix.Close(d)
+			if changes++; changes > 8 {
+				return -1, -1, fmt.Errorf("%q kept changing while it was opened: %w", path, unix.EAGAIN)
+			}
+		case hops >= maxSymlinks:
+			unix.Close(d)
+			return -1, -1, unix.ELOOP
+		case link[0] == '/':
+			hops++
+			unix.Close(d)
+			b, path = base{abs: true, dir: -1}, link
+		default:
+			hops++
+			if owned >= 0 {
+				unix.Close(owned)
+			}
+			owned = d
+			b, path = base{dir: d}, link
+		}
 	}
-	return -1, -1, fmt.Errorf("%q kept changing while it was opened: %w", path, unix.EAGAIN)
+}
+
+// testHookCreate, when not nil, runs in createIn between the lookup that
+// found no file and the creation. It is a seam for tests: a file appearing
+// at the name in that window is a race no kernel can be made to hit on
+// cue.
+var testHookCreate func()
+
+// createIn does one round of openCreate: the final name of path (from b)
+// in d, the directory that holds it. A missing name is created with
+// O_EXCL, which makes a new file or fails when a name appeared meanwhile.
+// A symbolic link there comes back as link, to be followed from d, once
+// the kernel has confirmed that it may be followed (fs.protected_symlinks).
+// Any other file is looked at and reopened, after the checks open(2) makes
+// for O_CREAT on an existing file: EISDIR for a directory, and those of
+// fs.protected_regular and fs.protected_fifos in sticky directories.
+// Nothing at all comes back (no file, no link, no error) when the name
+// changed between two looks.
+func (t *Target) createIn(b base, path string, d int, name string, how unix.OpenHow, fsuid uint32) (fd, fifo int, link string, err error) {
+	p, err := openat2(d, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveBeneath})
+	if err == unix.ENOENT {
+		if testHookCreate != nil {
+			testHookCreate()
+		}
+		excl := how
+		excl.Flags |= unix.O_EXCL
+		excl.Resolve = resolveBeneath
+		fd, err := openat2(d, name, &excl)
+		switch err {
+		case nil:
+			if err := checkCreated(fd); err != nil {
+				unix.Close(fd)
+				return -1, -1, "", err
+			}
+			return fd, -1, "", nil
+		case unix.EEXIST:
+			return -1, -1, "", nil
+		}
+		return -1, -1, "", err
+	}
+	if err != nil {
+		return -1, -1, "", err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(p, &st); err != nil {
+		unix.Close(p)
+		return -1, -1, "", err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		unix.Close(p)
+		if how.Flags&unix.O_NOFOLLOW != 0 {
+			return -1, -1, "", unix.ELOOP
+		}
+		link, err := linkToFollow(d, name, &st)
+		return -1, -1, link, err
+	case unix.S_IFDIR:
+		unix.Close(p)
+		return -1, -1, "", unix.EISDIR
+	}
+	if ok, err := t.stickyCreateAllowed(d, &st, fsuid); !ok || err != nil {
+		unix.Close(p)
+		if err == nil {
+			err = unix.EACCES
+		}
+		return -1, -1, "", err
+	}
+	fd, fifo, err = t.reopen(b, path, p, how)
+	return fd, fifo, "", err
+}
+
+// linkToFollow returns the text of the symbolic link name in d (whose
+// lstat is st) if the kernel lets the calling thread follow it: it tries
+// to, with O_PATH, which fails with EACCES where fs.protected_symlinks
+// forbids it. The name must still hold the same link afterwards: when it
+// does not, linkToFollow returns "" and no error.
+func linkToFollow(d int, name string, st *unix.Stat_t) (string, error) {
+	buf := make([]byte, PathMax)
+	n, err := unix.Readlinkat(d, name, buf)
+	switch {
+	case err == unix.ENOENT || err == unix.EINVAL:
+		return "", nil // gone, or no longer a link
+	case err != nil:
+		return "", err
+	case n == 0:
+		return "", unix.ENOENT
+	case n >= PathMax:
+		return "", unix.ENAMETOOLONG
+	}
+	p, err := openat2(d, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveBeneath})
+	switch err {
+	case nil:
+		unix.Close(p) // its target exists now: the next round opens it
+	case unix.EACCES, unix.ELOOP:
+		return "", err // not to be followed, a loop, or a magic link
+	}
+	var again unix.Stat_t
+	if err := unix.Fstatat(d, name, &again, unix.AT_SYMLINK_NOFOLLOW); err != nil ||
+		again.Dev != st.Dev || again.Ino != st.Ino || again.Ctim != st.Ctim {
+		return "", nil
+	}
+	return string(buf[:n]), nil
+}
+
+// stickyCreateAllowed reports whether open(2) with O_CREAT may open the
+// existing file st, found in the directory d, for a caller with the
+// file-system uid fsuid. The kernel's rule (may_create_in_sticky): in a
+// sticky directory, a file owned neither by the directory's owner nor by
+// the caller is refused when the directory is world-writable, and also
+// when it is group-writable and the file is a regular file (a FIFO) with
+// fs.protected_regular (fs.protected_fifos) set to 2; regular files
+// (FIFOs) are never refused with that setting at 0. The settings are read
+// when they matter; one that cannot be read counts as 2.
+func (t *Target) stickyCreateAllowed(d int, st *unix.Stat_t, fsuid uint32) (bool, error) {
+	if st.Uid == fsuid {
+		return true, nil
+	}
+	var dir unix.Stat_t
+	if err := unix.Fstat(d, &dir); err != nil {
+		return false, err
+	}
+	if dir.Mode&unix.S_ISVTX == 0 || st.Uid == dir.Uid {
+		return true, nil
+	}
+	level := 1 // the world-writable rule only
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		level = t.sysctl("fs/protected_regular")
+	case unix.S_IFIFO:
+		level = t.sysctl("fs/protected_fifos")
+	}
+	return stickyAllows(dir.Mode, level), nil
+}
+
+// stickyAllows is the end of stickyCreateAllowed: whether a directory of
+// mode dirMode lets another user's file be opened with O_CREAT, with the
+// protection level given.
+func stickyAllows(dirMode uint32, level int) bool {
+	switch {
+	case level == 0:
+		return true
+	case dirMode&0o002 != 0:
+		return false
+	case dirMode&0o020 != 0 && level >= 2:
+		return false
+	}
+	return true
+}
+
+// sysctl reads an integer setting of the supervisor's /proc/sys (a global
+// one), or returns 2 when it cannot.
+func (t *Target) sysctl(name string) int {
+	b, err := readProc(t.procDir, t.tid, "../sys/"+name)
+	if err != nil {
+		return 2
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 2
+	}
+	return n
 }
 
 // checkCreated checks a file that an open with O_CREAT or O_TMPFILE
@@ -537,7 +919,7 @@ func (t *Target) resolve(b base, path string, how unix.OpenHow) (int, error) {
 	}
 	how.Resolve = resolveBeneath
 	fd, err := openat2(b.dir, path, &how)
-	if err != unix.EXDEV {
+	if err != unix.EXDEV || b.beneath {
 		return fd, err
 	}
 	prefix, ok := t.pathInRoot(b)
@@ -581,8 +963,20 @@ func (t *Target) pathInRoot(b base) (string, bool) {
 }
 
 func (t *Target) findInRoot(dir int) (string, bool) {
+	if rel, ok := t.inRoot(dir, false); ok {
+		return rel, true
+	}
+	return "", false
+}
+
+// inRoot returns the path of fd from the target's root, checked by opening
+// it from there and comparing the files: a directory when any is false,
+// without following symbolic links at all when it is true (then fd may be
+// any file). When fd is outside the root, it returns fd's path in the
+// supervisor's view and false; when fd has no path, "" and false.
+func (t *Target) inRoot(fd int, any bool) (string, bool) {
 	rootPath, err1 := t.fdPath(t.root)
-	dirPath, err2 := t.fdPath(dir)
+	dirPath, err2 := t.fdPath(fd)
 	if err1 != nil || err2 != nil || !strings.HasPrefix(dirPath, "/") {
 		return "", false
 	}
@@ -595,15 +989,19 @@ func (t *Target) findInRoot(dir int) (string, bool) {
 	case strings.HasPrefix(dirPath, rootPath+"/"):
 		rel = dirPath[len(rootPath):]
 	default:
-		return "", false
+		return dirPath, false
 	}
-	fd, err := openat2(t.root, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveRoot})
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveRoot}
+	if any {
+		how = unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveRoot | unix.RESOLVE_NO_SYMLINKS}
+	}
+	found, err := openat2(t.root, rel, &how)
 	if err != nil {
 		return "", false
 	}
-	defer unix.Close(fd)
+	defer unix.Close(found)
 	var a, c unix.Stat_t
-	if unix.Fstat(fd, &a) != nil || unix.Fstat(dir, &c) != nil || a.Dev != c.Dev || a.Ino != c.Ino {
+	if unix.Fstat(found, &a) != nil || unix.Fstat(fd, &c) != nil || a.Dev != c.Dev || a.Ino != c.Ino {
 		return "", false
 	}
 	return rel, true
@@ -669,10 +1067,13 @@ func (t *Target) checkProc(b base, path string, p int, st *unix.Stat_t) error {
 			return fmt.Errorf("%s is in a part of /proc mounted elsewhere: %w", path, ErrSupervisorView)
 		}
 		if cst.Ino == procRootIno {
-			if child < 0 || !t.ownTask(cur, child) {
+			switch {
+			case child < 0:
 				return nil
+			case t.ownTask(cur, child):
+				return fmt.Errorf("%s is the supervisor's own: %w", path, ErrSupervisorView)
 			}
-			return fmt.Errorf("%s is the supervisor's own: %w", path, ErrSupervisorView)
+			return t.checkLookupNamespaces(path, cur, child, p)
 		}
 		up, err := openRetry(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
 		if err != nil {
@@ -682,6 +1083,76 @@ func (t *Target) checkProc(b base, path string, p int, st *unix.Stat_t) error {
 		child, cur = cur, up
 	}
 	return fmt.Errorf("%s is too deep in /proc: %w", path, ErrSupervisorView)
+}
+
+// checkLookupNamespaces refuses p, a /proc entry below top (a directory
+// right below the procfs root root), when what it is depends on
+// namespaces of the thread that looked it up and the calling thread is not
+// in the target's: files under /proc/sys belong to the network, IPC or
+// user namespace of the thread that looks them up, not to the procfs (a
+// supervisor thread would find its own namespace's, the host's network
+// settings and interfaces for a target in a network namespace of its
+// own), and /proc/sysvipc lists the IPC objects of the opener's IPC
+// namespace with pids of its pid namespace. Inside Do the thread is in the
+// target's network and IPC namespaces.
+func (t *Target) checkLookupNamespaces(path string, root, top, p int) error {
+	var tst, s unix.Stat_t
+	if err := unix.Fstat(top, &tst); err != nil {
+		return err
+	}
+	var kinds []string
+	switch {
+	case unix.Fstatat(root, "sysvipc", &s, unix.AT_SYMLINK_NOFOLLOW) == nil && s.Ino == tst.Ino && s.Dev == tst.Dev:
+		kinds = []string{"ipc", "pid"}
+	case unix.Fstatat(root, "sys", &s, unix.AT_SYMLINK_NOFOLLOW) == nil && s.Ino == tst.Ino && s.Dev == tst.Dev:
+		// Which part of /proc/sys: the entry's path below it.
+		topPath, err1 := t.fdPath(top)
+		pPath, err2 := t.fdPath(p)
+		if err1 != nil || err2 != nil || !strings.HasPrefix(pPath, topPath) {
+			kinds = []string{"net", "ipc", "user"}
+		} else {
+			kinds = sysctlNamespaces(pPath[len(topPath):])
+		}
+	}
+	for _, kind := range kinds {
+		theirs, err1 := nsLink(t.procDir, "ns/"+kind)
+		ours, err2 := nsLink(t.procDir, "../thread-self/ns/"+kind)
+		if err1 == unix.ENOENT && err2 == unix.ENOENT {
+			continue // a kernel without this kind of namespace
+		}
+		if err1 != nil || err2 != nil || theirs != ours {
+			return fmt.Errorf("%s is looked up in the %s namespace of the thread opening it, which is not the target's (open it inside Do): %w", path, kind, ErrSupervisorView)
+		}
+	}
+	return nil
+}
+
+// sysctlNamespaces returns the kinds of namespace that the /proc/sys entry
+// at rel (its path below /proc/sys, "" for /proc/sys itself) belongs to
+// once looked up. The kernel keeps a set of entries per network namespace
+// (net/), user namespace (user/) and IPC namespace (fs/mqueue/ and the
+// System V IPC limits in kernel/: shm*, msg*, sem*, auto_msgmni); the
+// other entries are global, or mean the namespace of whoever reads them
+// (kernel/hostname).
+func sysctlNamespaces(rel string) []string {
+	first, rest, _ := strings.Cut(strings.TrimPrefix(rel, "/"), "/")
+	switch first {
+	case "net":
+		return []string{"net"}
+	case "user":
+		return []string{"user"}
+	case "fs":
+		if rest == "mqueue" || strings.HasPrefix(rest, "mqueue/") {
+			return []string{"ipc"}
+		}
+	case "kernel":
+		for _, prefix := range []string{"shm", "msg", "sem", "auto_msgmni"} {
+			if strings.HasPrefix(rest, prefix) {
+				return []string{"ipc"}
+			}
+		}
+	}
+	return nil
 }
 
 // ownTask reports whether dir, a directory right below the procfs root

@@ -654,3 +654,140 @@ func TestTargetEmulateChroot(t *testing.T) {
 		t.Fatalf("chrooted shell printed %q, want %q", out.String(), want)
 	}
 }
+
+// O_CREAT as open(2) has it: a dangling symbolic link is followed and its
+// target created (in the target's view), EISDIR for a directory or a path
+// ending in "/", and the errors of a missing directory or a link loop.
+func TestTargetOpenCreate(t *testing.T) {
+	requireOpenat2(t)
+	dir := t.TempDir()
+	sub := dir + "/sub"
+	os.Mkdir(sub, 0o755)
+	writeFile(t, sub+"/b.txt", "b", 0o644, 0, 0)
+	for link, to := range map[string]string{
+		"dang":    "made",
+		"chain":   "chain2",
+		"chain2":  "chainmade",
+		"absdang": dir + "/absmade",
+		"up":      "../upmade",
+		"bad":     "nodir/x",
+		"loop1":   "loop2",
+		"loop2":   "loop1",
+		"nofoll":  "nofollmade",
+		"excl":    "exclmade",
+	} {
+		if err := os.Symlink(to, sub+"/"+link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, s := startNotify(t, "target-call", []string{"chdir=" + sub}, "getppid")
+	n, tg := targetOf(t, s)
+	const wr = unix.O_WRONLY | unix.O_CREAT
+	for _, c := range []struct{ path, made string }{
+		{"dang", sub + "/made"},
+		{"chain", sub + "/chainmade"},
+		{"absdang", dir + "/absmade"},
+		{"up", dir + "/upmade"},
+		{"new", sub + "/new"},
+	} {
+		f, err := tg.Open(unix.AT_FDCWD, c.path, wr, 0o600)
+		if err != nil {
+			t.Errorf("Open(%q, O_CREAT): %v", c.path, err)
+			continue
+		}
+		f.WriteString("x")
+		f.Close()
+		if b, err := os.ReadFile(c.made); err != nil || string(b) != "x" {
+			t.Errorf("Open(%q, O_CREAT) did not make %s: %q, %v", c.path, c.made, b, err)
+		}
+	}
+	for _, c := range []struct {
+		path  string
+		flags int
+		want  error
+	}{
+		{".", unix.O_RDONLY | unix.O_CREAT, unix.EISDIR},
+		{sub, unix.O_RDONLY | unix.O_CREAT, unix.EISDIR},
+		{"b.txt/", wr, unix.EISDIR},
+		{"missing/", wr, unix.EISDIR},
+		{"/", unix.O_RDONLY | unix.O_CREAT, unix.EISDIR},
+		{"nodir/x/", wr, unix.ENOENT},
+		{"bad", wr, unix.ENOENT},
+		{"loop1", wr, unix.ELOOP},
+		{"nofoll", wr | unix.O_NOFOLLOW, unix.ELOOP},
+		{"excl", wr | unix.O_EXCL, unix.EEXIST},
+	} {
+		f, err := tg.Open(unix.AT_FDCWD, c.path, c.flags, 0o600)
+		if err == nil {
+			f.Close()
+		}
+		if !errors.Is(err, c.want) {
+			t.Errorf("Open(%q, %#x): %v, want %v", c.path, c.flags, err, c.want)
+		}
+	}
+	for _, name := range []string{"nofollmade", "exclmade"} {
+		if _, err := os.Lstat(sub + "/" + name); err == nil {
+			t.Errorf("%s was made", name)
+		}
+	}
+	respondZero(t, s, n)
+	exitZero(t, c)
+}
+
+// Files under /proc/sys/net belong to the network namespace of the thread
+// that looks them up, not of the procfs, and the System V IPC ones (in
+// /proc/sys/kernel and /proc/sysvipc) to its IPC namespace: Open, which
+// joins no namespace, refuses them for a target in namespaces of its own
+// (it would give the supervisor's), and opens the target's from inside Do.
+func TestTargetOpenProcSys(t *testing.T) {
+	requireOpenat2(t)
+	mnt := t.TempDir()
+	c, s := startNotify(t, "target-call", []string{"ns=" + mnt + ":sysctl-ns", "ttl=77"}, "getppid")
+	n, tg := targetOf(t, s)
+	for _, o := range []struct {
+		path  string
+		flags int
+	}{
+		{"/proc/sys/net/ipv4/ip_default_ttl", unix.O_RDONLY},
+		{"/proc/sys/net/ipv4/ip_default_ttl", unix.O_PATH},
+		{"/proc/sys/net/ipv4/conf", unix.O_RDONLY | unix.O_DIRECTORY},
+		{"/proc/sys/kernel/shmmax", unix.O_RDONLY},
+		{"/proc/sysvipc/shm", unix.O_RDONLY},
+	} {
+		f, err := tg.Open(unix.AT_FDCWD, o.path, o.flags, 0)
+		if err == nil {
+			b := make([]byte, 16)
+			k, _ := f.Read(b)
+			f.Close()
+			t.Errorf("Open(%s, %#x) of a target in another network namespace: opened (reads %q), want ErrSupervisorView", o.path, o.flags, b[:k])
+		} else if !errors.Is(err, seccompstream.ErrSupervisorView) {
+			t.Errorf("Open(%s, %#x): %v, want ErrSupervisorView", o.path, o.flags, err)
+		}
+	}
+	// Not a namespace's: open.
+	if _, err := readOpen(tg, unix.AT_FDCWD, "/proc/sys/kernel/ostype"); err != nil {
+		t.Errorf("Open(/proc/sys/kernel/ostype): %v", err)
+	}
+	var ttl string
+	err := tg.Do(timeout(t), func() error {
+		var err error
+		ttl, err = readOpen(tg, unix.AT_FDCWD, "/proc/sys/net/ipv4/ip_default_ttl")
+		return err
+	})
+	if err != nil || ttl != "77\n" {
+		t.Errorf("Open inside Do of the target's ip_default_ttl: %q, %v; want \"77\\n\"", ttl, err)
+	}
+	err = tg.Do(timeout(t), func() error {
+		for _, path := range []string{"/proc/sys/kernel/shmmax", "/proc/sysvipc/shm"} {
+			if _, err := readOpen(tg, unix.AT_FDCWD, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("Open inside Do of the target's IPC files: %v", err)
+	}
+	respondZero(t, s, n)
+	exitZero(t, c)
+}

@@ -36,9 +36,12 @@ func registerTargetScenarios() bool {
 	//	chdir=DIR       chdir (the whole process)
 	//	dirfd=DIR       open DIR (O_PATH) and pass its number as dirfd
 	//	umask=OCTAL     set the umask
-	//	ns=DIR:HOST     on the thread only: new mount, uts and net
+	//	ns=DIR:HOST     on the thread only: new mount, uts, net and ipc
 	//	                namespaces, a tmpfs on DIR holding "file", the
 	//	                hostname HOST
+	//	ttl=N           write N to /proc/sys/net/ipv4/ip_default_ttl (of
+	//	                the thread's network namespace)
+	//	chroot=DIR      chroot to DIR (the whole process) and chdir to /
 	//	userns=UID      re-execute target-call with the remaining options
 	//	                in a new user namespace that maps 0 to UID
 	//	                (the caller's), and exit with its status
@@ -98,7 +101,7 @@ func targetCall(args []string) int {
 			unix.Umask(int(m))
 		case "ns":
 			dir, host, _ := strings.Cut(v, ":")
-			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWNET); err != nil {
+			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC); err != nil {
 				fmt.Println("unshare:", err)
 				return 2
 			}
@@ -116,6 +119,20 @@ func targetCall(args []string) int {
 			}
 			if err := unix.Sethostname([]byte(host)); err != nil {
 				fmt.Println("sethostname:", err)
+				return 2
+			}
+		case "ttl":
+			if err := os.WriteFile("/proc/sys/net/ipv4/ip_default_ttl", []byte(v), 0); err != nil {
+				fmt.Println(err)
+				return 2
+			}
+		case "chroot":
+			if err := unix.Chroot(v); err != nil {
+				fmt.Println("chroot:", err)
+				return 2
+			}
+			if err := os.Chdir("/"); err != nil {
+				fmt.Println(err)
 				return 2
 			}
 		default:

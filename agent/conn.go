@@ -45,6 +45,14 @@ func readMessage(conn *net.UnixConn, maxBytes, maxFDs int) (_ *message, err erro
 			closeFDs(m.fds)
 		}
 	}()
+	// No buffer until the runtime has sent something: idle connections
+	// cost a goroutine and a descriptor, not 64 KiB each.
+	if err := waitReadable(conn); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("%w: nothing sent by the deadline", ErrStalled)
+		}
+		return nil, fmt.Errorf("agent: read from runtime: %w", err)
+	}
 	buf := make([]byte, min(maxBytes+1, 64<<10))
 	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
 	for {
@@ -99,6 +107,24 @@ func readMessage(conn *net.UnixConn, maxBytes, maxFDs int) (_ *message, err erro
 	return &m, nil
 }
 
+// waitReadable waits until conn has data, a hang-up or an error to read,
+// or its read deadline passes.
+func waitReadable(conn *net.UnixConn) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var b [1]byte
+	return rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			if err != unix.EINTR {
+				return err != unix.EAGAIN
+			}
+		}
+	})
+}
+
 // parseRights returns the descriptors in SCM_RIGHTS control messages. It
 // returns every descriptor it could parse, also with an error.
 func parseRights(oob []byte) ([]int, error) {
@@ -111,6 +137,11 @@ func parseRights(oob []byte) ([]int, error) {
 		if msgs[i].Header.Level != unix.SOL_SOCKET || msgs[i].Header.Type != unix.SCM_RIGHTS {
 			continue
 		}
+		// Whole descriptors only: x/sys's ParseUnixRights panics on a
+		// partial one. The kernel builds SCM_RIGHTS messages itself and
+		// never sends one, but the parser must not trust its input
+		// (found by FuzzParseRights).
+		msgs[i].Data = msgs[i].Data[:len(msgs[i].Data)&^3]
 		r, err := unix.ParseUnixRights(&msgs[i])
 		if err != nil {
 			continue

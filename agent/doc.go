@@ -35,6 +35,22 @@
 // listener closed, and Serve returns; from then on the kernel fails the
 // containers' notified calls with ENOSYS, as it does when the agent dies.
 //
+// Only trusted peers are served. Listen creates the socket file 0600
+// (SocketMode and SocketGroup widen it on purpose), with no moment at which
+// it is wider, and the Server checks each connection's SO_PEERCRED uid
+// against AllowUIDs (default: its own) before it reads anything; a refused
+// peer's connection is closed unread, which closes the descriptors it
+// sent. MaxPending and MaxPendingPerPeer bound the connections being read,
+// so that idle or slow connections cannot keep a runtime out.
+//
+// Each Container has an Identity: its Kubernetes pod, namespace and
+// container name from the annotations containerd and CRI-O write, and the
+// KEY=VALUE lines of its listenerMetadata. Log records about a container
+// carry it; Hooks report connections, decisions and errors for metrics.
+// InterceptRules gives the seccomp rules, with their register prefilter,
+// for the calls container managers commonly intercept (mknod of devices,
+// sysinfo).
+//
 // PolicyHandler serves containers by a policy file (package policy: rules
 // by system call name, per container by id, annotations or metadata), as
 // "seccomp-stream agent --policy FILE" does.

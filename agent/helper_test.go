@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -23,6 +24,10 @@ import (
 // socket path it names (see helperAgent).
 const envHelperAgent = "SECCOMPSTREAM_AGENT_HELPER"
 
+// envHelperQuiet=1 makes the helper agent answer every call with EDQUOT
+// without reading memory or printing, for benchmarks.
+const envHelperQuiet = "SECCOMPSTREAM_AGENT_HELPER_QUIET"
+
 // helperAgent is an agent in a process of its own, which tests can kill. It
 // fails mkdir and mkdirat with EDQUOT and prints "denied ID PATH"; a path
 // containing "block" makes the handler print "blocking ID PATH" and wait
@@ -34,9 +39,19 @@ func helperAgent() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	quiet := os.Getenv(envHelperQuiet) == "1"
+	logOut := io.Writer(os.Stderr)
+	if quiet {
+		logOut = io.Discard
+	}
 	srv := &agent.Server{
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger: slog.New(slog.NewTextHandler(logOut, nil)),
 		NewHandler: func(c *agent.Container) seccompstream.Handler {
+			if quiet {
+				return seccompstream.HandlerFunc(func(context.Context, *seccompstream.Notification) seccompstream.Response {
+					return seccompstream.Errno(unix.EDQUOT)
+				})
+			}
 			return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 				path, err := n.ReadString(pathArg(n), unix.PathMax)
 				if err != nil {
@@ -74,20 +89,26 @@ type agentProc struct {
 
 // startAgentProc starts a helper agent and waits until it listens. It is
 // killed and reaped when the test ends.
-func startAgentProc(t *testing.T) *agentProc {
+func startAgentProc(t testing.TB) *agentProc {
+	t.Helper()
+	return startAgentProcAt(t, filepath.Join(t.TempDir(), "agent.sock"))
+}
+
+// startAgentProcAt is startAgentProc on the socket path socket.
+func startAgentProcAt(t testing.TB, socket string, env ...string) *agentProc {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &agentProc{
-		socket: filepath.Join(t.TempDir(), "agent.sock"),
+		socket: socket,
 		lines:  make(chan string, 1000),
 		stderr: new(lockedBuffer),
 		done:   make(chan struct{}),
 	}
 	a.cmd = exec.Command(exe, "-test.run=^$")
-	a.cmd.Env = append(os.Environ(), envHelperAgent+"="+a.socket)
+	a.cmd.Env = append(append(os.Environ(), envHelperAgent+"="+a.socket), env...)
 	a.cmd.Stderr = a.stderr
 	out, err := a.cmd.StdoutPipe()
 	if err != nil {
@@ -118,7 +139,7 @@ func startAgentProc(t *testing.T) *agentProc {
 
 // waitLine returns the next line of the agent's output that starts with
 // prefix, skipping others.
-func (a *agentProc) waitLine(t *testing.T, prefix string) string {
+func (a *agentProc) waitLine(t testing.TB, prefix string) string {
 	t.Helper()
 	timeout := time.After(120 * time.Second)
 	for {
@@ -137,7 +158,7 @@ func (a *agentProc) waitLine(t *testing.T, prefix string) string {
 }
 
 // threads returns the agent process's thread count.
-func (a *agentProc) threads(t *testing.T) int {
+func (a *agentProc) threads(t testing.TB) int {
 	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid))
 	if err != nil {

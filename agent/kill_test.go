@@ -92,3 +92,57 @@ func TestManyContainers(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentRestart kills the agent and starts a new one on the same
+// socket: the calls of the container the old agent served fail with
+// ENOSYS (a runtime hands a listener over only when a process starts, so
+// nothing reconnects them), while a "runc exec" in that container and a
+// new container are served by the new agent.
+func TestAgentRestart(t *testing.T) {
+	forRuntimes(t, func(t *testing.T, rt *ociRuntime) {
+		ctx := testCtx(t)
+		a1 := startAgentProc(t)
+		rootfs := newRootfs(t)
+		bundle := newBundle(t, bundleOpts{
+			rootfs:   rootfs,
+			listener: a1.socket,
+			script:   `mkdir /tmp/a; echo "a=$?"; read x; mkdir /tmp/b; echo "b=$?"; exec sleep 600`,
+		})
+		id := "restart-" + rt.name
+		c := rt.start(t, ctx, bundle, id)
+		c.waitLine(t, "a=1")
+		a1.waitLine(t, "denied "+id+" /tmp/a")
+		if err := a1.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-a1.done
+		a2 := startAgentProcAt(t, a1.socket) // replaces the dead agent's socket file
+
+		// The init's listener died with the old agent.
+		if _, err := c.stdin.Write([]byte("go\n")); err != nil {
+			t.Fatal(err)
+		}
+		// (stdout and stderr lines may come in either order)
+		c.waitOutput(t, "b=1")
+		c.waitOutput(t, "/tmp/b': Function not implemented")
+
+		// A new process in the old container brings a new listener.
+		out, err := rt.command(ctx, "exec", id, "/bin/sh", "-c", `mkdir /tmp/exec; echo "rc=$?"`).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s exec: %v: %s", rt.name, err, out)
+		}
+		if !strings.Contains(strings.ToLower(string(out)), "/tmp/exec': disk quota exceeded") {
+			t.Errorf("exec after the restart: %q, want mkdir to fail with EDQUOT (served)", out)
+		}
+		a2.waitLine(t, "denied "+id+" /tmp/exec")
+
+		// And a new container.
+		id2 := "restart-new-" + rt.name
+		out2 := strings.ToLower(rt.start(t, ctx, newBundle(t, bundleOpts{rootfs: rootfs, listener: a2.socket,
+			script: `mkdir /tmp/new; echo "n=$?"`}), id2).wait(t))
+		if !strings.Contains(out2, "/tmp/new': disk quota exceeded") {
+			t.Errorf("new container after the restart: %q, want EDQUOT (served)", out2)
+		}
+		a2.waitLine(t, "denied "+id2+" /tmp/new")
+	})
+}

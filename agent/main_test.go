@@ -28,27 +28,38 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envHelperAgent) != "" {
 		os.Exit(helperAgent())
 	}
+	if os.Getenv(envHelperPeer) != "" {
+		os.Exit(helperPeer())
+	}
 	os.Exit(sectest.RunMain(m.Run, "seccompstream/agent"))
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// logRecorder is a slog.Handler that hands every record to a channel.
-type logRecorder struct{ ch chan slog.Record }
+// logRecorder is a slog.Handler that hands every record to a channel,
+// with the attributes of Logger.With added to it.
+type logRecorder struct {
+	ch    chan slog.Record
+	attrs []slog.Attr
+}
 
 func newLogRecorder() *logRecorder { return &logRecorder{ch: make(chan slog.Record, 1000)} }
 
 func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
 func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.ch <- r.Clone()
+	r = r.Clone()
+	r.AddAttrs(l.attrs...)
+	l.ch <- r
 	return nil
 }
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+func (l *logRecorder) WithAttrs(a []slog.Attr) slog.Handler {
+	return &logRecorder{ch: l.ch, attrs: append(append([]slog.Attr(nil), l.attrs...), a...)}
+}
+func (l *logRecorder) WithGroup(string) slog.Handler { return l }
 
 // wait returns the next record with message msg, skipping others.
 func (l *logRecorder) wait(t *testing.T, msg string) slog.Record {

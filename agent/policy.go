@@ -7,10 +7,13 @@ import (
 	"github.com/seccompstream/seccompstream/policy"
 )
 
-// Subject returns what a policy.Match looks at for c: its id, annotations
-// and listenerMetadata.
+// Subject returns what a policy.Match looks at for c: its id,
+// annotations, listenerMetadata and its pod identity (Identity: namespace,
+// pod, container name, metadata KEY=VALUE lines).
 func (c *Container) Subject() policy.Subject {
-	return policy.Subject{ID: c.ID(), Annotations: c.Annotations(), Metadata: c.Metadata()}
+	id := c.Identity()
+	return policy.Subject{ID: c.ID(), Annotations: c.Annotations(), Metadata: c.Metadata(),
+		Namespace: id.Namespace, Pod: id.Pod, Container: id.Container, MetadataValues: id.Metadata}
 }
 
 // PolicyHandler returns a Server.NewHandler that serves each container by
@@ -22,7 +25,13 @@ func (c *Container) Subject() policy.Subject {
 //
 // The filter that notifies is the container's own (config.json's
 // linux.seccomp): p decides only the calls that filter sends with
-// SCMP_ACT_NOTIFY. PolicyHandler returns the error of p.Validate.
+// SCMP_ACT_NOTIFY: a policy with intercepts wants the profile to notify
+// their calls (InterceptRules). That holds for a file policy ("files")
+// and a network policy ("network") too: each is enforced only if the
+// container's profile notifies every call that emulate.Files or
+// emulate.Network routes (their Syscalls; for the network, setsockopt
+// only matters for the options it refuses); calls it lets run reach the
+// kernel unchecked. PolicyHandler returns the error of p.Validate.
 func PolicyHandler(p *policy.Policy, show func(c *Container, n *seccompstream.Notification, r seccompstream.Response)) (func(*Container) seccompstream.Handler, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err

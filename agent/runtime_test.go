@@ -19,13 +19,19 @@ import (
 )
 
 // busyboxApplets are linked to /bin/busybox in the test rootfs.
-var busyboxApplets = []string{"sh", "mkdir", "echo", "cat", "sleep", "ls", "true", "rmdir"}
+var busyboxApplets = []string{"sh", "mkdir", "echo", "cat", "sleep", "ls", "true", "rmdir", "mknod", "free", "stat"}
 
 // newRootfs makes a rootfs with busybox (busybox-static) in it.
-func newRootfs(t *testing.T) string {
+func newRootfs(t testing.TB) string {
+	t.Helper()
+	return newRootfsIn(t, t.TempDir())
+}
+
+// newRootfsIn is newRootfs in directory dir.
+func newRootfsIn(t testing.TB, dir string) string {
 	t.Helper()
 	bb := sectest.RequireTool(t, "busybox")
-	root := filepath.Join(t.TempDir(), "rootfs")
+	root := filepath.Join(dir, "rootfs")
 	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -57,12 +63,19 @@ type bundleOpts struct {
 	notify      []string
 	annotations map[string]string
 	metadata    string
+	seccomp     *specs.LinuxSeccomp // replaces the profile made from notify; its listenerPath is set to listener
+	userns      bool                // run in a user namespace: container 0..65535 is host 100000..165535
+	memoryLimit int64               // linux.resources.memory.limit, if not 0
+	caps        []string            // the process's capabilities (every set but ambient); none if nil
 }
+
+// usernsBase is the host uid and gid of root in a userns bundle.
+const usernsBase = 100000
 
 // newBundle writes a bundle directory whose config.json runs o.script under
 // a seccomp profile that allows everything but o.notify (default mkdir and
 // mkdirat), which go to the agent at o.listener.
-func newBundle(t *testing.T, o bundleOpts) string {
+func newBundle(t testing.TB, o bundleOpts) string {
 	t.Helper()
 	if o.notify == nil {
 		o.notify = []string{"mkdir", "mkdirat"}
@@ -93,9 +106,26 @@ func newBundle(t *testing.T, o bundleOpts) string {
 				DefaultAction:    specs.ActAllow,
 				ListenerPath:     o.listener,
 				ListenerMetadata: o.metadata,
-				Syscalls:         []specs.LinuxSyscall{{Names: o.notify, Action: specs.ActNotify}},
+				Syscalls:         notifyRules(o.notify),
 			},
 		},
+	}
+	if o.userns {
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces,
+			specs.LinuxNamespace{Type: specs.UserNamespace}, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: usernsBase, Size: 65536}}
+		spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
+	}
+	if o.caps != nil {
+		spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: o.caps, Effective: o.caps, Permitted: o.caps, Inheritable: o.caps}
+	}
+	if o.memoryLimit != 0 {
+		spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &o.memoryLimit}}
+	}
+	if o.seccomp != nil {
+		sc := *o.seccomp
+		sc.ListenerPath = o.listener
+		spec.Linux.Seccomp = &sc
 	}
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
@@ -105,6 +135,14 @@ func newBundle(t *testing.T, o bundleOpts) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// notifyRules returns the rule that notifies names, none for no names.
+func notifyRules(names []string) []specs.LinuxSyscall {
+	if len(names) == 0 {
+		return nil
+	}
+	return []specs.LinuxSyscall{{Names: names, Action: specs.ActNotify}}
 }
 
 // An ociRuntime runs containers with runc or crun, each with its own state
@@ -121,7 +159,7 @@ func forRuntimes(t *testing.T, f func(t *testing.T, rt *ociRuntime)) {
 	}
 }
 
-func newRuntime(t *testing.T, name string) *ociRuntime {
+func newRuntime(t testing.TB, name string) *ociRuntime {
 	t.Helper()
 	sectest.RequireTool(t, name)
 	if name == "crun" {
@@ -146,7 +184,7 @@ func (r *ociRuntime) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // delete removes container id, killing what still runs in it.
-func (r *ociRuntime) delete(t *testing.T, id string) {
+func (r *ociRuntime) delete(t testing.TB, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := r.command(ctx, "delete", "-f", id).CombinedOutput()
@@ -186,7 +224,7 @@ func (b *lockedBuffer) String() string {
 // start starts "runtime run" of bundle as container id in the foreground
 // (the container's stdio is the command's). The container is deleted and
 // the command reaped when the test ends.
-func (r *ociRuntime) start(t *testing.T, ctx context.Context, bundle, id string) *container {
+func (r *ociRuntime) start(t testing.TB, ctx context.Context, bundle, id string) *container {
 	t.Helper()
 	c := &container{id: id, out: new(lockedBuffer), lines: make(chan string, 100), done: make(chan struct{})}
 	c.cmd = r.command(ctx, "run", "--bundle", bundle, id)
@@ -239,7 +277,7 @@ func (r *ociRuntime) start(t *testing.T, ctx context.Context, bundle, id string)
 }
 
 // wait waits for the run command to end and returns its output.
-func (c *container) wait(t *testing.T) string {
+func (c *container) wait(t testing.TB) string {
 	t.Helper()
 	c.stdin.Close()
 	select {
@@ -254,7 +292,7 @@ func (c *container) wait(t *testing.T) string {
 }
 
 // waitLine returns the first output line containing s.
-func (c *container) waitLine(t *testing.T, s string) string {
+func (c *container) waitLine(t testing.TB, s string) string {
 	t.Helper()
 	timeout := time.After(120 * time.Second)
 	for {
@@ -269,5 +307,18 @@ func (c *container) waitLine(t *testing.T, s string) string {
 		case <-timeout:
 			t.Fatalf("container %s: no line containing %q within 120s; output: %s", c.id, s, c.out)
 		}
+	}
+}
+
+// waitOutput waits until the container's output (stdout and stderr, in
+// whatever order they came) contains s.
+func (c *container) waitOutput(t testing.TB, s string) {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for !strings.Contains(c.out.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s: no %q in its output within 120s: %s", c.id, s, c.out)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

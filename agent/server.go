@@ -17,9 +17,11 @@ import (
 
 // Defaults for the Server's limits.
 const (
-	DefaultMaxMessageBytes = 1 << 20
-	DefaultMaxFDs          = 16
-	DefaultReadTimeout     = 10 * time.Second
+	DefaultMaxMessageBytes   = 1 << 20
+	DefaultMaxFDs            = 16
+	DefaultReadTimeout       = 10 * time.Second
+	DefaultMaxPending        = 128
+	DefaultMaxPendingPerPeer = 8
 )
 
 // A Container is one container process that a runtime handed to the agent:
@@ -36,7 +38,9 @@ type Container struct {
 	// when the stream ends or the Server shuts down.
 	Stream *seccompstream.Stream
 
-	ctx context.Context
+	ctx      context.Context
+	peer     Peer
+	identity Identity
 }
 
 // ID returns the container's id (State.State.ID).
@@ -49,6 +53,13 @@ func (c *Container) Annotations() map[string]string { return c.State.State.Annot
 // Metadata returns the opaque string from the container's
 // linux.seccomp.listenerMetadata ("" when absent).
 func (c *Container) Metadata() string { return c.State.Metadata }
+
+// Identity returns the container's pod identity, resolved from its
+// annotations and listenerMetadata (see Identity).
+func (c *Container) Identity() Identity { return c.identity }
+
+// Peer returns the process that handed the container over (the runtime).
+func (c *Container) Peer() Peer { return c.peer }
 
 // Context returns a context that is cancelled when the container's stream
 // ends (every process that used its filter exited) or the Server shuts
@@ -68,10 +79,33 @@ type Server struct {
 	// notifies fails with ENOSYS.
 	NewHandler func(c *Container) seccompstream.Handler
 
-	// Logger receives one record per connection (a container accepted or
-	// a message rejected, with the reason) and one when a container's
-	// stream ends. Default: slog.Default().
+	// AllowUIDs are the user ids of the peers that are served: a
+	// connection's peer credentials (SO_PEERCRED, taken by the kernel at
+	// connect time) are checked before anything is read from it. A peer
+	// with another uid is logged with its pid and uid, its connection is
+	// closed unread (the kernel closes every descriptor it sent, its
+	// listener included, so its notified calls fail with ENOSYS), and
+	// Hooks.Refused is called. nil means the agent's own effective uid
+	// only; an empty non-nil slice allows nobody.
+	AllowUIDs []uint32
+	// Authorize, when set, decides instead of AllowUIDs: a non-nil error
+	// refuses the peer as above, and is logged.
+	Authorize func(Peer) error
+
+	// Logger receives one record per connection (a container accepted, a
+	// peer refused or a message rejected, with the reason) and one when a
+	// container's stream ends. Records about a container carry its id
+	// and its pod identity (namespace, pod, pod_uid, k8s_container).
+	// Refusals and rejections are rate-limited, since whoever can connect
+	// causes them: at most 50 at once and one a second on average beyond
+	// that; the next record logged says how many were not
+	// ("not_logged"). Hooks.Refused and Hooks.Rejected see every one.
+	// Default: slog.Default().
 	Logger *slog.Logger
+
+	// Hooks are called as containers come and go and calls are decided,
+	// for metrics.
+	Hooks Hooks
 
 	// MaxMessageBytes limits the size of a runtime's message. Default
 	// DefaultMaxMessageBytes (1 MiB).
@@ -84,6 +118,21 @@ type Server struct {
 	// (EOF). A runtime that stalls is disconnected and its descriptors
 	// closed. Default DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// MaxPending bounds the connections being read at once (accepted,
+	// message not complete yet). When it is reached, one of them is
+	// disconnected to make room for the new one (logged as
+	// ErrTooManyConnections): one of the peer user (uid) with the most
+	// connections being read, the oldest of its connections that sent
+	// nothing yet, else its oldest. So idle or slow connections cannot
+	// keep out a runtime, which sends its message right after connecting,
+	// and a flood from one user's processes, however many, evicts its own
+	// connections before another user's. Default DefaultMaxPending.
+	MaxPending int
+	// MaxPendingPerPeer bounds the connections being read at once from
+	// one peer process (by pid; by uid when the pid is not visible). A
+	// connection beyond it is closed unread. Default
+	// DefaultMaxPendingPerPeer; a runtime process sends one message.
+	MaxPendingPerPeer int
 
 	// StreamOptions are passed to seccompstream.New for every container.
 	StreamOptions []seccompstream.Option
@@ -120,6 +169,15 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 
+	maxPending, perPeer := s.MaxPending, s.MaxPendingPerPeer
+	if maxPending <= 0 {
+		maxPending = DefaultMaxPending
+	}
+	if perPeer <= 0 {
+		perPeer = DefaultMaxPendingPerPeer
+	}
+	sv := &serving{adm: newAdmission(maxPending, perPeer)}
+
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var delay time.Duration
@@ -153,48 +211,55 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.handleConn(ctx, conn)
+			s.handleConn(ctx, conn, sv)
 		}()
 	}
 }
 
-// handleConn reads one runtime message and, if it is valid, serves the
-// container until its stream ends or ctx does.
-func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn) {
+// handleConn checks the peer of one runtime connection, reads its message
+// and, if it is valid, serves the container until its stream ends or ctx
+// does.
+func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn, sv *serving) {
+	adm := sv.adm
 	log := s.logger()
-	timeout := s.ReadTimeout
-	if timeout <= 0 {
-		timeout = DefaultReadTimeout
-	}
-	maxBytes := s.MaxMessageBytes
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxMessageBytes
-	}
-	maxFDs := s.MaxFDs
-	if maxFDs <= 0 {
-		maxFDs = DefaultMaxFDs
-	}
-	peer := peerPID(conn)
-	// The deadline first: shutdown replaces it to interrupt a runtime that
-	// is still sending.
-	m, err := (*message)(nil), conn.SetReadDeadline(time.Now().Add(timeout))
+	peer, err := peerOf(conn)
 	if err == nil {
-		stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-		m, err = readMessage(conn, maxBytes, maxFDs)
-		stop()
+		err = s.authorize(peer)
+	}
+	if err != nil {
+		s.refuse(sv, conn, peer, err)
+		return
+	}
+	// The deadline before admission: eviction replaces it to interrupt
+	// the read, and must not be overwritten by it.
+	if err := s.setReadTimeout(conn); err != nil {
+		s.refuse(sv, conn, peer, err)
+		return
+	}
+	pc, err := adm.admit(peer, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	if err != nil {
+		s.refuse(sv, conn, peer, err)
+		return
+	}
+	m, err := s.read(ctx, conn, func() { adm.sending(pc) })
+	if adm.done(pc) {
+		if err == nil {
+			closeFDs(m.fds)
+		}
+		err = fmt.Errorf("%w: disconnected to make room for a newer connection (Server.MaxPending)", ErrTooManyConnections)
 	}
 	conn.Close()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
-		log.Error("agent: rejected runtime message", "peer_pid", peer, "err", err)
+		s.rejected(sv, peer, err)
 		return
 	}
 	st, idx, err := ParseState(m.data, len(m.fds))
 	if err != nil {
 		closeFDs(m.fds)
-		log.Error("agent: rejected runtime message", "peer_pid", peer, "err", err)
+		s.rejected(sv, peer, err)
 		return
 	}
 	lfd := m.fds[idx]
@@ -204,54 +269,168 @@ func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn) {
 		}
 	}
 	id := st.State.ID
+	ident, err := IdentityOf(st.State.Annotations, st.Metadata)
+	if err != nil {
+		unix.Close(lfd)
+		s.rejected(sv, peer, fmt.Errorf("agent: container %q: %w", id, err), "container", id)
+		return
+	}
+	log = log.With(append([]any{slog.String("container", id)}, ident.logAttrs()...)...)
 	stream, err := seccompstream.New(lfd, s.StreamOptions...)
 	if err != nil {
 		unix.Close(lfd)
-		log.Error("agent: rejected runtime message", "container", id, "peer_pid", peer,
-			"err", fmt.Errorf("agent: container %q: seccompFd: %w", id, err))
+		s.rejected(sv, peer, fmt.Errorf("agent: container %q: seccompFd: %w", id, err), "container", id)
 		return
 	}
 	defer stream.Close()
 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &Container{State: *st, Stream: stream, ctx: cctx}
-	log.Info("agent: container connected", "container", id, "status", st.State.Status,
-		"pid", st.Pid, "bundle", st.State.Bundle, "peer_pid", peer)
+	c := &Container{State: *st, Stream: stream, ctx: cctx, peer: peer, identity: ident}
+	log.Info("agent: container connected", "status", st.State.Status,
+		"pid", st.Pid, "bundle", st.State.Bundle, "peer_pid", peer.PID)
+	if s.Hooks.Connected != nil {
+		s.Hooks.Connected(c)
+	}
+	var serveErr error
+	if s.Hooks.Disconnected != nil {
+		defer func() { s.Hooks.Disconnected(c, serveErr) }()
+	}
 	h := s.NewHandler(c)
 	if h == nil {
-		log.Info("agent: container refused by NewHandler", "container", id, "pid", st.Pid)
+		log.Info("agent: container refused by NewHandler", "pid", st.Pid)
 		return
+	}
+	if s.Hooks.Call != nil {
+		h = observed(c, h, s.Hooks.Call)
 	}
 	start := time.Now()
 	opts := append([]seccompstream.ServeOption{seccompstream.WithErrorHandler(func(err error) {
-		log.Error("agent: handler error", "container", id, "pid", st.Pid, "err", err)
+		log.Error("agent: handler error", "pid", st.Pid, "err", err)
+		if s.Hooks.Error != nil {
+			s.Hooks.Error(c, err)
+		}
 	})}, s.ServeOptions...)
 	err = stream.Serve(cctx, h, opts...)
 	switch {
 	case err == nil:
-		log.Info("agent: container stream ended", "container", id, "pid", st.Pid, "duration", time.Since(start))
+		log.Info("agent: container stream ended", "pid", st.Pid, "duration", time.Since(start))
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		log.Info("agent: container stream closed by shutdown", "container", id, "pid", st.Pid)
+		log.Info("agent: container stream closed by shutdown", "pid", st.Pid)
+		serveErr = err
 	default:
-		log.Error("agent: container stream failed", "container", id, "pid", st.Pid, "err", err)
+		log.Error("agent: container stream failed", "pid", st.Pid, "err", err)
+		serveErr = err
 	}
 }
 
-// peerPID returns the pid of the process at the other end of conn, 0 if
-// unknown.
-func peerPID(conn *net.UnixConn) int {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return 0
+// setReadTimeout sets conn's read deadline to the read timeout from now.
+func (s *Server) setReadTimeout(conn *net.UnixConn) error {
+	timeout := s.ReadTimeout
+	if timeout <= 0 {
+		timeout = DefaultReadTimeout
 	}
-	pid := 0
-	_ = rc.Control(func(fd uintptr) {
-		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			pid = int(cred.Pid)
-		}
-	})
-	return pid
+	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return fmt.Errorf("agent: read from runtime: %w", err)
+	}
+	return nil
+}
+
+// read reads one runtime message from conn, whose read deadline is set
+// (setReadTimeout); the end of ctx interrupts it. sending is called once
+// something arrived.
+func (s *Server) read(ctx context.Context, conn *net.UnixConn, sending func()) (*message, error) {
+	maxBytes := s.MaxMessageBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxMessageBytes
+	}
+	maxFDs := s.MaxFDs
+	if maxFDs <= 0 {
+		maxFDs = DefaultMaxFDs
+	}
+	// Shutdown and eviction replace the deadline to interrupt a runtime
+	// that is still sending.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if waitReadable(conn) == nil {
+		sending()
+	}
+	return readMessage(conn, maxBytes, maxFDs)
+}
+
+// refuse closes a connection unread, logs why and calls Hooks.Refused.
+// Closing it makes the kernel drop what the peer queued, and close the
+// descriptors in it.
+func (s *Server) refuse(sv *serving, conn *net.UnixConn, peer Peer, err error) {
+	conn.Close()
+	if ok, held := sv.logs.allow(time.Now()); ok {
+		s.logger().Warn("agent: connection refused", withHeld([]any{"peer_pid", peer.PID, "peer_uid", peer.UID, "peer_gid", peer.GID, "err", err}, held)...)
+	}
+	if s.Hooks.Refused != nil {
+		s.Hooks.Refused(peer, err)
+	}
+}
+
+// rejected logs a rejected message and calls Hooks.Rejected.
+func (s *Server) rejected(sv *serving, p Peer, err error, attrs ...any) {
+	if ok, held := sv.logs.allow(time.Now()); ok {
+		s.logger().Error("agent: rejected runtime message", withHeld(append(attrs, "peer_pid", p.PID, "peer_uid", p.UID, "err", err), held)...)
+	}
+	if s.Hooks.Rejected != nil {
+		s.Hooks.Rejected(p, err)
+	}
+}
+
+// withHeld adds the number of records held back to attrs, if any were.
+func withHeld(attrs []any, held int) []any {
+	if held > 0 {
+		attrs = append(attrs, "not_logged", held)
+	}
+	return attrs
+}
+
+// serving is what the connections of one Serve share.
+type serving struct {
+	adm  *admission
+	logs logLimit
+}
+
+// Refused connections and rejected messages are logged at most
+// refusalLogBurst at once and one per refusalLogEvery on average beyond
+// that: whoever may connect could otherwise write the agent's log at the
+// rate it connects. Hooks see every one.
+const (
+	refusalLogBurst = 50
+	refusalLogEvery = time.Second
+)
+
+// A logLimit is a token bucket for the records of refused connections and
+// rejected messages.
+type logLimit struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+	held   int // records held back since the last one logged
+}
+
+// allow reports whether a record may be logged at now and, if so, how many
+// were held back before it.
+func (l *logLimit) allow(now time.Time) (ok bool, held int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last.IsZero() {
+		l.tokens = refusalLogBurst
+	} else {
+		l.tokens = min(refusalLogBurst, l.tokens+float64(now.Sub(l.last))/float64(refusalLogEvery))
+	}
+	l.last = now
+	if l.tokens < 1 {
+		l.held++
+		return false, 0
+	}
+	l.tokens--
+	held, l.held = l.held, 0
+	return true, held
 }
 
 // Serve is a shorthand for a Server with default limits and newHandler.

@@ -38,6 +38,14 @@ func startServerStop(t *testing.T, s *agent.Server) (string, func() error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, serveListener(t, s, ln)
+}
+
+// serveListener runs s on ln and returns a function that shuts the server
+// down and returns what Serve returned. The server is shut down, and must
+// have returned, when the test ends.
+func serveListener(t *testing.T, s *agent.Server, ln *net.UnixListener) func() error {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
@@ -61,7 +69,7 @@ func startServerStop(t *testing.T, s *agent.Server) (string, func() error) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return path, stop
+	return stop
 }
 
 // dial connects to the agent like a runtime.

@@ -8,7 +8,10 @@ import (
 	"maps"
 	"os"
 	"path"
+	"reflect"
 	"slices"
+
+	"github.com/seccompstream/seccompstream/emulate"
 )
 
 // A Policy is what a policy file says: a rule set for every subject (the
@@ -32,6 +35,15 @@ type ContainerRule struct {
 	Default *Action
 	// Syscalls are added to the policy's, and win over them.
 	Syscalls map[string]Action
+	// Files, when not nil, adds its paths to the policy's file policy
+	// (or makes one).
+	Files *emulate.FilePolicy
+	// Network, when not nil, adds its addresses to the policy's network
+	// policy (or makes one).
+	Network *emulate.NetworkPolicy
+	// Intercepts are added to the policy's; one of the same name
+	// replaces the policy's.
+	Intercepts map[string]Intercept
 }
 
 // A Match selects subjects. Every field that is set must hold; a Match with
@@ -40,12 +52,21 @@ type Match struct {
 	// ID is a pattern for the container id, in path.Match syntax
 	// ("web-*").
 	ID string
+	// Namespace, Pod and Container are patterns (path.Match syntax) for
+	// the subject's Kubernetes namespace, pod name and container name in
+	// the pod. A pattern that is set never matches a subject that lacks
+	// the field (a container started without Kubernetes), not even "*".
+	Namespace, Pod, Container string
 	// Annotations must all be present with these values. The value "*"
 	// only requires the key.
 	Annotations map[string]string
 	// Metadata, when not nil, must equal the subject's Metadata (the
 	// container's linux.seccomp.listenerMetadata).
 	Metadata *string
+	// MetadataValues must all be among the KEY=VALUE lines of the
+	// subject's listenerMetadata (Subject.MetadataValues) with these
+	// values. The value "*" only requires the key.
+	MetadataValues map[string]string
 }
 
 // A Subject is what a Match looks at: one container process, as the agent
@@ -57,22 +78,54 @@ type Subject struct {
 	Annotations map[string]string
 	// Metadata is the container's linux.seccomp.listenerMetadata.
 	Metadata string
+	// Namespace, Pod and Container are the container's Kubernetes
+	// namespace, pod name and name in the pod; "" when unknown.
+	Namespace, Pod, Container string
+	// MetadataValues are the KEY=VALUE lines of Metadata.
+	MetadataValues map[string]string
 }
 
 // Matches reports whether m selects s.
 func (m *Match) Matches(s Subject) bool {
-	if m.ID != "" {
-		if ok, _ := path.Match(m.ID, s.ID); !ok {
+	for _, f := range [...]struct{ pattern, value string }{
+		{m.ID, s.ID}, {m.Namespace, s.Namespace}, {m.Pod, s.Pod}, {m.Container, s.Container},
+	} {
+		if f.pattern == "" {
+			continue
+		}
+		if ok, _ := path.Match(f.pattern, f.value); !ok || f.value == "" {
 			return false
 		}
 	}
-	for k, v := range m.Annotations {
-		got, ok := s.Annotations[k]
+	return hasAll(s.Annotations, m.Annotations) && hasAll(s.MetadataValues, m.MetadataValues) &&
+		(m.Metadata == nil || *m.Metadata == s.Metadata)
+}
+
+// hasAll reports whether have holds every key of want with its value ("*":
+// any value).
+func hasAll(have, want map[string]string) bool {
+	for k, v := range want {
+		got, ok := have[k]
 		if !ok || (v != "*" && got != v) {
 			return false
 		}
 	}
-	return m.Metadata == nil || *m.Metadata == s.Metadata
+	return true
+}
+
+// checkPatterns reports the first bad path.Match pattern of m.
+func (m *Match) checkPatterns(where string) error {
+	for _, f := range [...]struct{ name, pattern string }{
+		{"id", m.ID}, {"namespace", m.Namespace}, {"pod", m.Pod}, {"container", m.Container},
+	} {
+		if f.pattern == "" {
+			continue
+		}
+		if _, err := path.Match(f.pattern, ""); err != nil {
+			return fmt.Errorf("%s.match.%s %q: %w", where, f.name, f.pattern, err)
+		}
+	}
+	return nil
 }
 
 // Select returns the index of the container rule that applies to s, or -1
@@ -89,9 +142,12 @@ func (p *Policy) Select(s Subject) int {
 // For returns the rule set for s: the policy's Rules with the changes of
 // the container rule that applies to s (see Select). The result shares no
 // map with p that it changes.
-func (p *Policy) For(s Subject) *Rules {
-	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls}
-	i := p.Select(s)
+func (p *Policy) For(s Subject) *Rules { return p.rulesFor(p.Select(s)) }
+
+// rulesFor returns the rule set of the subjects container rule i applies
+// to (-1: none does).
+func (p *Policy) rulesFor(i int) *Rules {
+	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Files: p.Rules.Files, Network: p.Rules.Network, Intercepts: p.Rules.Intercepts}
 	if i < 0 {
 		return r
 	}
@@ -99,15 +155,25 @@ func (p *Policy) For(s Subject) *Rules {
 	if cr.Default != nil {
 		r.Default = *cr.Default
 	}
-	if len(cr.Syscalls) > 0 {
-		m := maps.Clone(p.Rules.Syscalls)
-		if m == nil {
-			m = make(map[string]Action, len(cr.Syscalls))
-		}
-		maps.Copy(m, cr.Syscalls)
-		r.Syscalls = m
-	}
+	r.Files = mergeFiles(p.Rules.Files, cr.Files)
+	r.Network = mergeNetwork(p.Rules.Network, cr.Network)
+	r.Syscalls = overlay(p.Rules.Syscalls, cr.Syscalls)
+	r.Intercepts = overlay(p.Rules.Intercepts, cr.Intercepts)
 	return r
+}
+
+// overlay returns base with over's entries added (winning), as a new map
+// when over has any, base itself otherwise.
+func overlay[V any](base, over map[string]V) map[string]V {
+	if len(over) == 0 {
+		return base
+	}
+	m := maps.Clone(base)
+	if m == nil {
+		m = make(map[string]V, len(over))
+	}
+	maps.Copy(m, over)
+	return m
 }
 
 // Validate reports the first problem of p that Parse would have refused:
@@ -120,16 +186,20 @@ func (p *Policy) Validate() error {
 	}
 	for i, cr := range p.Containers {
 		where := fmt.Sprintf("containers[%d]", i)
-		if cr.Match.ID != "" {
-			if _, err := path.Match(cr.Match.ID, ""); err != nil {
-				return fmt.Errorf("policy: %s.match.id %q: %w", where, cr.Match.ID, err)
-			}
+		if err := cr.Match.checkPatterns(where); err != nil {
+			return fmt.Errorf("policy: %w", err)
 		}
-		r := Rules{Syscalls: cr.Syscalls}
+		r := Rules{Syscalls: cr.Syscalls, Files: cr.Files, Network: cr.Network, Intercepts: cr.Intercepts}
 		if cr.Default != nil {
 			r.Default = *cr.Default
 		}
 		if err := r.validate(abis, where+"."); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if err := p.rulesFor(i).validateFiles(where + "."); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if err := p.rulesFor(i).validateNetwork(where + "."); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
 	}
@@ -141,11 +211,7 @@ func (p *Policy) Validate() error {
 // kind of rule added later works in both places. Where the next kinds go
 // (none is read yet, so each is an unknown field today):
 //
-//	ruleSetJSON: "files": {"read": [...], "write": [...]}     file allow-lists
-//	             "network": {"connect": [...], "bind": [...]} address allow-lists
-//	             "profile": "FILE"                            an OCI seccomp profile
-//	             "intercepts": {"mknod": {...}, "sysinfo": {...}}
-//	matchJSON:   "namespace", "pod", "container"              pod selectors
+//	ruleSetJSON: "profile": "FILE"                            an OCI seccomp profile
 //
 // Each becomes a field of Rules (or of Match and Subject) with the same
 // meaning at both levels, and For merges it as it merges Syscalls.
@@ -155,23 +221,40 @@ type (
 		Containers []containerJSON `json:"containers,omitempty"`
 	}
 	ruleSetJSON struct {
-		Default  string            `json:"default,omitempty"`
-		Syscalls map[string]string `json:"syscalls,omitempty"`
+		Default    string                   `json:"default,omitempty"`
+		Syscalls   map[string]string        `json:"syscalls,omitempty"`
+		Files      *filesJSON               `json:"files,omitempty"`
+		Network    *networkJSON             `json:"network,omitempty"`
+		Intercepts map[string]interceptJSON `json:"intercepts,omitempty"`
+	}
+	networkJSON struct {
+		Connect []string `json:"connect,omitempty"`
+		Bind    []string `json:"bind,omitempty"`
+	}
+	filesJSON struct {
+		Read  []string `json:"read,omitempty"`
+		Write []string `json:"write,omitempty"`
 	}
 	containerJSON struct {
 		Match matchJSON `json:"match"`
 		ruleSetJSON
 	}
 	matchJSON struct {
-		ID          string            `json:"id,omitempty"`
-		Annotations map[string]string `json:"annotations,omitempty"`
-		Metadata    *string           `json:"metadata,omitempty"`
+		ID             string            `json:"id,omitempty"`
+		Namespace      string            `json:"namespace,omitempty"`
+		Pod            string            `json:"pod,omitempty"`
+		Container      string            `json:"container,omitempty"`
+		Annotations    map[string]string `json:"annotations,omitempty"`
+		Metadata       *string           `json:"metadata,omitempty"`
+		MetadataValues map[string]string `json:"metadataValues,omitempty"`
 	}
 )
 
 // Parse reads a policy file (the format is in the package documentation).
-// An unknown field, an unknown system call name, a bad action or a bad ID
-// pattern is an error that says where it is ("containers[1].syscalls.mkdir").
+// An unknown field, a field name in another case than the format's
+// ("Default"), a key given twice in one object, an unknown system call
+// name, a bad action or a bad ID pattern is an error that says where it is
+// ("containers[1].syscalls.mkdir").
 // Every field is optional; an absent "default" means "trace".
 func Parse(data []byte) (*Policy, error) {
 	p, err := parse(data)
@@ -209,6 +292,9 @@ func parse(data []byte) (*Policy, error) {
 		// object fails above.
 		return nil, errors.New("not a JSON object")
 	}
+	if err := checkKeys(data, reflect.TypeFor[fileJSON]()); err != nil {
+		return nil, err
+	}
 	abis := ABIs()
 	p := &Policy{Rules: Rules{Default: Trace}}
 	var err error
@@ -220,16 +306,27 @@ func parse(data []byte) (*Policy, error) {
 	if p.Rules.Syscalls, err = parseSyscalls(abis, "syscalls", f.Syscalls); err != nil {
 		return nil, err
 	}
+	if p.Rules.Files, err = parseFilesJSON("files", f.Files); err != nil {
+		return nil, err
+	}
+	if p.Rules.Network, err = parseNetworkJSON("network", f.Network); err != nil {
+		return nil, err
+	}
+	if p.Rules.Intercepts, err = parseIntercepts("intercepts", f.Intercepts); err != nil {
+		return nil, err
+	}
 	for i, c := range f.Containers {
 		where := fmt.Sprintf("containers[%d]", i)
-		cr := ContainerRule{Match: Match{ID: c.Match.ID, Metadata: c.Match.Metadata}}
+		cr := ContainerRule{Match: Match{ID: c.Match.ID, Namespace: c.Match.Namespace, Pod: c.Match.Pod,
+			Container: c.Match.Container, Metadata: c.Match.Metadata}}
 		if len(c.Match.Annotations) > 0 {
 			cr.Match.Annotations = c.Match.Annotations
 		}
-		if c.Match.ID != "" {
-			if _, err := path.Match(c.Match.ID, ""); err != nil {
-				return nil, fmt.Errorf("%s.match.id %q: %w", where, c.Match.ID, err)
-			}
+		if len(c.Match.MetadataValues) > 0 {
+			cr.Match.MetadataValues = c.Match.MetadataValues
+		}
+		if err := cr.Match.checkPatterns(where); err != nil {
+			return nil, err
 		}
 		if c.Default != "" {
 			a, err := parseAction(c.Default)
@@ -241,7 +338,30 @@ func parse(data []byte) (*Policy, error) {
 		if cr.Syscalls, err = parseSyscalls(abis, where+".syscalls", c.Syscalls); err != nil {
 			return nil, err
 		}
+		if cr.Files, err = parseFilesJSON(where+".files", c.Files); err != nil {
+			return nil, err
+		}
+		if cr.Network, err = parseNetworkJSON(where+".network", c.Network); err != nil {
+			return nil, err
+		}
+		if cr.Intercepts, err = parseIntercepts(where+".intercepts", c.Intercepts); err != nil {
+			return nil, err
+		}
 		p.Containers = append(p.Containers, cr)
+	}
+	// A file policy and an "allow" of a call it carries out, at the top
+	// level or in what a container gets.
+	for i := -1; i < len(p.Containers); i++ {
+		where := ""
+		if i >= 0 {
+			where = fmt.Sprintf("containers[%d].", i)
+		}
+		if err := p.rulesFor(i).validateFiles(where); err != nil {
+			return nil, err
+		}
+		if err := p.rulesFor(i).validateNetwork(where); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -267,18 +387,27 @@ func (p *Policy) MarshalJSON() ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls)}
+	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls, p.Rules.Files, p.Rules.Network)}
+	f.Intercepts = interceptsJSON(p.Rules.Intercepts)
 	for _, cr := range p.Containers {
 		f.Containers = append(f.Containers, containerJSON{
-			Match:       matchJSON{ID: cr.Match.ID, Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata},
-			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls),
+			Match: matchJSON{ID: cr.Match.ID, Namespace: cr.Match.Namespace, Pod: cr.Match.Pod, Container: cr.Match.Container,
+				Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata, MetadataValues: cr.Match.MetadataValues},
+			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls, cr.Files, cr.Network),
 		})
+		f.Containers[len(f.Containers)-1].Intercepts = interceptsJSON(cr.Intercepts)
 	}
 	return json.Marshal(f)
 }
 
-func ruleSetJSONOf(def *Action, syscalls map[string]Action) ruleSetJSON {
+func ruleSetJSONOf(def *Action, syscalls map[string]Action, files *emulate.FilePolicy, network *emulate.NetworkPolicy) ruleSetJSON {
 	var rs ruleSetJSON
+	if files != nil {
+		rs.Files = &filesJSON{Read: files.Read, Write: files.Write}
+	}
+	if network != nil {
+		rs.Network = &networkJSON{Connect: network.Connect, Bind: network.Bind}
+	}
 	if def != nil {
 		rs.Default = def.String()
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/internal/errnames"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
@@ -28,6 +29,22 @@ type Rules struct {
 	Default Action
 	// Syscalls maps system call names to their actions.
 	Syscalls map[string]Action
+	// Intercepts names the ready intercepts (InterceptMknod,
+	// InterceptSysinfo) that carry out their calls (package emulate)
+	// instead of the default action. A call that Syscalls names keeps
+	// its action.
+	Intercepts map[string]Intercept
+	// Files, when not nil, is a file policy: the calls that use paths
+	// are carried out for the program, checked against it (package
+	// emulate), whatever Default says; a name in Syscalls may deny or
+	// trace them, not allow them. It takes mknod and mknodat itself, so
+	// it does not go with the mknod intercept.
+	Files *emulate.FilePolicy
+	// Network, when not nil, is a network policy: connect, bind and sends
+	// to a destination are carried out for the program, checked against
+	// it (package emulate), whatever Default says; a name in Syscalls may
+	// deny or trace them, not allow them.
+	Network *emulate.NetworkPolicy
 }
 
 // Action returns the action for the call named name.
@@ -54,6 +71,17 @@ func (r *Rules) Validate() error {
 func (r *Rules) validate(abis []uint32, prefix string) error {
 	if err := r.Default.valid(); err != nil {
 		return fmt.Errorf("%sdefault: %w", prefix, err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Intercepts)) {
+		if name != InterceptMknod && name != InterceptSysinfo {
+			return fmt.Errorf("%sintercepts: unknown intercept %q", prefix, name)
+		}
+	}
+	if err := r.validateFiles(prefix); err != nil {
+		return err
+	}
+	if err := r.validateNetwork(prefix); err != nil {
+		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
 		if err := checkName(abis, name); err != nil {

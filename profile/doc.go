@@ -32,8 +32,14 @@
 // runtime makes calls of its own between installing a container's filter
 // and exec'ing its workload (execve, write, close, and for runc, a Go
 // program, futex and rt_sigreturn at times): a profile for a container
-// must allow those too, which recording through the agent shows, except
-// write, which runc refuses to notify.
+// must allow those too. Base gives them for runc and crun, to merge into a
+// recording of the bare program; recording through the agent shows them
+// too, except write, which runc refuses to notify.
+//
+// WithArgRules makes a Recorder keep the values of a few scalar register
+// arguments (socket families, personality, clone's namespace flags), so
+// that the profile allows those calls with those values only; never what
+// an argument points to.
 //
 // ReadFile and Parse read profiles back, and real-world ones too: OCI
 // profiles, whole config.json files, and Docker's and containers-common's

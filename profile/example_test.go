@@ -98,3 +98,33 @@ func ExampleDiff() {
 	// both: [exit_group read]
 	// either: [exit_group getdents64 mkdir read]
 }
+
+// A profile recorded from a bare program, made ready for runc: the calls
+// runc makes itself under the container's filter, before it executes the
+// program, are added.
+func ExampleBase() {
+	recorded := profile.New()
+	native, err := profile.NativeArch()
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = recorded.Add(native, "exit_group", 1)
+	base, err := profile.Base("runc")
+	if err != nil {
+		log.Fatal(err)
+	}
+	p := profile.Merge(recorded, base)
+	fmt.Println(p.Has(native, "exit_group"), p.Has(native, "execve"), p.Has(native, "write"))
+	// Output: true true true
+}
+
+// Argument rules: socket is allowed with the address families seen.
+func ExampleWithArgRules() {
+	rec := profile.NewRecorder(profile.WithArgRules(0))
+	for _, family := range []uint64{1, 2, 1} { // AF_UNIX, AF_INET, AF_UNIX
+		rec.Record(&seccompstream.Notification{Arch: 0xc000003e, Syscall: 41, Args: [6]uint64{family}}) // x86_64 socket
+	}
+	c, _ := rec.Profile().Lookup(specs.ArchX86_64, "socket")
+	fmt.Println(c)
+	// Output: SCMP_ARCH_X86_64 socket if arg0 == 0x1 | arg0 == 0x2
+}

@@ -83,6 +83,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envGoWork) == "1" {
 		os.Exit(goWork())
 	}
+	if fams := os.Getenv(envSockets); fams != "" {
+		os.Exit(sockets(fams))
+	}
 	sectest.Main(scenarios)
 	os.Exit(sectest.RunMain(m.Run, "seccompstream/profile."))
 }

@@ -31,13 +31,23 @@ import (
 // every call run (see seccompstream.Continue for why deciding by memory
 // contents and then answering Continue is not).
 //
+// With WithArgRules, the Recorder also keeps, for a few calls, the values
+// of one scalar register argument (a socket family, a personality, clone
+// flags under a mask) and the profile allows those calls with those values
+// only; see WithArgRules.
+//
 // A Recorder is safe for concurrent use. Recording a call costs a few
 // atomic operations and no allocation, except the first call of an
 // architecture, and calls whose number is outside the architecture's
 // table (those go to a map under a lock).
 //
-// The zero Recorder is ready to use.
+// The zero Recorder is ready to use; it records calls without their
+// arguments.
 type Recorder struct {
+	// argMax is WithArgRules's cap; 0: no argument rules. Set before the
+	// first Record, never changed after.
+	argMax int
+
 	// tabs holds one counter table per ABI seen; it only grows, by
 	// copy-on-write under mu, so Record reads it without locking.
 	tabs atomic.Pointer[[]*abiCounts]
@@ -47,19 +57,14 @@ type Recorder struct {
 }
 
 // abiCounts counts the calls of one ABI, indexed by number minus lo.
-//
-// Argument rules (a later addition) would live here too: per call number,
-// a bounded set of the register values seen for the parameters that
-// internal/sysargs gives a scalar Kind (SocketFamily, Personality,
-// CloneFlags under a mask; never a Kind that is a Pointer), read from
-// Notification.Args at the parameter's Reg in Record, and turned into
-// ArgRule values by Profile (the call alone once the set is full); never
-// from the memory the arguments point to.
+// args, when argument rules are recorded, holds for each call number the
+// values of its recorded argument (nil for calls without one).
 type abiCounts struct {
 	audit  uint32
 	x32    bool
 	lo     int32
 	counts []atomic.Uint64
+	args   []*argValues
 }
 
 type abiCall struct {
@@ -78,8 +83,17 @@ type UnknownCall struct {
 	Count   uint64
 }
 
+// A RecorderOption changes what a Recorder records.
+type RecorderOption func(*Recorder)
+
 // NewRecorder returns an empty Recorder.
-func NewRecorder() *Recorder { return &Recorder{} }
+func NewRecorder(opts ...RecorderOption) *Recorder {
+	r := &Recorder{}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
 
 // ServeNotification records n and answers Continue.
 func (r *Recorder) ServeNotification(_ context.Context, n *seccompstream.Notification) seccompstream.Response {
@@ -105,11 +119,22 @@ func (r *Recorder) Record(n *seccompstream.Notification) {
 	}
 	if t := r.find(audit, x32); t != nil {
 		if i := int64(nr) - int64(t.lo); i >= 0 && i < int64(len(t.counts)) {
-			t.counts[i].Add(1)
+			t.count(i, &n.Args)
 			return
 		}
 	}
-	r.recordSlow(audit, x32, nr)
+	r.recordSlow(audit, x32, nr, &n.Args)
+}
+
+// count counts call i of the table, and its argument value if it has a
+// recorded argument.
+func (t *abiCounts) count(i int64, args *[6]uint64) {
+	t.counts[i].Add(1)
+	if t.args != nil {
+		if a := t.args[i]; a != nil {
+			a.add(args[a.reg])
+		}
+	}
 }
 
 func (r *Recorder) find(audit uint32, x32 bool) *abiCounts {
@@ -123,12 +148,12 @@ func (r *Recorder) find(audit uint32, x32 bool) *abiCounts {
 	return nil
 }
 
-func (r *Recorder) recordSlow(audit uint32, x32 bool, nr int32) {
+func (r *Recorder) recordSlow(audit uint32, x32 bool, nr int32, args *[6]uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.find(audit, x32)
 	if t == nil {
-		t = newABICounts(audit, x32)
+		t = newABICounts(audit, x32, r.argMax)
 		if t != nil {
 			var tabs []*abiCounts
 			if p := r.tabs.Load(); p != nil {
@@ -140,7 +165,7 @@ func (r *Recorder) recordSlow(audit uint32, x32 bool, nr int32) {
 	}
 	if t != nil {
 		if i := int64(nr) - int64(t.lo); i >= 0 && i < int64(len(t.counts)) {
-			t.counts[i].Add(1)
+			t.count(i, args)
 			return
 		}
 	}
@@ -151,8 +176,10 @@ func (r *Recorder) recordSlow(audit uint32, x32 bool, nr int32) {
 }
 
 // newABICounts sizes a table for the numbers of audit's system call
-// table, or returns nil when the ABI has no table or no OCI name.
-func newABICounts(audit uint32, x32 bool) *abiCounts {
+// table, or returns nil when the ABI has no table or no OCI name. With
+// argMax > 0 it also makes the value sets of the calls whose arguments
+// are recorded (see WithArgRules).
+func newABICounts(audit uint32, x32 bool, argMax int) *abiCounts {
 	if _, ok := ociArch(audit, x32); !ok {
 		return nil
 	}
@@ -176,6 +203,12 @@ func newABICounts(audit uint32, x32 bool) *abiCounts {
 		}
 	}
 	t.counts = make([]atomic.Uint64, hi-lo+1)
+	if argMax > 0 {
+		t.args = make([]*argValues, len(t.counts))
+		for i := range t.args {
+			t.args[i] = newArgValues(audit, t.nr(lo+int32(i)), argMax)
+		}
+	}
 	return t
 }
 
@@ -191,8 +224,24 @@ func (r *Recorder) Profile() *Profile {
 			if c == 0 {
 				continue
 			}
-			if name, ok := t.name(t.lo + int32(i)); ok {
+			name, ok := t.name(t.lo + int32(i))
+			if !ok {
+				continue
+			}
+			var a *argValues
+			if t.args != nil {
+				a = t.args[i]
+			}
+			rules := a.rules()
+			if len(rules) == 0 {
 				p.add(arch, name, c, nil)
+				continue
+			}
+			for j, kr := range rules {
+				if j > 0 {
+					c = 0 // the call's count goes with its first rule
+				}
+				p.add(arch, name, c, []keyedRule{kr})
 			}
 		}
 	}

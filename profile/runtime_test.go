@@ -1,14 +1,10 @@
 package profile_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -20,122 +16,16 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
-	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/profile"
 )
 
-// containerRuntime runs OCI bundles with runc or crun, with a state
-// directory of its own.
-type containerRuntime struct {
-	name string
-	root string
-}
-
-func newContainerRuntime(t *testing.T, name string) *containerRuntime {
-	t.Helper()
-	sectest.RequireTool(t, name)
-	if name == "crun" {
-		sectest.RequireTool(t, "unshare")
-	}
-	return &containerRuntime{name: name, root: t.TempDir()}
-}
-
-// command returns the command line for "RUNTIME ARGS...". crun runs in a
-// mount namespace of its own without the cgroup2 "unified" mount, since it
-// refuses this machine's hybrid cgroup layout.
-func (r *containerRuntime) command(ctx context.Context, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if r.name == "crun" {
-		script := `umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root "$0" --cgroup-manager=disabled "$@"`
-		cmd = exec.CommandContext(ctx, "unshare", append([]string{"-m", "sh", "-c", script, r.root}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, "runc", append([]string{"--root", r.root}, args...)...)
-	}
-	cmd.WaitDelay = 10 * time.Second
-	return cmd
-}
-
-// containerID makes a container id that no other test process uses
-// (runtimes' state directories are per test, but cgroup paths are not).
-func containerID(name string) string { return fmt.Sprintf("%s-%d", name, os.Getpid()) }
-
-// run runs the bundle's container in the foreground and returns its exit
-// status and output. The container is deleted (killed if it still runs)
-// when the test ends.
-func (r *containerRuntime) run(t *testing.T, bundle, id string) (int, string) {
-	t.Helper()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if out, err := r.command(ctx, "delete", "-f", id).CombinedOutput(); err != nil && !bytes.Contains(out, []byte("not exist")) {
-			t.Logf("%s delete -f %s: %v: %s", r.name, id, err, out)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := r.command(ctx, "run", "--bundle", bundle, id)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s run %s: still running after 120s; output:\n%s", r.name, id, out.String())
-	}
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("%s run: %v", r.name, err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
-}
-
 // busyboxBundle writes a bundle that runs args in a busybox rootfs under
-// the seccomp profile s (as JSON, exactly as given).
+// the seccomp profile seccompJSON (exactly as given).
 func busyboxBundle(t *testing.T, seccompJSON []byte, args ...string) string {
 	t.Helper()
-	bb := sectest.RequireTool(t, "busybox")
-	dir := t.TempDir()
-	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "true", "mkdir", "echo"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	spec := map[string]any{
-		"ociVersion": "1.0.2",
-		"root":       map[string]any{"path": root},
-		"hostname":   "profile-test",
-		"process": map[string]any{
-			"args": args, "env": []string{"PATH=/bin"}, "cwd": "/",
-			"noNewPrivileges": true, "user": map[string]any{"uid": 0, "gid": 0},
-		},
-		"mounts": []map[string]any{
-			{"destination": "/proc", "type": "proc", "source": "proc"},
-			{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
-		},
-		"linux": map[string]any{
-			"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}},
-			"seccomp":    json.RawMessage(seccompJSON),
-		},
-	}
-	b, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return ocitest.Bundle(t, ocitest.BusyboxRootfs(t, "sh", "true", "mkdir", "echo"), seccompJSON, args...)
 }
 
 // recordingProfile is a linux.seccomp that hands every call of the native
@@ -243,10 +133,10 @@ func TestRuntimesLoadRecordedProfile(t *testing.T) {
 	script := "mkdir /tmp/d && echo made"
 	for _, name := range []string{"runc", "crun"} {
 		t.Run(name, func(t *testing.T) {
-			rt := newContainerRuntime(t, name)
+			rt := ocitest.NewRuntime(t, name)
 			a := startRecordingAgent(t)
-			id := containerID("rec-" + name)
-			code, out := rt.run(t, busyboxBundle(t, recordingProfile(t, a.socket), "/bin/sh", "-c", script), id)
+			id := rt.ID("rec")
+			code, out := rt.Run(t, busyboxBundle(t, recordingProfile(t, a.socket), "/bin/sh", "-c", script), id)
 			if code != 0 || out != "made\n" {
 				t.Fatalf("recording run: exit %d, output:\n%s", code, out)
 			}
@@ -275,11 +165,11 @@ func TestRuntimesLoadRecordedProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, out = rt.run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), containerID("enf-"+name))
+			code, out = rt.Run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), rt.ID("enf"))
 			if code != 0 || out != "made\n" {
 				t.Fatalf("under the recorded profile: exit %d, output:\n%s\nprofile:\n%s", code, out, b)
 			}
-			code, out = rt.run(t, busyboxBundle(t, b, "/bin/true"), containerID("true-"+name))
+			code, out = rt.Run(t, busyboxBundle(t, b, "/bin/true"), rt.ID("true"))
 			if code != 0 || out != "" {
 				t.Errorf("busybox true under the profile: exit %d, output:\n%s", code, out)
 			}
@@ -293,7 +183,7 @@ func TestRuntimesLoadRecordedProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, out = rt.run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), containerID("miss-"+name))
+			code, out = rt.Run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), rt.ID("miss"))
 			if code == 0 || strings.Contains(out, "made") || !strings.Contains(out, "Function not implemented") {
 				t.Errorf("without mkdir: exit %d, output:\n%s", code, out)
 			}

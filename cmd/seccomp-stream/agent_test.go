@@ -149,7 +149,12 @@ func (b *syncBuffer) waitFor(t *testing.T, s string) {
 // stderr.
 func startAgentCLI(t *testing.T, args ...string) (socket string, stdout, stderr *syncBuffer) {
 	t.Helper()
-	socket = filepath.Join(t.TempDir(), "agent.sock")
+	return startAgentCLIAt(t, filepath.Join(t.TempDir(), "agent.sock"), args...)
+}
+
+// startAgentCLIAt is startAgentCLI on the socket path socket.
+func startAgentCLIAt(t *testing.T, socket string, args ...string) (_ string, stdout, stderr *syncBuffer) {
+	t.Helper()
 	stdout, stderr = newSyncBuffer(), newSyncBuffer()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

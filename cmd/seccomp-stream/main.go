@@ -1,10 +1,12 @@
 // Command seccomp-stream runs programs under a seccomp filter and shows or
-// denies the system calls it notifies, and serves container runtimes as a
-// seccomp agent.
+// denies the system calls it notifies, records and enforces OCI seccomp
+// profiles, and serves container runtimes as a seccomp agent.
 //
 // Usage:
 //
 //	seccomp-stream run [flags] -- PROGRAM [ARGS...]
+//	seccomp-stream record [flags] -- PROGRAM [ARGS...]
+//	seccomp-stream profile merge|diff [flags] PROFILE...
 //	seccomp-stream agent [flags]
 //	seccomp-stream help [COMMAND]
 //

@@ -137,9 +137,13 @@ func parseProfileFlags(flags *flag.FlagSet, args []string, stdout, stderr io.Wri
 }
 
 // profileWarner prints the readers' warnings.
-func profileWarner(stderr io.Writer) profile.ReadOption {
+func profileWarner(stderr io.Writer) profile.ReadOption { return commandWarner("profile", stderr) }
+
+// commandWarner prints the profile readers' warnings as the subcommand
+// name's.
+func commandWarner(name string, stderr io.Writer) profile.ReadOption {
 	return profile.WithWarnings(func(err error) {
-		fmt.Fprintf(stderr, "seccomp-stream profile: warning: %s\n", trimProfilePrefix(err))
+		fmt.Fprintf(stderr, "seccomp-stream %s: warning: %s\n", name, trimProfilePrefix(err))
 	})
 }
 

@@ -21,6 +21,9 @@ type traceRecord struct {
 	Raw      []uint64 `json:"raw"`            // the six raw argument values
 	Decision string   `json:"decision"`       // "continue" or an errno name
 	Errno    int      `json:"errno,omitempty"`
+	// Profile is what run --profile --complain's profile would have done
+	// instead of letting the call run ("ENOSYS", "kill_process").
+	Profile string `json:"profile,omitempty"`
 }
 
 // formatCall describes the call n and the answer r as one line ending in
@@ -32,7 +35,12 @@ type traceRecord struct {
 // n; memory that cannot be read is shown as the raw pointer followed by
 // the reason, e.g. `0x7ffd1234 <EFAULT>`.
 func formatCall(n *seccompstream.Notification, r seccompstream.Response, asJSON bool) []byte {
-	rec := decodeCall(n, r)
+	return formatRecord(decodeCall(n, r), asJSON)
+}
+
+// formatRecord is formatCall for a decoded call: `... = continue`, with
+// " (profile: ENOSYS)" after the decision when rec.Profile is set.
+func formatRecord(rec traceRecord, asJSON bool) []byte {
 	if asJSON {
 		b, err := json.Marshal(rec)
 		if err != nil {
@@ -51,6 +59,9 @@ func formatCall(n *seccompstream.Notification, r seccompstream.Response, asJSON 
 	sb.WriteString(strings.Join(rec.Args, ", "))
 	sb.WriteString(") = ")
 	sb.WriteString(rec.Decision)
+	if rec.Profile != "" {
+		sb.WriteString(" (profile: " + rec.Profile + ")")
+	}
 	sb.WriteByte('\n')
 	return []byte(sb.String())
 }

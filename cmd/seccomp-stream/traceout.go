@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/agent"
 )
 
 // lineWriter serialises writes to w, so that whole lines from concurrent
@@ -53,6 +54,9 @@ type tracer struct {
 // of the container that made it.
 type agentRecord struct {
 	Container string `json:"container"`
+	// The container's pod, when its runtime recorded one (agent.Identity).
+	Namespace string `json:"namespace,omitempty"`
+	Pod       string `json:"pod,omitempty"`
 	traceRecord
 }
 
@@ -61,12 +65,18 @@ type agentRecord struct {
 // The line is built first, outside the lock: it reads the caller's memory,
 // so show must run before n is answered.
 func (t *tracer) show(container string, n *seccompstream.Notification, r seccompstream.Response) {
+	t.showPod(container, agent.Identity{}, n, r)
+}
+
+// showPod is show for a container whose pod identity is id: the JSON line
+// has its namespace and pod.
+func (t *tracer) showPod(container string, id agent.Identity, n *seccompstream.Notification, r seccompstream.Response) {
 	var line []byte
 	switch {
 	case container == "":
 		line = formatCall(n, r, t.json)
 	case t.json:
-		b, err := json.Marshal(agentRecord{Container: container, traceRecord: decodeCall(n, r)})
+		b, err := json.Marshal(agentRecord{Container: container, Namespace: id.Namespace, Pod: id.Pod, traceRecord: decodeCall(n, r)})
 		if err != nil {
 			b = fmt.Appendf(nil, `{"container":%q,"pid":%d,"syscall":%q,"error":%q}`, container, n.PID, n.SyscallName(), err.Error())
 		}

@@ -11,6 +11,7 @@
 package nsthread
 
 import (
+	"errors"
 	"runtime"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,12 @@ import (
 // state fn gave it (the process's /proc/<pid>/ns links and mountinfo then
 // show the target's). Run detects M0 and moves fn to a nested goroutine,
 // keeping M0 busy meanwhile so that goroutine gets a thread of its own.
+//
+// fn must not unlock its thread with more runtime.UnlockOSThread calls
+// than it made runtime.LockOSThread calls. Run locks the thread again when
+// fn returns, so that it still exits; if the goroutine ran on another
+// thread in between, the changed thread may already have run other
+// goroutines, and Run panics.
 //
 // Children that fn (or anything running on its thread) starts with
 // SysProcAttr.Pdeathsig get that signal when the thread exits, which is
@@ -61,10 +68,23 @@ func Run(fn func()) {
 }
 
 // run calls fn and sends nil, or what fn panicked with, on c; also when fn
-// ends its goroutine with runtime.Goexit.
+// ends its goroutine with runtime.Goexit. The caller has locked the
+// goroutine to its thread.
 func run(fn func(), c chan<- any) {
+	tid := unix.Gettid()
 	var v any
 	defer func() { c <- v }()
+	defer func() {
+		// fn may have unlocked the thread (runtime.UnlockOSThread with no
+		// LockOSThread of its own): lock it again, so that it still ends
+		// with this goroutine. If the goroutine moved meanwhile, the
+		// thread fn changed is back in the runtime's pool, beyond repair:
+		// say so loudly.
+		runtime.LockOSThread()
+		if unix.Gettid() != tid && v == nil {
+			v = errUnlocked
+		}
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			v = r
@@ -72,3 +92,7 @@ func run(fn func(), c chan<- any) {
 	}()
 	fn()
 }
+
+// errUnlocked is what Run panics with when fn unlocked its thread and then
+// ran on another one.
+var errUnlocked = errors.New("nsthread: fn unlocked its OS thread (runtime.UnlockOSThread) and moved off it: the thread it changed may run other goroutines")

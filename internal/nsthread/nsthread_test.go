@@ -202,3 +202,29 @@ func TestSetCredsNoNewCaps(t *testing.T) {
 		t.Fatalf("caps %#x after asking for all, want only CAP_CHOWN", got.Caps)
 	}
 }
+
+// fn that unlocks its thread once too often (runtime.UnlockOSThread with
+// no LockOSThread of its own) must not hand the thread, with what it
+// changed, back to the runtime: the thread still ends with fn.
+func TestRunUnbalancedUnlock(t *testing.T) {
+	hostUTS, err := os.Readlink("/proc/self/ns/uts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tid int
+	var uerr error
+	nsthread.Run(func() {
+		tid = unix.Gettid()
+		uerr = unix.Unshare(unix.CLONE_NEWUTS)
+		runtime.UnlockOSThread()
+	})
+	if uerr != nil {
+		t.Fatal(uerr)
+	}
+	waitGone(t, tid)
+	checkThreads(t, func(tid, status string) {
+		if l, _ := os.Readlink("/proc/self/task/" + tid + "/ns/uts"); l != "" && l != hostUTS {
+			t.Errorf("thread %s is in uts namespace %s", tid, l)
+		}
+	})
+}

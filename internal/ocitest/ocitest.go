@@ -1,6 +1,7 @@
 // Package ocitest holds fixtures for tests that need OCI runtime material:
-// Docker's default seccomp profile, built by moby's own code. It is for
-// tests only (it pulls in github.com/moby/profiles).
+// Docker's default seccomp profile, built by moby's own code, and real
+// containers: busybox bundles run by runc or crun (Runtime, Bundle). It is
+// for tests only (it pulls in github.com/moby/profiles).
 package ocitest
 
 import (
