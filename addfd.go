@@ -63,7 +63,8 @@ func (n *Notification) addFDArgs(fd int, opts []AddFDOption) (unotify.AddFD, err
 // fd stays open in the supervisor and belongs to the caller.
 //
 // Errors:
-//   - ErrGone when the notification is no longer pending;
+//   - ErrGone when the notification is no longer pending (the target died,
+//     its call was interrupted, or n was answered);
 //   - an error matching unix.EMFILE when the target has no free file
 //     descriptor under its RLIMIT_NOFILE; the notification still waits and
 //     can be answered (Error(err) answers EMFILE);
@@ -81,13 +82,20 @@ func (n *Notification) AddFD(fd int, opts ...AddFDOption) (int, error) {
 		return -1, fmt.Errorf("seccompstream: AddFD: notification %d: %w", n.ID, ErrWrongStream)
 	}
 	if n.state.load() == notifAnswered {
-		return -1, ErrAlreadyAnswered
+		// No longer pending, whether or not the target has moved on
+		// (the kernel says EINPROGRESS until it has, ENOENT after).
+		return -1, ErrGone
 	}
 	a, err := n.addFDArgs(fd, opts)
 	if err != nil {
 		return -1, err
 	}
-	return n.s.addFD(n, &a)
+	r, err := n.s.addFD(n, &a)
+	if err == ErrAlreadyAnswered {
+		// Answered through another copy of n: no longer pending, as above.
+		err = ErrGone
+	}
+	return r, err
 }
 
 // addFD issues one ADDFD request (retried when a signal interrupts it).

@@ -37,10 +37,11 @@ func (e *kernelError) Unwrap() error { return e.errno }
 //	errors.Is(err, unix.ENOENT)            // true
 var ErrGone error = &kernelError{msg: "seccompstream: notification is gone (target exited or call interrupted)", errno: unix.ENOENT}
 
-// ErrAlreadyAnswered reports a Respond, RespondFD or AddFD for a
-// notification that was answered before, by this Notification or (the
-// kernel's EINPROGRESS) through another copy of it. It matches
-// unix.EINPROGRESS too.
+// ErrAlreadyAnswered reports a Respond or RespondFD for a notification
+// that was answered before, by this Notification or (the kernel's
+// EINPROGRESS) through another copy of it. It matches unix.EINPROGRESS too.
+// (*Notification).AddFD on an answered notification reports ErrGone: the
+// call is no longer pending.
 var ErrAlreadyAnswered error = &kernelError{msg: "seccompstream: notification already answered", errno: unix.EINPROGRESS}
 
 // ErrWrongStream reports a Respond or RespondFD with a Notification that

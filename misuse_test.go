@@ -112,8 +112,8 @@ func TestRespondTwice(t *testing.T) {
 			if _, err := s.RespondFD(n, memfd); !errors.Is(err, seccompstream.ErrAlreadyAnswered) {
 				t.Fatalf("second RespondFD = %v, want ErrAlreadyAnswered", err)
 			}
-			if _, err := n.AddFD(memfd); !errors.Is(err, seccompstream.ErrAlreadyAnswered) {
-				t.Fatalf("AddFD after RespondFD = %v, want ErrAlreadyAnswered", err)
+			if _, err := n.AddFD(memfd); !errors.Is(err, seccompstream.ErrGone) {
+				t.Fatalf("AddFD after RespondFD = %v, want ErrGone (no longer pending)", err)
 			}
 			errs[1] = s.Respond(n, seccompstream.Return(2))
 		}
