@@ -195,7 +195,7 @@ func (s *Stream) setUp() error {
 				return fmt.Errorf("seccompstream: WithSyncWakeup: %w",
 					&kernel.UnsupportedFeatureError{Name: "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", MinimumVersion: kernel.VersionSyncWakeUp})
 			}
-			return fmt.Errorf("seccompstream: WithSyncWakeup: %w", reqSetFlags.wrap(err))
+			return fmt.Errorf("seccompstream: WithSyncWakeup: ioctl(%s): %w", reqSetFlags, err)
 		}
 	}
 	// The runtime poller needs the file non-blocking (a flag of the open
@@ -306,7 +306,7 @@ func (s *Stream) Respond(n *Notification, r Response) error {
 	}
 	if err := r.check(); err != nil {
 		n.unclaim()
-		return err
+		return fmt.Errorf("seccompstream: Respond: %w", err)
 	}
 	return s.respondClaimed(n, r)
 }
