@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,101 @@ func TestServeHotThenCancel(t *testing.T) {
 	if snap := st.Snapshot(); snap.Returned != uint64(calls) || snap.Fallback != 0 {
 		t.Fatalf("stats %+v, want %d returned", snap, calls)
 	}
+}
+
+// TestTickersIdleAfterClose: the process-wide tickers (the reaper of hot
+// waits, Serve's watch) and the hot counts hold nothing once every Stream
+// and Serve that used them is done: no subscriber, no armed timer, and no
+// goroutine of the package left.
+func TestTickersIdleAfterClose(t *testing.T) {
+	if !seccompstream.TickersIdle() {
+		t.Fatal("tickers busy before the test")
+	}
+	if left := packageGoroutines(); len(left) != 0 {
+		t.Fatalf("goroutines running package code before the test:\n%s", strings.Join(left, "\n\n"))
+	}
+	calls := sectest.Scale(2000)
+
+	// A hot plain loop: Receive/Respond over bursts.
+	c1, s1, burst1 := startBursts(t)
+	// A hot Serve with calls in flight when it is cancelled.
+	c2, s2, burst2 := startBursts(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wait := startServe(t, ctx, s2, seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+		return seccompstream.Return(int64(n.Args[0] * 3))
+	}))
+	burst1(calls)
+	burst2(calls)
+	answerN(t, testCtx(t), s1, calls)
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(c2.Output(), fmt.Sprintf("done %d", calls)); {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve's burst not done after 60s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if hw1, _, _ := seccompstream.WaitStats(s1); hw1 == 0 {
+		t.Fatal("the plain loop never waited hot")
+	}
+	if hw2, _, _ := seccompstream.WaitStats(s2); hw2 == 0 {
+		t.Fatal("Serve never waited hot")
+	}
+	if seccompstream.TickersIdle() {
+		t.Log("tickers already idle while the Streams are open (both cooled)")
+	}
+	cancel()
+	if err := wait(); err != context.Canceled {
+		t.Fatalf("Serve = %v, want context.Canceled", err)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing subscribed, no timer armed: at once, but for a round whose
+	// timer had fired as the last subscriber left (it finds no one).
+	for deadline := time.Now().Add(10 * time.Second); !seccompstream.TickersIdle(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("after every Stream and Serve is done: %s", seccompstream.TickersState())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = c1
+	// And no goroutine of the package left (goroutines on their way out
+	// get time; the children's os/exec goroutines go with their cleanup).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		left := packageGoroutines()
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines running package code after Close:\n%s", len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// packageGoroutines returns the stacks of the goroutines with a frame in
+// the root package (not its tests, not internal packages).
+func packageGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var left []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, line := range strings.Split(g, "\n") {
+			if strings.HasPrefix(line, "github.com/seccompstream/seccompstream.") {
+				left = append(left, g)
+				break
+			}
+		}
+	}
+	return left
 }

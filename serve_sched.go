@@ -33,7 +33,8 @@ const (
 	keepIdle   = 2                     // idle workers kept; more exit
 )
 
-// watches runs the watch of every Serve with calls in flight.
+// watches runs the watch of every Serve with calls in flight; a Serve
+// unsubscribes before it returns (see ticker).
 var watches = &ticker{period: rescueTick}
 
 // Serve's phases.

@@ -1,6 +1,10 @@
 package seccompstream
 
-import "github.com/seccompstream/seccompstream/internal/unotify"
+import (
+	"fmt"
+
+	"github.com/seccompstream/seccompstream/internal/unotify"
+)
 
 // InjectPollFaults makes the next lonePOLLERR non-empty polls of s's
 // listener report a lone POLLERR, and the next notPollable waits of s in
@@ -37,4 +41,17 @@ func WaitStats(s *Stream) (hotWaits, reaped uint64, inPoller bool) {
 func DupsRecognized(fd int) bool {
 	c, err := unotify.CompareFiles(fd, fd)
 	return err == nil && c == 0
+}
+
+// TickersIdle reports whether the process-wide tickers (the reaper of hot
+// waits, Serve's watch) have no subscriber, no armed timer and no round
+// running, and no Stream counts as hot.
+func TickersIdle() bool {
+	return reaper.idle() && watches.idle() && hot.busy.Load() == 0 && hot.waiters.Load() == 0
+}
+
+// TickersState describes the tickers and hot counts, for a test's failure.
+func TickersState() string {
+	return fmt.Sprintf("reaper idle %v, watches idle %v, hot busy %d, hot waiters %d",
+		reaper.idle(), watches.idle(), hot.busy.Load(), hot.waiters.Load())
 }

@@ -32,13 +32,16 @@ const (
 	reapTick = 500 * time.Microsecond // a hot wait ends after one to two ticks
 )
 
-// hot holds the process's counts of hot Streams.
+// hot holds the process's counts of hot Streams: process-wide because the
+// Ps they compete for are (see ticker for why this state is shared and
+// how it returns to zero: a Stream gives its count back in Close).
 var hot struct {
 	busy    atomic.Int32 // Streams that are hot (Stream.hot), waiting hot or not
 	waiters atomic.Int32 // receivers in a hot wait now
 }
 
-// reaper ends the hot waits that have lasted through one of its ticks.
+// reaper ends the hot waits that have lasted through one of its ticks. It
+// has subscribers only while Streams are hot (see ticker).
 var reaper = &ticker{period: reapTick}
 
 // hotExpired is the bit of Stream.hotState the reaper sets.
