@@ -2,6 +2,7 @@ package emulate_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -149,7 +150,7 @@ func errno(err error) unix.Errno {
 func TestListenerNotStolen(t *testing.T) {
 	dir := publicDir(t)
 	writeFile(t, dir+"/secret", "SECRET", 0o600)
-	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, goProgram("steal", dir+"/secret"))
+	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, stdoutOnly(goProgram("steal", dir+"/secret")))
 	if res.out != "pidfd_getfd: EPERM\n" || !res.deniedCall("pidfd_getfd") {
 		t.Errorf("%v: %q, denied %v; want pidfd_getfd refused (EPERM, shown)", res.err, res.out, res.denied)
 	}
@@ -171,9 +172,9 @@ func TestCrossProcessCallsRefused(t *testing.T) {
 	for _, policy := range []string{"files", "network"} {
 		var res *result
 		if policy == "files" {
-			res = sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, goProgram("crossproc", pid))
+			res = sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, stdoutOnly(goProgram("crossproc", pid)))
 		} else {
-			res = netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:1"}}, goProgram("crossproc", pid))
+			res = netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:1"}}, stdoutOnly(goProgram("crossproc", pid)))
 		}
 		if res.err != nil || res.out != want {
 			t.Errorf("%s policy: %v, got\n%swant\n%s", policy, res.err, res.out, want)
@@ -197,7 +198,7 @@ const fsNodumpFL = 0x40
 func TestInodeFlagsRefused(t *testing.T) {
 	dir := publicDir(t)
 	writeFile(t, dir+"/f", "x", 0o644)
-	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), dir)}, goProgram("setflags", dir+"/f"))
+	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), dir)}, stdoutOnly(goProgram("setflags", dir+"/f")))
 	if res.err != nil || res.out != "setflags=EPERM\n" {
 		t.Errorf("%v: %q, want setflags=EPERM", res.err, res.out)
 	}
@@ -278,7 +279,7 @@ func errno0(e unix.Errno) error {
 // IPv6 socket. The forbidden listener accepts nothing.
 func TestFastOpenAndDissolve(t *testing.T) {
 	ok, no := listenTCP(t), listenTCP(t)
-	res := netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}, goProgram("tcpmisc", ok.portString(), no.portString()))
+	res := netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}, stdoutOnly(goProgram("tcpmisc", ok.portString(), no.portString())))
 	want := "fastopen-forbidden=EACCES\nfastopen-allowed=ok\nconnect=ok\nunspec=ok\nreconnect-forbidden=EACCES\nv4-on-v6=EACCES\n"
 	if res.err != nil || res.out != want {
 		t.Errorf("%v, got\n%swant\n%s", res.err, res.out, want)
@@ -382,9 +383,17 @@ func TestCreateUmaskSetgid(t *testing.T) {
 	if err := unix.Chmod(dir, 0o2777); err != nil { // os.Chmod takes os.ModeSetgid, not 02000
 		t.Fatal(err)
 	}
-	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths(), Write: []string{dir}}, goProgram("create", dir))
+	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths(), Write: []string{dir}}, stdoutOnly(goProgram("create", dir)))
 	want := "f 0640 4242\nd 02750 4242\np 0640 4242\n"
 	if res.err != nil || res.out != want {
 		t.Errorf("%v, got\n%swant\n%s", res.err, res.out, want)
 	}
+}
+
+// stdoutOnly drops cmd's standard error, so that the tests compare what
+// the program prints and not the race detector's warnings (its runtime
+// reads /proc/self/exe, which the policies here do not allow).
+func stdoutOnly(cmd *exec.Cmd) *exec.Cmd {
+	cmd.Stderr = io.Discard
+	return cmd
 }
