@@ -2,16 +2,19 @@ package emulate_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
+	"github.com/seccompstream/seccompstream/filter"
 )
 
 func init() {
@@ -67,6 +70,24 @@ func init() {
 			}
 		}
 		fmt.Println("listener taken, the secret not read")
+		return 0
+	}
+	// setflags FILE: FS_IOC_SETFLAGS (FS_NODUMP_FL) on FILE opened
+	// read-only; print "setflags=ERRNO" (or "setflags=ok").
+	goPrograms["setflags"] = func(args []string) int {
+		f, err := os.Open(args[0])
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		defer f.Close()
+		flags := int32(fsNodumpFL)
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.FS_IOC_SETFLAGS, uintptr(unsafe.Pointer(&flags)))
+		s := "ok"
+		if e != 0 {
+			s = unix.ErrnoName(e)
+		}
+		fmt.Printf("setflags=%s\n", s)
 		return 0
 	}
 	// crossproc PID: the calls that act through another process, on PID
@@ -129,7 +150,7 @@ func errno(err error) unix.Errno {
 func TestListenerNotStolen(t *testing.T) {
 	dir := publicDir(t)
 	writeFile(t, dir+"/secret", "SECRET", 0o600)
-	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, goProgram("steal", dir+"/secret"))
+	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, stdoutOnly(goProgram("steal", dir+"/secret")))
 	if res.out != "pidfd_getfd: EPERM\n" || !res.deniedCall("pidfd_getfd") {
 		t.Errorf("%v: %q, denied %v; want pidfd_getfd refused (EPERM, shown)", res.err, res.out, res.denied)
 	}
@@ -151,9 +172,9 @@ func TestCrossProcessCallsRefused(t *testing.T) {
 	for _, policy := range []string{"files", "network"} {
 		var res *result
 		if policy == "files" {
-			res = sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, goProgram("crossproc", pid))
+			res = sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, stdoutOnly(goProgram("crossproc", pid)))
 		} else {
-			res = netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:1"}}, goProgram("crossproc", pid))
+			res = netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:1"}}, stdoutOnly(goProgram("crossproc", pid)))
 		}
 		if res.err != nil || res.out != want {
 			t.Errorf("%s policy: %v, got\n%swant\n%s", policy, res.err, res.out, want)
@@ -164,4 +185,215 @@ func TestCrossProcessCallsRefused(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fsNodumpFL is FS_NODUMP_FL (linux/fs.h): a flag any owner may set.
+const fsNodumpFL = 0x40
+
+// A file the policy lets the program read only cannot have its inode
+// flags changed through a read-only descriptor (chattr: a root program
+// could make a library immutable or append-only); the filter refuses the
+// request with EPERM. (Without the refusal the flag is set here, on
+// tmpfs and ext4 alike.)
+func TestInodeFlagsRefused(t *testing.T) {
+	dir := publicDir(t)
+	writeFile(t, dir+"/f", "x", 0o644)
+	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), dir)}, stdoutOnly(goProgram("setflags", dir+"/f")))
+	if res.err != nil || res.out != "setflags=EPERM\n" {
+		t.Errorf("%v: %q, want setflags=EPERM", res.err, res.out)
+	}
+	f, err := os.Open(dir + "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var flags int32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.FS_IOC_GETFLAGS, uintptr(unsafe.Pointer(&flags))); e == 0 && flags&fsNodumpFL != 0 {
+		t.Errorf("the file's flags are %#x: FS_NODUMP_FL was set", flags)
+	}
+}
+
+func init() {
+	// tcpmisc ALLOWED FORBIDDEN: the TCP calls that reach an address
+	// other than by connect, and dissolving a connection, on 127.0.0.1;
+	// print "step=ERRNO" (or "step=ok") for each.
+	goPrograms["tcpmisc"] = func(args []string) int {
+		allowed, _ := strconv.Atoi(args[0])
+		forbidden, _ := strconv.Atoi(args[1])
+		show := func(step string, err error) {
+			s := "ok"
+			if err != nil {
+				s = unix.ErrnoName(errno(err))
+			}
+			fmt.Printf("%s=%s\n", step, s)
+		}
+		to := func(port int) *unix.SockaddrInet4 {
+			return &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
+		}
+		tcp := func() int {
+			s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				fmt.Println("socket:", err)
+				os.Exit(1)
+			}
+			return s
+		}
+		// sendto with MSG_FASTOPEN connects a TCP socket to its address.
+		s := tcp()
+		show("fastopen-forbidden", unix.Sendto(s, []byte("tfo\n"), unix.MSG_FASTOPEN, to(forbidden)))
+		unix.Close(s)
+		s = tcp()
+		show("fastopen-allowed", unix.Sendto(s, []byte("tfo\n"), unix.MSG_FASTOPEN, to(allowed)))
+		unix.Close(s)
+		// connect, dissolve (AF_UNSPEC), connect elsewhere.
+		s = tcp()
+		show("connect", unix.Connect(s, to(allowed)))
+		var unspec [16]byte
+		_, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(s), uintptr(unsafe.Pointer(&unspec[0])), uintptr(len(unspec)))
+		show("unspec", errno0(e))
+		show("reconnect-forbidden", unix.Connect(s, to(forbidden)))
+		unix.Close(s)
+		// An IPv4 destination on an IPv6 UDP socket (the kernel sends to
+		// it as IPv4).
+		s6, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fmt.Println("socket:", err)
+			return 1
+		}
+		show("v4-on-v6", unix.Sendto(s6, []byte("x"), 0, to(forbidden)))
+		unix.Close(s6)
+		return 0
+	}
+}
+
+func errno0(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+// Calls that reach a TCP address other than by connect are decided as
+// connect is: sendto with MSG_FASTOPEN (it connects), a connect after
+// the connection was dissolved (AF_UNSPEC), an IPv4 destination on an
+// IPv6 socket. The forbidden listener accepts nothing.
+func TestFastOpenAndDissolve(t *testing.T) {
+	ok, no := listenTCP(t), listenTCP(t)
+	res := netSandbox(t, emulate.NetworkPolicy{Connect: []string{"127.0.0.1:" + ok.portString()}}, stdoutOnly(goProgram("tcpmisc", ok.portString(), no.portString())))
+	want := "fastopen-forbidden=EACCES\nfastopen-allowed=ok\nconnect=ok\nunspec=ok\nreconnect-forbidden=EACCES\nv4-on-v6=EACCES\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("%v, got\n%swant\n%s", res.err, res.out, want)
+	}
+	if n := no.accepted.Load(); n != 0 {
+		t.Errorf("the forbidden listener accepted %d connections", n)
+	}
+}
+
+// The inode-changing ioctl requests get EPERM from the filter on every
+// ABI, whatever else the filter says of ioctl (here: notify all of it);
+// others keep that action.
+func TestInodeIoctlFilter(t *testing.T) {
+	fs, err := emulate.NewFiles(emulate.FilePolicy{Read: []string{"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, notifyIoctl := range []bool{false, true} {
+		f := x86Filter(t)
+		other := uint32(0x7fff0000) // SECCOMP_RET_ALLOW
+		if notifyIoctl {
+			if err := f.Add(filter.Notify, "ioctl"); err != nil {
+				t.Fatal(err)
+			}
+			other = 0x7fc00000 // SECCOMP_RET_USER_NOTIF
+		}
+		if err := fs.AddRules(f); err != nil {
+			t.Fatal(err)
+		}
+		vm := filterVM(t, f)
+		const (
+			eperm = 0x00050000 | uint32(unix.EPERM) // SECCOMP_RET_ERRNO
+			x86   = unix.AUDIT_ARCH_X86_64
+			i386  = unix.AUDIT_ARCH_I386
+			high  = 1 << 32
+		)
+		for _, c := range []struct {
+			what string
+			arch uint32
+			nr   int
+			req  uint64
+			want uint32
+		}{
+			{"FS_IOC_SETFLAGS", x86, unix.SYS_IOCTL, unix.FS_IOC_SETFLAGS, eperm},
+			{"FS_IOC_SETFLAGS with high bits", x86, unix.SYS_IOCTL, unix.FS_IOC_SETFLAGS | high, eperm},
+			{"FS_IOC_ENABLE_VERITY", x86, unix.SYS_IOCTL, unix.FS_IOC_ENABLE_VERITY, eperm},
+			{"FS_IOC_GETFLAGS", x86, unix.SYS_IOCTL, unix.FS_IOC_GETFLAGS, other},
+			{"TCGETS", x86, unix.SYS_IOCTL, unix.TCGETS, other},
+			{"i386 FS_IOC32_SETFLAGS", i386, 54, 0x40046602, eperm},
+			{"i386 FS_IOC_FSSETXATTR", i386, 54, 0x401c5820, eperm},
+			{"i386 TCGETS", i386, 54, unix.TCGETS, other},
+		} {
+			got, err := vm.Run(seccompData(c.arch, c.nr, []uint64{3, c.req}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uint32(got) != c.want {
+				t.Errorf("ioctl notified %v: %s: %#x, want %#x", notifyIoctl, c.what, got, c.want)
+			}
+		}
+	}
+}
+
+func init() {
+	// create DIR: with umask 027, create DIR/f (0666), DIR/d (0777) and
+	// DIR/p (mknod FIFO 0666); print each one's mode and group.
+	goPrograms["create"] = func(args []string) int {
+		syscall.Umask(0o027)
+		dir := args[0]
+		if f, err := os.OpenFile(dir+"/f", os.O_CREATE|os.O_WRONLY, 0o666); err != nil {
+			fmt.Println(err)
+		} else {
+			f.Close()
+		}
+		if err := os.Mkdir(dir+"/d", 0o777); err != nil {
+			fmt.Println(err)
+		}
+		if err := unix.Mknod(dir+"/p", unix.S_IFIFO|0o666, 0); err != nil {
+			fmt.Println(err)
+		}
+		for _, name := range []string{"f", "d", "p"} {
+			var st unix.Stat_t
+			if err := unix.Lstat(dir+"/"+name, &st); err != nil {
+				fmt.Println(err)
+				continue
+			}
+			fmt.Printf("%s %#o %d\n", name, st.Mode&0o7777, st.Gid)
+		}
+		return 0
+	}
+}
+
+// Files and directories made through the emulation get the program's
+// umask, and the group of a setgid directory (subdirectories keep its
+// setgid bit), as the kernel gives them to the program.
+func TestCreateUmaskSetgid(t *testing.T) {
+	dir := publicDir(t)
+	if err := os.Chown(dir, 0, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(dir, 0o2777); err != nil { // os.Chmod takes os.ModeSetgid, not 02000
+		t.Fatal(err)
+	}
+	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths(), Write: []string{dir}}, stdoutOnly(goProgram("create", dir)))
+	want := "f 0640 4242\nd 02750 4242\np 0640 4242\n"
+	if res.err != nil || res.out != want {
+		t.Errorf("%v, got\n%swant\n%s", res.err, res.out, want)
+	}
+}
+
+// stdoutOnly drops cmd's standard error, so that the tests compare what
+// the program prints and not the race detector's warnings (its runtime
+// reads /proc/self/exe, which the policies here do not allow).
+func stdoutOnly(cmd *exec.Cmd) *exec.Cmd {
+	cmd.Stderr = io.Discard
+	return cmd
 }

@@ -79,20 +79,24 @@
 // Refused with EPERM while a file policy is active, because they would go
 // around it: io_uring_setup (io_uring runs openat, statx, connect and the
 // rest inside the kernel, where seccomp never sees them), open_by_handle_at
-// and name_to_handle_at (a file handle names a file without a path);
-// mount, umount, umount2, pivot_root, chroot, the new mount API (fsopen,
-// fsconfig, fsmount, fspick, open_tree, move_mount, mount_setattr; a bind
-// mount would put any directory under an allowed one), swapon, swapoff,
-// acct, quotactl, uselib, fanotify_mark, bpf, spu_create; and the calls
-// that act through another process, which no policy governs (the
+// and name_to_handle_at (a file handle names a file without a path); mount,
+// umount, umount2, pivot_root, chroot, the new mount API (fsopen, fsconfig,
+// fsmount, fspick, open_tree, open_tree_attr, move_mount, mount_setattr; a
+// bind mount would put any directory under an allowed one), swapon,
+// swapoff, acct, quotactl, uselib, fanotify_mark, bpf, spu_create; and the
+// calls that act through another process, which no policy governs (the
 // supervisor itself, or any process outside the policy the program may
 // trace): pidfd_getfd (it would copy the supervisor's listener, and the
 // program would answer its own calls), ptrace (all of it, PTRACE_TRACEME
 // too: debuggers do not work under a policy), process_vm_readv and
 // process_vm_writev; and userfaultfd (a fault the program never resolves,
-// on the page of a path, would hold the supervisor's read of it for as
-// long as the program lives). Device nodes are not created (mknod of a
-// character or block device: EPERM).
+// on the page of a path, would hold the supervisor's read of it for as long
+// as the program lives). Device nodes are not created (mknod of a character
+// or block device: EPERM). The ioctl requests that change a file through
+// any descriptor of it, a read-only one included (inode flags as chattr
+// sets them, extended flags, fs-verity, an encryption policy, the
+// filesystem label), get EPERM from the filter itself, on the request
+// alone; they are not shown.
 //
 // Not carried out, answered ENOSYS so that programs use another call:
 // openat2 with resolve flags other than RESOLVE_NO_MAGICLINKS (libraries
@@ -276,26 +280,26 @@
 //
 // The policy decides where the program's own calls send data: it is not a
 // firewall. A server the policy lets the program reach sees the
-// supervisor's process id on unix sockets (SO_PEERCRED's pid,
-// SO_PEERPIDFD, the pid of SO_PASSCRED messages): allow only servers that
-// do not grant by pid. A program with CAP_NET_ADMIN over its network
-// namespace can rewrite addresses after the check (netfilter NAT, tc,
-// XFRM, through netlink), and one with CAP_BPF could with cgroup programs
-// (bpf is refused): run it without them. Without a file policy, a
-// program that may ptrace the supervisor (its user, or CAP_SYS_PTRACE)
-// can write the supervisor's memory through /proc/<pid>/mem, a file call
-// the network policy does not see; ptrace, pidfd_getfd and
-// process_vm_writev are refused, but that file is only closed to it by a
-// file policy (which never opens the supervisor's /proc files) or by
-// running it as another user without CAP_SYS_PTRACE. Sockets the program holds from
-// before it started (its parent's, or received with SCM_RIGHTS) keep
-// their connections and options; connect, bind and sends with a
-// destination on raw, packet and SCTP sockets among them are refused. Ports are the same for TCP and UDP; the
-// name a socket bound by path reports (getsockname, the peer's address)
-// is its final name alone, since the socket was made from the checked
-// directory. Connects to 0.0.0.0 and [::] reach the local host: they
-// match only items that name them. Name lookups need their server listed
-// (the nameserver of /etc/resolv.conf, port 53).
+// supervisor's process id on unix sockets (SO_PEERCRED's pid, SO_PEERPIDFD,
+// the pid of SO_PASSCRED messages): allow only servers that do not grant by
+// pid. A program with CAP_NET_ADMIN over its network namespace can rewrite
+// addresses after the check (netfilter NAT, tc, XFRM, through netlink), and
+// one with CAP_BPF could with cgroup programs (bpf is refused): run it
+// without them. Without a file policy, a program that may ptrace the
+// supervisor (its user, or CAP_SYS_PTRACE) can write the supervisor's
+// memory through /proc/<pid>/mem, a file call the network policy does not
+// see; ptrace, pidfd_getfd and process_vm_writev are refused, but that file
+// is only closed to it by a file policy (which never opens the supervisor's
+// /proc files) or by running it as another user without CAP_SYS_PTRACE.
+// Sockets the program holds from before it started (its parent's, or
+// received with SCM_RIGHTS) keep their connections and options; connect,
+// bind and sends with a destination on raw, packet and SCTP sockets among
+// them are refused. Ports are the same for TCP and UDP; the name a socket
+// bound by path reports (getsockname, the peer's address) is its final name
+// alone, since the socket was made from the checked directory. Connects to
+// 0.0.0.0 and [::] reach the local host: they match only items that name
+// them. Name lookups need their server listed (the nameserver of
+// /etc/resolv.conf, port 53).
 //
 // Network needs pidfd_getfd (Linux 5.6), and AddRules asks for ADDFD
 // (5.9) as Files does. A connect costs about as much carried out as let

@@ -301,6 +301,9 @@ func (fs *Files) AddRules(f *filter.Filter) error {
 	if err := notifyNames(f, fs.Syscalls()); err != nil {
 		return err
 	}
+	if err := refuseInodeIoctls(f); err != nil {
+		return err
+	}
 	if f.DefaultAction() == filter.Allow {
 		return allowNullPathStats(f)
 	}

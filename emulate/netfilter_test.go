@@ -20,28 +20,11 @@ func TestNetworkFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := filter.NewForArch(filter.Allow, unix.AUDIT_ARCH_X86_64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.SetMismatchAction(filter.Notify); err != nil {
-		t.Fatal(err)
-	}
+	f := x86Filter(t)
 	if err := nw.AddRules(f); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := f.Assemble()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ins, _ := bpf.Disassemble(raw)
-	vm, err := bpf.NewVM(ins)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vm := filterVM(t, f)
 	const (
 		allow  = 0x7fff0000 // SECCOMP_RET_ALLOW
 		notify = 0x7fc00000 // SECCOMP_RET_USER_NOTIF
@@ -93,16 +76,7 @@ func TestNetworkFilter(t *testing.T) {
 		{"i386 socketcall(SENDMMSG)", i386, 102, []uint64{20, 0x1000}, notify},
 		{"i386 getpid", i386, 20, nil, allow},
 	} {
-		// seccomp_data as the VM reads it: 32-bit words, which it loads
-		// big-endian.
-		b := make([]byte, 64)
-		binary.BigEndian.PutUint32(b, uint32(c.nr))
-		binary.BigEndian.PutUint32(b[4:], c.arch)
-		for i, a := range c.args {
-			binary.BigEndian.PutUint32(b[16+8*i:], uint32(a))
-			binary.BigEndian.PutUint32(b[20+8*i:], uint32(a>>32))
-		}
-		got, err := vm.Run(b)
+		got, err := vm.Run(seccompData(c.arch, c.nr, c.args))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,6 +84,53 @@ func TestNetworkFilter(t *testing.T) {
 			t.Errorf("%s: %#x, want %#x", c.what, got, c.want)
 		}
 	}
+}
+
+// x86Filter is a filter for x86_64 and i386 that lets calls run by
+// default and notifies x32 calls (the mismatch action), as policy.Filter
+// makes it on x86_64.
+func x86Filter(t *testing.T) *filter.Filter {
+	t.Helper()
+	f, err := filter.NewForArch(filter.Allow, unix.AUDIT_ARCH_X86_64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AddArch(unix.AUDIT_ARCH_I386); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetMismatchAction(filter.Notify); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// filterVM assembles f and loads it in x/net/bpf's VM.
+func filterVM(t *testing.T, f *filter.Filter) *bpf.VM {
+	t.Helper()
+	raw, err := f.Assemble()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, _ := bpf.Disassemble(raw)
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+// seccompData is struct seccomp_data of a call as the VM reads it: 32-bit
+// words, which it loads big-endian (each argument its low word, then its
+// high word).
+func seccompData(arch uint32, nr int, args []uint64) []byte {
+	b := make([]byte, 64)
+	binary.BigEndian.PutUint32(b, uint32(nr))
+	binary.BigEndian.PutUint32(b[4:], arch)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(b[16+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(b[20+8*i:], uint32(a>>32))
+	}
+	return b
 }
 
 // Files and Network share one Mux and one filter, registered in either

@@ -2,10 +2,13 @@ package emulate
 
 import (
 	"context"
+	"fmt"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sysargs"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
@@ -65,6 +68,48 @@ var pathCallsRefused = []string{
 	"acct", "chroot", "fanotify_mark", "fsconfig", "fsmount", "fsopen", "fspick",
 	"mount", "mount_setattr", "move_mount", "open_tree", "open_tree_attr", "pivot_root",
 	"quotactl", "spu_create", "swapoff", "swapon", "umount", "umount2", "uselib",
+}
+
+// inodeIoctls are the ioctl requests that change a file, or its
+// filesystem, through any descriptor of it, one opened read-only
+// included: the inode flags (chattr: append-only and immutable with
+// CAP_LINUX_IMMUTABLE, the others for the owner), the extended flags and
+// project id, the generation number, fs-verity (which wants a read-only
+// descriptor and makes the file unwritable for good), an encryption
+// policy on an empty directory, and the filesystem label. A file policy
+// refuses them with EPERM in the filter (see refuseInodeIoctls): they are
+// decided on the call's registers. The 32-bit forms (FS_IOC32_*) are
+// there for i386 callers.
+var inodeIoctls = []uint32{
+	0x40086602, // FS_IOC_SETFLAGS
+	0x40046602, // FS_IOC32_SETFLAGS
+	0x401c5820, // FS_IOC_FSSETXATTR
+	0x40087602, // FS_IOC_SETVERSION
+	0x40047602, // FS_IOC32_SETVERSION
+	0x40806685, // FS_IOC_ENABLE_VERITY
+	0x800c6613, // FS_IOC_SET_ENCRYPTION_POLICY
+	0x41009432, // FS_IOC_SETFSLABEL
+}
+
+// refuseInodeIoctls adds the filter rules that refuse inodeIoctls
+// (EPERM). Errno is stronger than Notify and Allow, so they hold whatever
+// else the filter says of ioctl. They are not shown: the supervisor never
+// sees them. The request is ioctl's second register on every ABI; it is
+// matched on its low 32 bits, as the kernel reads it (unsigned int).
+func refuseInodeIoctls(f *filter.Filter) error {
+	if !filterHas(f, "ioctl") {
+		return nil
+	}
+	reg, ok := sameReg(f, "ioctl", sysargs.Hex, 0)
+	if !ok {
+		return fmt.Errorf("emulate: ioctl's request is not in the same register on every ABI of the filter")
+	}
+	for _, req := range inodeIoctls {
+		if err := f.AddIf(filter.Errno(unix.EPERM), "ioctl", cond32(reg, uint64(req))); err != nil {
+			return fmt.Errorf("emulate: %w", err)
+		}
+	}
+	return nil
 }
 
 // letThrough are the calls with a path that a file policy lets the kernel
