@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/errnames"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // An Error is a problem with a profile, naming the file and the item. The
@@ -463,7 +464,7 @@ func resolve(file, prefix string, f *rawProfile, cfg *readConfig) (*resolved, er
 			switch {
 			case name == "":
 				return nil, fail(fmt.Sprintf("%s.names[%d]", item, j), errors.New("empty system call name"))
-			case !knownAnywhere(name) && !slices.ContainsFunc(s.Architectures, func(a specs.Arch) bool { return !hasTable(a) }):
+			case !sysnames.KnownName(name) && !slices.ContainsFunc(s.Architectures, func(a specs.Arch) bool { return !hasTable(a) }):
 				warn(fmt.Sprintf("%s.names[%d]", item, j), fmt.Errorf("%w %q: skipped", ErrUnknownSyscall, name))
 			default:
 				kept = append(kept, name)
