@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -247,14 +248,11 @@ func threadGroup(t testing.TB, tid int) int {
 	if err != nil {
 		t.Fatalf("thread %d: %v", tid, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Tgid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
+	n, ok := procstatus.Int(b, "Tgid")
+	if !ok {
+		t.Fatalf("thread %d: no Tgid", tid)
 	}
-	t.Fatalf("thread %d: no Tgid", tid)
-	return 0
+	return n
 }
 
 // envSelftestChild names a function of selftestChildren that a re-executed

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 )
 
 // Target is the thread that made a notified call, pinned so the supervisor
@@ -396,7 +397,7 @@ func parseStatus(b []byte) (*Creds, error) {
 		haveUmask
 	)
 	seen := 0
-	for key, v := range statusLines(b) {
+	for key, v := range procstatus.Lines(b) {
 		var err error
 		switch string(key) {
 		case "Uid":

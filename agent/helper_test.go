@@ -18,6 +18,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 )
 
 // envHelperAgent makes the test binary an agent process listening on the
@@ -164,13 +165,9 @@ func (a *agentProc) threads(t testing.TB) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-			var n int
-			fmt.Sscan(v, &n)
-			return n
-		}
+	n, ok := procstatus.Int(data, "Threads")
+	if !ok {
+		t.Fatal("no Threads line in /proc/PID/status")
 	}
-	t.Fatal("no Threads line in /proc/PID/status")
-	return 0
+	return n
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -14,13 +12,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/errnames"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/profile"
 )
@@ -291,25 +289,11 @@ func seccompStatus(path string) (mode, filters int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	filters = -1
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v, err := strconv.Atoi(strings.TrimSpace(val))
-		if err != nil {
-			continue
-		}
-		switch key {
-		case "Seccomp":
-			mode = v
-		case "Seccomp_filters":
-			filters = v
-		}
+	mode, _ = procstatus.Int(data, "Seccomp")
+	if filters, ok := procstatus.Int(data, "Seccomp_filters"); ok {
+		return mode, filters, nil
 	}
-	return mode, filters, nil
+	return mode, -1, nil
 }
 
 // superviseProgram runs prog under f, serves its calls with h until it
