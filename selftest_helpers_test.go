@@ -7,10 +7,10 @@ package seccompstream_test
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,35 +20,26 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 	"github.com/seccompstream/seccompstream/internal/procstatus"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // cTargetSource is the C target, shared with the soak harness.
-const cTargetSource = "internal/soak/csrc/target.c"
-
-// envCTarget names a prebuilt C target (cTargetSource built with gcc
-// -static), for machines without a compiler such as the qemu guest of
-// scripts/kernel-test; see .ci/run. The soak takes it too.
-const envCTarget = "SECCOMPSTREAM_C_TARGET"
+//
+//go:embed internal/soak/csrc/target.c
+var cTargetSource []byte
 
 // cTargetBinary returns the C target: the prebuilt one named by
-// SECCOMPSTREAM_C_TARGET, or one built with gcc for this test.
+// SECCOMPSTREAM_C_TARGET (cTargetSource built with gcc -static, for
+// machines without a compiler such as the qemu guest of
+// scripts/kernel-test; see .ci/run; the soak takes it too), or one built
+// with gcc for this test.
 func cTargetBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(envCTarget); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s: %v", envCTarget, err)
-		}
-		return p
-	}
-	gcc := sectest.RequireTool(t, "gcc")
-	bin := filepath.Join(t.TempDir(), "target")
-	out, err := exec.Command(gcc, "-O2", "-Wall", "-o", bin, cTargetSource).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return bin
+	return sectest.BuildC(t, cbuild.Program{
+		Name: "target", Source: cTargetSource, Flags: []string{"-O2", "-Wall"}, Prebuilt: "SECCOMPSTREAM_C_TARGET",
+	})
 }
 
 // cTarget is a running C target in its -interactive mode (see

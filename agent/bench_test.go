@@ -2,14 +2,13 @@ package agent_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -49,14 +48,7 @@ int main(int argc, char **argv) {
 // addMkdirLoop builds mkdirLoop statically into rootfs as /bin/mkdirloop.
 func addMkdirLoop(tb testing.TB, rootfs string) {
 	tb.Helper()
-	gcc := sectest.RequireTool(tb, "gcc")
-	src := filepath.Join(tb.TempDir(), "mkdirloop.c")
-	if err := os.WriteFile(src, []byte(mkdirLoop), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	if out, err := exec.Command(gcc, "-static", "-O2", "-o", filepath.Join(rootfs, "bin", "mkdirloop"), src).CombinedOutput(); err != nil {
-		tb.Fatalf("gcc -static: %v: %s", err, out)
-	}
+	sectest.BuildCIn(tb, filepath.Join(rootfs, "bin"), cbuild.Program{Name: "mkdirloop", Source: []byte(mkdirLoop), Flags: []string{"-static", "-O2"}})
 }
 
 func BenchmarkAgentCalls(b *testing.B) {

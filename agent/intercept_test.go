@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/policy"
 )
@@ -196,15 +196,10 @@ int main(void) {
 func TestInterceptSysinfo(t *testing.T) {
 	rt := newRuntime(t, "runc")
 	sectest.RequireFeature(t, "IA32 emulation (int $0x80)", "", haveIA32())
-	gcc := sectest.RequireTool(t, "gcc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
 	rootfs := newRootfs(t)
-	src := filepath.Join(t.TempDir(), "si.c")
-	os.WriteFile(src, []byte(sysinfoProg), 0o644)
-	if out, err := exec.Command(gcc, "-static", "-no-pie", "-O1", "-o", filepath.Join(rootfs, "bin", "si"), src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v: %s", err, out)
-	}
+	sectest.BuildCIn(t, filepath.Join(rootfs, "bin"), cbuild.Program{Name: "si", Source: []byte(sysinfoProg), Flags: []string{"-static", "-no-pie", "-O1"}})
 	const limit = 64 << 20
 	bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, seccomp: interceptSeccomp(t), memoryLimit: limit, script: `/bin/si`})
 	out := rt.start(t, ctx, bundle, "intercept-sysinfo").wait(t)

@@ -11,6 +11,7 @@
 //	sectest.SkipIfNotSupported(t, err)                // err from the code under test
 //	sectest.RequireFeature(t, "IA32 emulation", "", ok)
 //	gcc := sectest.RequireTool(t, "gcc")              // a program on PATH
+//	bin := sectest.BuildC(t, cbuild.Program{...})     // a C program: gcc, or prebuilt
 //
 // The rules, in the spirit of cilium/ebpf's testutils.SkipIfNotSupported:
 //
@@ -22,6 +23,10 @@
 //     number decides (RequireFeature with version ""), skips the test,
 //     except in CI (SECCOMPSTREAM_CI=1, set by .ci/run), where it fails:
 //     CI installs every tool a test asks for.
+//
+// BuildC follows the tool rule for gcc, except where the program's
+// Prebuilt variable names a binary built beforehand (the qemu guest of
+// scripts/kernel-test has no compiler; .ci/run builds its programs).
 //
 // Skips that are not about the machine's abilities (the race detector's
 // allocations, a test for another GOARCH) stay plain t.Skip calls.
