@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seccompstream/seccompstream/internal/ocitest"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
@@ -75,7 +77,7 @@ const (
 // with no per-peer bound, where the bound on connections being read in all
 // evicts the oldest idle ones.
 func TestFlood(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	rootfs := newRootfs(t)
 	for _, tc := range []struct {
 		name    string
@@ -134,14 +136,14 @@ func TestFlood(t *testing.T) {
 
 // runServed runs bundle (mkdir, then "done=$?") to its end and returns how
 // long it took; the mkdir must have been answered by the agent (EDQUOT).
-func runServed(t *testing.T, ctx context.Context, rt *ociRuntime, bundle, id string) time.Duration {
+func runServed(t *testing.T, ctx context.Context, rt *ocitest.Runtime, bundle, id string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	c := rt.start(t, ctx, bundle, id)
-	out := strings.ToLower(c.wait(t))
+	c := rt.Start(t, ctx, bundle, id)
+	out := strings.ToLower(c.Wait(t))
 	took := time.Since(start)
 	if !strings.Contains(out, "disk quota exceeded") || !strings.Contains(out, "done=1") {
-		t.Fatalf("container %s was not served: %v: %s", id, c.err, out)
+		t.Fatalf("container %s was not served: %v: %s", id, c.Err(), out)
 	}
 	return took
 }

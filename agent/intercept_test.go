@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seccompstream/seccompstream/internal/ocitest"
+
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -36,7 +38,7 @@ func TestInterceptRulesBad(t *testing.T) {
 // register prefilter lets the kernel run them), and the rest of Docker's
 // default profile lets a shell run.
 func TestProfilePrefilter(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	data, err := os.ReadFile("../deploy/kubernetes/seccomp-profile.json")
 	if err != nil {
@@ -70,7 +72,7 @@ func TestProfilePrefilter(t *testing.T) {
 		script: `mknod /tmp/c c 1 3; echo "c=$?"; mknod /tmp/b b 7 0; echo "b=$?"; mknod /tmp/p p; echo "p=$?"; ` +
 			`free >/dev/null; echo "free=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "prefilter").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "prefilter").Wait(t))
 	// busybox's free falls back on its own when sysinfo fails.
 	for _, want := range []string{"c=1", "b=1", "p=0", "done"} {
 		if !strings.Contains(out, want) {
@@ -133,7 +135,7 @@ func interceptSeccomp(t *testing.T) *specs.LinuxSeccomp {
 // uid 100000); a block device stays EPERM, as does a name where the
 // caller may not create a file.
 func TestInterceptMknod(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
 	// The container's root, host uid 100000, must reach its rootfs:
@@ -149,7 +151,7 @@ func TestInterceptMknod(t *testing.T) {
 			`mknod /tmp/loop b 7 0; echo "b=$?"; mknod /rootonly/null c 1 3; echo "r=$?"; ` +
 			`mknod /tmp/fifo p; echo "p=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "intercept-mknod").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "intercept-mknod").Wait(t))
 	for _, want := range []string{
 		"c=0", "node=character special file 1:3 0:0 644",
 		"mknod: /tmp/loop: operation not permitted", "b=1",
@@ -194,7 +196,7 @@ int main(void) {
 // TestInterceptSysinfo: sysinfo in a runc container with a 64 MiB memory
 // limit reports that limit, to a 64-bit caller and to an i386 one.
 func TestInterceptSysinfo(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	sectest.RequireFeature(t, "IA32 emulation (int $0x80)", "", haveIA32())
 	ctx := testCtx(t)
 	sock := interceptServer(t)
@@ -202,7 +204,7 @@ func TestInterceptSysinfo(t *testing.T) {
 	sectest.BuildCIn(t, filepath.Join(rootfs, "bin"), cbuild.Program{Name: "si", Source: []byte(sysinfoProg), Flags: []string{"-static", "-no-pie", "-O1"}})
 	const limit = 64 << 20
 	bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, seccomp: interceptSeccomp(t), memoryLimit: limit, script: `/bin/si`})
-	out := rt.start(t, ctx, bundle, "intercept-sysinfo").wait(t)
+	out := rt.Start(t, ctx, bundle, "intercept-sysinfo").Wait(t)
 	for _, want := range []string{fmt.Sprintf("native=%d\n", limit), fmt.Sprintf("i386=0 %d\n", limit)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)

@@ -48,7 +48,6 @@ package sectest
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -56,7 +55,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -186,25 +184,14 @@ type Child struct {
 	// owns it (typically it passes it to seccompstream.New).
 	Listener int
 
-	mu      sync.Mutex
-	out     bytes.Buffer
+	out     Buffer
 	exited  chan struct{} // closed once the child was reaped
 	waitErr error
 }
 
 // Output returns what the child wrote to stdout and stderr so far.
 func (c *Child) Output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.out.String()
-}
-
-type lockedWriter struct{ c *Child }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.c.mu.Lock()
-	defer w.c.mu.Unlock()
-	return w.c.out.Write(p)
 }
 
 // Wait waits for the child to exit and returns what exec.Cmd.Wait did.
@@ -250,8 +237,8 @@ func StartChild(t testing.TB, o Opts) *Child {
 	}
 	cmd.ExtraFiles = []*os.File{reportW, ackR}
 	cmd.Stdin = o.Stdin
-	cmd.Stdout = lockedWriter{c}
-	cmd.Stderr = lockedWriter{c}
+	cmd.Stdout = &c.out
+	cmd.Stderr = &c.out
 	c.Cmd = cmd
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
