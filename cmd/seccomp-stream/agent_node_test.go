@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/seccompstream/seccompstream/internal/sectest"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 )
 
 // publicSocket returns a socket path in a new directory every user can
@@ -90,13 +90,13 @@ func TestAgentCLIAllowUID(t *testing.T) {
 			}
 			sendAs(t, socket, 65534, "nobody")
 			if allowed {
-				stderr.waitFor(t, "not a seccomp listener")
+				stderr.WaitFor(t, "not a seccomp listener")
 				if strings.Contains(stderr.String(), "connection refused") {
 					t.Errorf("allowed peer refused:\n%s", stderr)
 				}
 				return
 			}
-			stderr.waitFor(t, "connection refused")
+			stderr.WaitFor(t, "connection refused")
 			if !strings.Contains(stderr.String(), "peer_uid=65534") {
 				t.Errorf("refusal does not name uid 65534:\n%s", stderr)
 			}
@@ -163,7 +163,7 @@ func TestAgentCLISocket(t *testing.T) {
 // containerd-style annotations makes calls, labelled with its pod, and
 // /healthz answers.
 func TestAgentCLIMetrics(t *testing.T) {
-	sectest.RequireTool(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	socket, _, stderr := startAgentCLI(t, "--deny", "mkdir:EDQUOT,mkdirat:EDQUOT", "--metrics-addr", "127.0.0.1:0")
 	m := regexp.MustCompile(`agent: metrics" addr=(\S+)`).FindStringSubmatch(stderr.String())
 	if m == nil {
@@ -182,11 +182,11 @@ func TestAgentCLIMetrics(t *testing.T) {
 		"io.kubernetes.cri.sandbox-name": "web-1", "io.kubernetes.cri.sandbox-namespace": "shop",
 		"io.kubernetes.cri.container-name": "app", "io.kubernetes.cri.container-type": "container",
 	}
-	bundle := agentBundle(t, agentRootfs(t), socket, `mkdir /tmp/a; mkdir /tmp/b; echo "rc=$?"`, ann)
-	if out := agentRunc(t, t.TempDir(), bundle, "cli-metrics"); !strings.Contains(out, "rc=1") {
+	bundle := agentBundle(t, cliRootfs(t), socket, `mkdir /tmp/a; mkdir /tmp/b; echo "rc=$?"`, ann)
+	if _, out := rt.Run(t, bundle, "cli-metrics"); !strings.Contains(out, "rc=1") {
 		t.Fatalf("container output %q", out)
 	}
-	stderr.waitFor(t, "container stream ended")
+	stderr.WaitFor(t, "container stream ended")
 	after := scrape(t, base+"/metrics")
 	for _, want := range []string{
 		calls,

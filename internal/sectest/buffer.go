@@ -95,6 +95,13 @@ func (b *Buffer) WaitFor(t testing.TB, s string) {
 	b.wait(t, strconv.Quote(s), func(data []byte) bool { return bytes.Contains(data, []byte(s)) })
 }
 
+// WaitUntil waits until ok reports true for what the buffer holds; what
+// says, for the failure message, what ok waits for.
+func (b *Buffer) WaitUntil(t testing.TB, what string, ok func(output string) bool) {
+	t.Helper()
+	b.wait(t, what, func(data []byte) bool { return ok(string(data)) })
+}
+
 // WaitLine returns the next whole line (after the one the previous
 // WaitLine or WaitLinePrefix returned) that contains s, skipping the lines
 // before it.

@@ -21,6 +21,7 @@ func TestBufferWait(t *testing.T) {
 		io.WriteString(&b, "ready\npartial")
 	}()
 	b.WaitFor(t, "ready\n")
+	b.WaitUntil(t, "100 lines", func(out string) bool { return strings.Count(out, "line ") == 100 })
 	if got := b.WaitLine(t, "line 4"); got != "line 4" {
 		t.Errorf("WaitLine(line 4) = %q", got)
 	}
