@@ -140,7 +140,7 @@ func TestInterceptMknod(t *testing.T) {
 	sock := interceptServer(t)
 	// The container's root, host uid 100000, must reach its rootfs:
 	// t.TempDir's parents are 0700.
-	rootfs := newRootfsIn(t, publicDir(t))
+	rootfs := newRootfsIn(t, sectest.PublicDir(t))
 	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
 		t.Fatal(err)
 	}

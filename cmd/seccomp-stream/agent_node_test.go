@@ -14,22 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/ocitest"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
-
-// publicSocket returns a socket path in a new directory every user can
-// enter (t.TempDir's parents are 0700), removed when the test ends.
-func publicSocket(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "cli-agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dir, "agent.sock")
-}
 
 // sendAs connects to the agent at path from a thread whose effective uid
 // is uid (credentials are per thread in Linux, and SO_PEERCRED records
@@ -83,7 +69,7 @@ func TestAgentCLIAllowUID(t *testing.T) {
 			if allowed {
 				args = append(args, "--allow-uid", "0", "--allow-uid", "65534")
 			}
-			socket, _, stderr := startAgentCLIAt(t, publicSocket(t), args...)
+			socket, _, stderr := startAgentCLIAt(t, filepath.Join(sectest.PublicDir(t), "agent.sock"), args...)
 			fi, err := os.Stat(socket)
 			if err != nil || fi.Mode().Perm() != 0o666 {
 				t.Fatalf("socket mode: %v, %v", fi.Mode(), err)

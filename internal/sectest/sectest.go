@@ -289,3 +289,19 @@ func StartChild(t testing.TB, o Opts) *Child {
 	}
 	return c
 }
+
+// PublicDir returns a new directory that every user may enter (mode
+// 0755), removed when the test ends: t.TempDir's parents are 0700, which
+// keeps out a target or a container that runs as another user.
+func PublicDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "seccompstream-public-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
