@@ -4,6 +4,7 @@
 package xsyssrc
 
 import (
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/token"
@@ -28,6 +29,37 @@ func Locate() (dir, version string, err error) {
 		return "", "", fmt.Errorf("go list -m golang.org/x/sys: unexpected output %q", b)
 	}
 	return f[0], f[1], nil
+}
+
+// Source says where a generator reads golang.org/x/sys from: the module
+// directory and the version its header names, from the -sys and -version
+// flags or, where they are not given, from Locate.
+type Source struct {
+	Dir, Version string
+}
+
+// Flags registers -sys and -version on fs, for s.
+func (s *Source) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.Dir, "sys", "", "golang.org/x/sys module directory (default: from go list -m)")
+	fs.StringVar(&s.Version, "version", "", "x/sys version for the header (default: from go list -m)")
+}
+
+// Resolve fills in what the flags left empty, from Locate.
+func (s *Source) Resolve() error {
+	if s.Dir != "" && s.Version != "" {
+		return nil
+	}
+	dir, version, err := Locate()
+	if err != nil {
+		return err
+	}
+	if s.Dir == "" {
+		s.Dir = dir
+	}
+	if s.Version == "" {
+		s.Version = version
+	}
+	return nil
 }
 
 // Consts yields the specs of every const declaration of f, in order.
