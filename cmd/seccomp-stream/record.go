@@ -114,13 +114,8 @@ func runRecord(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	errnoName := flags.String("errno", "ENOSYS", "")
 	baseName := flags.String("base", "none", "")
 	withArgs := flags.Bool("args", false, "")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, recordUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "seccomp-stream record: %v\n\n%s", err, recordUsage)
-		return exitUsage
+	if code, done := flagsDone(flags.Parse(args), "record", recordUsage, stdout, stderr); done {
+		return code
 	}
 	prog := flags.Args()
 	if len(prog) == 0 {
