@@ -63,17 +63,10 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gensysargs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var xsys xsyssrc.Source
-	xsys.Flags(fs)
 	dir := fs.String("dir", ".", "directory of syscalls.txt, values.txt and kind.go")
 	out := fs.String("out", "zsysargs.go", "output file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := xsys.Resolve(); err != nil {
+	xsys, err := xsyssrc.Parse(fs, args)
+	if err != nil {
 		return err
 	}
 	kinds, err := parseKinds(filepath.Join(*dir, "kind.go"))

@@ -81,16 +81,9 @@ type sysnum struct {
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gensysnames", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var xsys xsyssrc.Source
-	xsys.Flags(fs)
 	out := fs.String("out", "zsysnames.go", "output file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := xsys.Resolve(); err != nil {
+	xsys, err := xsyssrc.Parse(fs, args)
+	if err != nil {
 		return err
 	}
 

@@ -32,26 +32,31 @@ func Locate() (dir, version string, err error) {
 }
 
 // Source says where a generator reads golang.org/x/sys from: the module
-// directory and the version its header names, from the -sys and -version
-// flags or, where they are not given, from Locate.
+// directory and the version its header names.
 type Source struct {
 	Dir, Version string
 }
 
-// Flags registers -sys and -version on fs, for s.
-func (s *Source) Flags(fs *flag.FlagSet) {
+// Parse parses a generator's command line with fs (which holds the
+// generator's own flags), adding the flags -sys and -version for the
+// Source; where they are not given, the Source comes from Locate. The
+// command line takes no arguments besides flags.
+func Parse(fs *flag.FlagSet, args []string) (Source, error) {
+	var s Source
 	fs.StringVar(&s.Dir, "sys", "", "golang.org/x/sys module directory (default: from go list -m)")
 	fs.StringVar(&s.Version, "version", "", "x/sys version for the header (default: from go list -m)")
-}
-
-// Resolve fills in what the flags left empty, from Locate.
-func (s *Source) Resolve() error {
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() != 0 {
+		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
 	if s.Dir != "" && s.Version != "" {
-		return nil
+		return s, nil
 	}
 	dir, version, err := Locate()
 	if err != nil {
-		return err
+		return s, err
 	}
 	if s.Dir == "" {
 		s.Dir = dir
@@ -59,7 +64,7 @@ func (s *Source) Resolve() error {
 	if s.Version == "" {
 		s.Version = version
 	}
-	return nil
+	return s, nil
 }
 
 // Consts yields the specs of every const declaration of f, in order.
