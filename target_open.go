@@ -223,6 +223,126 @@ func (t *Target) OpenParent(dirfd int, path string) (*Parent, error) {
 	return &Parent{Dir: os.NewFile(uintptr(fd), dir), Name: name, TrailingSlash: slash}, nil
 }
 
+// OpenBeneath opens path relative to dir as Open opens a path of the
+// target (its credentials and mounts, no magic links, the same refusals of
+// the supervisor's view), except that path may not leave dir: an absolute
+// path, ".." above dir or a symbolic link leading out of it fails with an
+// error matching unix.EXDEV (RESOLVE_BENEATH). dir is a directory the
+// supervisor holds that leads into this target's view: the Dir of a Parent
+// from OpenParent, or a directory from Open.
+//
+// It is how an emulator opens exactly what it checked: resolve the path's
+// directory with OpenParent, decide on it, then open Parent.Name in
+// Parent.Dir with O_NOFOLLOW, so that neither a renamed directory nor a
+// final symbolic link can change what the decision was about. Errors and
+// the returned file are as for Open; the caller closes the file.
+func (t *Target) OpenBeneath(dir *os.File, path string, flags int, mode uint32) (*os.File, error) {
+	if err := t.acquire(); err != nil {
+		return nil, err
+	}
+	defer t.release()
+	fd, err := t.openBeneath(dir, path, flags, mode)
+	if err != nil {
+		if verr := t.valid(); verr != nil {
+			return nil, verr
+		}
+		return nil, fmt.Errorf("seccompstream: OpenBeneath(%q) as target %d: %w", path, t.tid, err)
+	}
+	if err := t.valid(); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func (t *Target) openBeneath(dir *os.File, path string, flags int, mode uint32) (int, error) {
+	switch {
+	case dir == nil:
+		return -1, unix.EBADF
+	case path == "":
+		return -1, unix.ENOENT
+	case path[0] == '/':
+		return -1, unix.EXDEV
+	case len(path) >= PathMax:
+		return -1, unix.ENAMETOOLONG
+	case strings.IndexByte(path, 0) >= 0:
+		return -1, unix.EINVAL
+	}
+	rc, err := dir.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	cerr := rc.Control(func(dfd uintptr) {
+		fd, err = t.openBase(base{dir: int(dfd), beneath: true}, path, openHow(flags, mode))
+	})
+	if cerr != nil {
+		return -1, cerr
+	}
+	return fd, err
+}
+
+// PathInRoot returns the path of f, a file that leads into the target's
+// view (from Open, OpenParent, OpenBeneath or GetFD), from the target's
+// root: absolute, clean and without symbolic links. The path is read from
+// the supervisor's /proc/self/fd and confirmed by looking it up again from
+// the target's root without following any symbolic link (RESOLVE_IN_ROOT,
+// RESOLVE_NO_SYMLINKS) and finding f's very file there, so it named f when
+// PathInRoot looked; a rename afterwards can change that, as for any path.
+//
+// Errors: one matching unix.EXDEV when f is not inside the target's root
+// (a chroot the target left without chdir, another mount namespace), one
+// matching unix.ENOENT when f has no path that leads to it (deleted,
+// renamed meanwhile, a pipe or a socket), ErrGone when the notification is
+// no longer pending.
+func (t *Target) PathInRoot(f *os.File) (string, error) {
+	if err := t.acquire(); err != nil {
+		return "", err
+	}
+	defer t.release()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	var path string
+	var ok bool
+	cerr := rc.Control(func(fd uintptr) { path, ok = t.inRoot(int(fd), true) })
+	if cerr != nil {
+		return "", cerr
+	}
+	if verr := t.valid(); verr != nil {
+		return "", verr
+	}
+	if !ok {
+		return "", fmt.Errorf("seccompstream: PathInRoot(%s) of target %d: %w", f.Name(), t.tid, t.notInRoot(path))
+	}
+	return path, nil
+}
+
+// notInRoot is PathInRoot's error for a file inRoot did not place.
+func (t *Target) notInRoot(path string) error {
+	if path == "" {
+		return fmt.Errorf("no path from the target's root leads to the file: %w", unix.ENOENT)
+	}
+	return fmt.Errorf("%s is outside the target's root: %w", path, unix.EXDEV)
+}
+
+// Root returns the target's root directory (O_PATH), as it was when the
+// Target was made: a copy of the descriptor the Target pinned. Its device
+// and inode tell targets with different roots apart. The caller closes
+// the file.
+func (t *Target) Root() (*os.File, error) {
+	if err := t.acquire(); err != nil {
+		return nil, err
+	}
+	defer t.release()
+	fd, err := unix.FcntlInt(uintptr(t.root), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("seccompstream: Root of target %d: %w", t.tid, err)
+	}
+	return os.NewFile(uintptr(fd), "/proc/"+strconv.Itoa(t.tid)+"/root"), nil
+}
+
 // splitParent splits path into the directory that holds its final name
 // and that name.
 func splitParent(path string) (dir, name string, trailingSlash bool, err error) {
@@ -253,10 +373,11 @@ func splitParent(path string) (dir, name string, trailingSlash bool, err error) 
 // base is where a path of the target starts from: its root for absolute
 // paths, else dir (its working directory, or a copy of its dirfd).
 type base struct {
-	abs   bool
-	dir   int
-	own   bool // dir is ours to close
-	isCwd bool // dir is t.cwd
+	abs     bool
+	dir     int
+	own     bool // dir is ours to close
+	isCwd   bool // dir is t.cwd
+	beneath bool // path may not leave dir (OpenBeneath): no retry from the root
 }
 
 func (b *base) close() {
@@ -281,6 +402,11 @@ func (t *Target) open(dirfd int, path string, flags int, mode uint32) (int, erro
 		return -1, err
 	}
 	defer b.close()
+	return t.openBase(b, path, how)
+}
+
+// openBase opens path from b as how says, as the target.
+func (t *Target) openBase(b base, path string, how unix.OpenHow) (int, error) {
 	c, err := t.credentials()
 	if err != nil {
 		return -1, err
@@ -346,6 +472,40 @@ func (t *Target) base(dirfd int, path string) (base, error) {
 		return base{}, fmt.Errorf("dirfd %d is not a directory: %w", dirfd, unix.ENOTDIR)
 	}
 	return base{dir: fd, own: true}, nil
+}
+
+// WithCreds runs fn with the target thread's credentials, the way Open
+// acts: its file-system uid and gid, supplementary groups and the
+// capabilities it holds in the supervisor's user namespace (see Target),
+// and its umask too when creating is set. When the calling goroutine's
+// thread has them already (a supervisor serving a target with its own
+// credentials), fn runs there, with the goroutine locked to the thread;
+// otherwise on a throwaway thread that takes them (as DoWithCreds does,
+// about 60 µs). fn runs in the supervisor's namespaces, root and working
+// directory.
+//
+// Because fn may run on a thread that goes back to the runtime, fn must
+// leave the thread as it found it: no credential, namespace, root,
+// working-directory, umask or signal-mask changes (use DoWithCreds or Do
+// for those). It is meant for calls the kernel checks against the
+// caller's credentials on descriptors that already lead into the target's
+// view: mkdirat or unlinkat on the Dir of a Parent, fchownat on a file
+// from Open. Open, OpenParent and OpenBeneath called inside fn run on fn's
+// thread. WithCreds returns fn's error, or ErrGone when the notification is
+// no longer pending after fn ran.
+func (t *Target) WithCreds(creating bool, fn func() error) error {
+	if err := t.acquire(); err != nil {
+		return err
+	}
+	defer t.release()
+	c, err := t.credentials()
+	if err != nil {
+		return err
+	}
+	if err := t.asTarget(c, creating, fn); err != nil {
+		return err
+	}
+	return t.valid()
 }
 
 // asTarget runs fn with the target's credentials c: on the calling thread
@@ -760,7 +920,7 @@ func (t *Target) resolve(b base, path string, how unix.OpenHow) (int, error) {
 	}
 	how.Resolve = resolveBeneath
 	fd, err := openat2(b.dir, path, &how)
-	if err != unix.EXDEV {
+	if err != unix.EXDEV || b.beneath {
 		return fd, err
 	}
 	prefix, ok := t.pathInRoot(b)
@@ -804,8 +964,20 @@ func (t *Target) pathInRoot(b base) (string, bool) {
 }
 
 func (t *Target) findInRoot(dir int) (string, bool) {
+	if rel, ok := t.inRoot(dir, false); ok {
+		return rel, true
+	}
+	return "", false
+}
+
+// inRoot returns the path of fd from the target's root, checked by opening
+// it from there and comparing the files: a directory when any is false,
+// without following symbolic links at all when it is true (then fd may be
+// any file). When fd is outside the root, it returns fd's path in the
+// supervisor's view and false; when fd has no path, "" and false.
+func (t *Target) inRoot(fd int, any bool) (string, bool) {
 	rootPath, err1 := t.fdPath(t.root)
-	dirPath, err2 := t.fdPath(dir)
+	dirPath, err2 := t.fdPath(fd)
 	if err1 != nil || err2 != nil || !strings.HasPrefix(dirPath, "/") {
 		return "", false
 	}
@@ -818,15 +990,19 @@ func (t *Target) findInRoot(dir int) (string, bool) {
 	case strings.HasPrefix(dirPath, rootPath+"/"):
 		rel = dirPath[len(rootPath):]
 	default:
-		return "", false
+		return dirPath, false
 	}
-	fd, err := openat2(t.root, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveRoot})
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveRoot}
+	if any {
+		how = unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveRoot | unix.RESOLVE_NO_SYMLINKS}
+	}
+	found, err := openat2(t.root, rel, &how)
 	if err != nil {
 		return "", false
 	}
-	defer unix.Close(fd)
+	defer unix.Close(found)
 	var a, c unix.Stat_t
-	if unix.Fstat(fd, &a) != nil || unix.Fstat(dir, &c) != nil || a.Dev != c.Dev || a.Ino != c.Ino {
+	if unix.Fstat(found, &a) != nil || unix.Fstat(fd, &c) != nil || a.Dev != c.Dev || a.Ino != c.Ino {
 		return "", false
 	}
 	return rel, true

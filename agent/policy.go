@@ -26,8 +26,12 @@ func (c *Container) Subject() policy.Subject {
 // The filter that notifies is the container's own (config.json's
 // linux.seccomp): p decides only the calls that filter sends with
 // SCMP_ACT_NOTIFY: a policy with intercepts wants the profile to notify
-// their calls (InterceptRules). PolicyHandler returns the error of
-// p.Validate.
+// their calls (InterceptRules). That holds for a file policy ("files")
+// and a network policy ("network") too: each is enforced only if the
+// container's profile notifies every call that emulate.Files or
+// emulate.Network routes (their Syscalls; for the network, setsockopt
+// only matters for the options it refuses); calls it lets run reach the
+// kernel unchecked. PolicyHandler returns the error of p.Validate.
 func PolicyHandler(p *policy.Policy, show func(c *Container, n *seccompstream.Notification, r seccompstream.Response)) (func(*Container) seccompstream.Handler, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err

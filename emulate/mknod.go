@@ -1,6 +1,3 @@
-// Package emulate holds ready handlers that carry out a notified call for
-// the caller, on the checked copy of its arguments, instead of letting the
-// kernel run it: the intercepts container managers commonly need.
 package emulate
 
 import (

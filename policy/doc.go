@@ -127,6 +127,13 @@
 //	                            seccomp rules
 //	                            that send just these calls (mknod of devices
 //	                            only) are agent.InterceptRules.
+//	files, containers[].files   a file policy ("read", "write": paths; see
+//	                            File policies below), a container's added
+//	                            to the top level's
+//	network, containers[].network
+//	                            a network policy ("connect", "bind":
+//	                            addresses; see Network policies below), a
+//	                            container's added to the top level's
 //	containers[].syscalls       added to the top level's, winning over them
 //
 // Precedence: the container rules are tried in the order of the file and
@@ -147,6 +154,80 @@
 // containers become fields of "match". A file written for a later version
 // is refused by an earlier one rather than half understood.
 //
+// # File policies: --allow-read, --allow-write and "files"
+//
+// A file policy says which paths a program may read and which it may
+// write; package emulate carries the calls out for the program, and its
+// documentation says what each call needs and what is refused. The
+// seccomp-stream command's run takes it as two lists of absolute paths
+// separated by commas, each path a directory (with everything below it)
+// or a file:
+//
+//	--allow-read /srv/data,@system   read these
+//	--allow-write /tmp/out           also write, create, remove, rename
+//	                                 (what may be written may be read)
+//
+// "@system", in read lists only, stands for emulate.SystemPaths: the
+// dynamic loader's libraries and configuration, locales, time zones,
+// /etc/nsswitch.conf, /etc/passwd, /etc/group, terminfo,
+// /proc/filesystems, /sys/devices/system/cpu and the devices anybody may
+// use (go doc emulate.SystemPaths lists every path). Items are absolute paths (the program's, from its
+// root) without "." or ".." components; spaces around them are ignored,
+// and an empty item is an error, unlike in a deny list. Each flag may be
+// repeated. Either list turns the policy on: every other path gets
+// EACCES.
+//
+// A policy file has the same lists in "files", at the top level and in
+// each entry of "containers" (a container's paths are added to the top
+// level's). Each array item is one path, commas and all:
+//
+//	{"files": {"read": ["@system", "/srv"], "write": ["/var/cache/app"]},
+//	 "containers": [{"match": {"id": "web-*"}, "files": {"write": ["/var/www"]}}]}
+//
+// Under a file policy the calls it carries out are never let run by a
+// rule: "allow" for one of them is an error (the kernel would run it
+// unchecked); "trace" shows it with the result of carrying it out;
+// "deny" fails it by name, before anything is checked. What the policy
+// refuses is shown as a denied call is. An agent decides only what the
+// container's own filter notifies: a file policy there needs a seccomp
+// profile that notifies the calls emulate.Files routes (Files.Syscalls).
+//
+// # Network policies: --allow-connect, --allow-bind and "network"
+//
+// A network policy says where a program may connect and send datagrams,
+// and which local addresses it may bind; package emulate carries those
+// calls out for the program on its own socket, with the address it
+// checked, and its documentation says what each call gets and what is
+// refused. The seccomp-stream command's run takes it as two lists of
+// addresses separated by commas:
+//
+//	--allow-connect 127.0.0.1:8080,[::1]:443   connect and send to these
+//	--allow-bind 127.0.0.1:*,/run/app.sock     bind these
+//
+// An item is IP:PORT (127.0.0.1:8080), [IPv6]:PORT ([::1]:443), either
+// with * for any port (127.0.0.1:*), a CIDR prefix in place of the
+// address (10.0.0.0/8:53, [fd00::/8]:*), an absolute unix socket path
+// (/run/app.sock, checked where it leads in the program's view) or an
+// abstract unix name (@name). Host names are not accepted: the policy
+// checks addresses. Spaces around items are ignored, and an empty item is
+// an error. Each flag may be repeated. Either list turns the policy on:
+// every other address gets EACCES, and so do raw and packet sockets.
+//
+// A policy file has the same lists in "network", at the top level and in
+// each entry of "containers" (a container's addresses are added to the
+// top level's). Each array item is one address:
+//
+//	{"network": {"connect": ["127.0.0.53:53"]},
+//	 "containers": [{"match": {"id": "web-*"},
+//	                 "network": {"connect": ["10.0.0.0/8:443"], "bind": ["0.0.0.0:8080"]}}]}
+//
+// As under a file policy, the calls the network policy decides (connect,
+// bind, sendto, sendmsg, sendmmsg, socket, socketcall) are never let run
+// by a rule: "allow" for one of them is an error; "trace" shows it with
+// its answer; "deny" fails it by name. An agent needs a seccomp profile
+// that notifies them (emulate.Network.Syscalls; setsockopt only matters
+// for the options the policy refuses).
+//
 // # What a rule set decides
 //
 // Rules decide by system call name alone, which the caller cannot change
@@ -154,5 +235,8 @@
 // kernel runs the call after the supervisor looked at it, and pointed-to
 // data (a path shown in a trace line) may have changed meanwhile. So the
 // trace is a record of what was asked, not a proof of what was done; the
-// denials are exact.
+// denials are exact. A file policy decides by where a path leads, and a
+// network policy by a socket address, and therefore never answer Continue
+// on that decision: they carry the call out on what they checked, or
+// refuse it.
 package policy

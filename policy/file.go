@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"slices"
+
+	"github.com/seccompstream/seccompstream/emulate"
 )
 
 // A Policy is what a policy file says: a rule set for every subject (the
@@ -32,6 +34,12 @@ type ContainerRule struct {
 	Default *Action
 	// Syscalls are added to the policy's, and win over them.
 	Syscalls map[string]Action
+	// Files, when not nil, adds its paths to the policy's file policy
+	// (or makes one).
+	Files *emulate.FilePolicy
+	// Network, when not nil, adds its addresses to the policy's network
+	// policy (or makes one).
+	Network *emulate.NetworkPolicy
 	// Intercepts are added to the policy's; one of the same name
 	// replaces the policy's.
 	Intercepts map[string]Intercept
@@ -133,9 +141,12 @@ func (p *Policy) Select(s Subject) int {
 // For returns the rule set for s: the policy's Rules with the changes of
 // the container rule that applies to s (see Select). The result shares no
 // map with p that it changes.
-func (p *Policy) For(s Subject) *Rules {
-	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Intercepts: p.Rules.Intercepts}
-	i := p.Select(s)
+func (p *Policy) For(s Subject) *Rules { return p.rulesFor(p.Select(s)) }
+
+// rulesFor returns the rule set of the subjects container rule i applies
+// to (-1: none does).
+func (p *Policy) rulesFor(i int) *Rules {
+	r := &Rules{Default: p.Rules.Default, Syscalls: p.Rules.Syscalls, Files: p.Rules.Files, Network: p.Rules.Network, Intercepts: p.Rules.Intercepts}
 	if i < 0 {
 		return r
 	}
@@ -143,6 +154,8 @@ func (p *Policy) For(s Subject) *Rules {
 	if cr.Default != nil {
 		r.Default = *cr.Default
 	}
+	r.Files = mergeFiles(p.Rules.Files, cr.Files)
+	r.Network = mergeNetwork(p.Rules.Network, cr.Network)
 	r.Syscalls = overlay(p.Rules.Syscalls, cr.Syscalls)
 	r.Intercepts = overlay(p.Rules.Intercepts, cr.Intercepts)
 	return r
@@ -175,11 +188,17 @@ func (p *Policy) Validate() error {
 		if err := cr.Match.checkPatterns(where); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
-		r := Rules{Syscalls: cr.Syscalls}
+		r := Rules{Syscalls: cr.Syscalls, Files: cr.Files, Network: cr.Network, Intercepts: cr.Intercepts}
 		if cr.Default != nil {
 			r.Default = *cr.Default
 		}
 		if err := r.validate(abis, where+"."); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if err := p.rulesFor(i).validateFiles(where + "."); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		if err := p.rulesFor(i).validateNetwork(where + "."); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
 	}
@@ -191,9 +210,7 @@ func (p *Policy) Validate() error {
 // kind of rule added later works in both places. Where the next kinds go
 // (none is read yet, so each is an unknown field today):
 //
-//	ruleSetJSON: "files": {"read": [...], "write": [...]}     file allow-lists
-//	             "network": {"connect": [...], "bind": [...]} address allow-lists
-//	             "profile": "FILE"                            an OCI seccomp profile
+//	ruleSetJSON: "profile": "FILE"                            an OCI seccomp profile
 //
 // Each becomes a field of Rules (or of Match and Subject) with the same
 // meaning at both levels, and For merges it as it merges Syscalls.
@@ -205,7 +222,17 @@ type (
 	ruleSetJSON struct {
 		Default    string                   `json:"default,omitempty"`
 		Syscalls   map[string]string        `json:"syscalls,omitempty"`
+		Files      *filesJSON               `json:"files,omitempty"`
+		Network    *networkJSON             `json:"network,omitempty"`
 		Intercepts map[string]interceptJSON `json:"intercepts,omitempty"`
+	}
+	networkJSON struct {
+		Connect []string `json:"connect,omitempty"`
+		Bind    []string `json:"bind,omitempty"`
+	}
+	filesJSON struct {
+		Read  []string `json:"read,omitempty"`
+		Write []string `json:"write,omitempty"`
 	}
 	containerJSON struct {
 		Match matchJSON `json:"match"`
@@ -273,6 +300,12 @@ func parse(data []byte) (*Policy, error) {
 	if p.Rules.Syscalls, err = parseSyscalls(abis, "syscalls", f.Syscalls); err != nil {
 		return nil, err
 	}
+	if p.Rules.Files, err = parseFilesJSON("files", f.Files); err != nil {
+		return nil, err
+	}
+	if p.Rules.Network, err = parseNetworkJSON("network", f.Network); err != nil {
+		return nil, err
+	}
 	if p.Rules.Intercepts, err = parseIntercepts("intercepts", f.Intercepts); err != nil {
 		return nil, err
 	}
@@ -299,10 +332,30 @@ func parse(data []byte) (*Policy, error) {
 		if cr.Syscalls, err = parseSyscalls(abis, where+".syscalls", c.Syscalls); err != nil {
 			return nil, err
 		}
+		if cr.Files, err = parseFilesJSON(where+".files", c.Files); err != nil {
+			return nil, err
+		}
+		if cr.Network, err = parseNetworkJSON(where+".network", c.Network); err != nil {
+			return nil, err
+		}
 		if cr.Intercepts, err = parseIntercepts(where+".intercepts", c.Intercepts); err != nil {
 			return nil, err
 		}
 		p.Containers = append(p.Containers, cr)
+	}
+	// A file policy and an "allow" of a call it carries out, at the top
+	// level or in what a container gets.
+	for i := -1; i < len(p.Containers); i++ {
+		where := ""
+		if i >= 0 {
+			where = fmt.Sprintf("containers[%d].", i)
+		}
+		if err := p.rulesFor(i).validateFiles(where); err != nil {
+			return nil, err
+		}
+		if err := p.rulesFor(i).validateNetwork(where); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -328,21 +381,27 @@ func (p *Policy) MarshalJSON() ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls)}
+	f := fileJSON{ruleSetJSON: ruleSetJSONOf(&p.Rules.Default, p.Rules.Syscalls, p.Rules.Files, p.Rules.Network)}
 	f.Intercepts = interceptsJSON(p.Rules.Intercepts)
 	for _, cr := range p.Containers {
 		f.Containers = append(f.Containers, containerJSON{
 			Match: matchJSON{ID: cr.Match.ID, Namespace: cr.Match.Namespace, Pod: cr.Match.Pod, Container: cr.Match.Container,
 				Annotations: cr.Match.Annotations, Metadata: cr.Match.Metadata, MetadataValues: cr.Match.MetadataValues},
-			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls),
+			ruleSetJSON: ruleSetJSONOf(cr.Default, cr.Syscalls, cr.Files, cr.Network),
 		})
 		f.Containers[len(f.Containers)-1].Intercepts = interceptsJSON(cr.Intercepts)
 	}
 	return json.Marshal(f)
 }
 
-func ruleSetJSONOf(def *Action, syscalls map[string]Action) ruleSetJSON {
+func ruleSetJSONOf(def *Action, syscalls map[string]Action, files *emulate.FilePolicy, network *emulate.NetworkPolicy) ruleSetJSON {
 	var rs ruleSetJSON
+	if files != nil {
+		rs.Files = &filesJSON{Read: files.Read, Write: files.Write}
+	}
+	if network != nil {
+		rs.Network = &networkJSON{Connect: network.Connect, Bind: network.Bind}
+	}
 	if def != nil {
 		rs.Default = def.String()
 	}

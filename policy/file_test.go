@@ -98,11 +98,26 @@ func TestPolicyBad(t *testing.T) {
 		{`null`, `not a JSON object`},
 		{``, `EOF`},
 		// What later issues add is refused until it exists, not ignored.
-		{`{"files":{"read":["/etc"]}}`, `unknown field "files"`},
+		{`{"profile":"x.json"}`, `unknown field "profile"`},
+		// Network policies: the item is named.
+		{`{"network":{"connect":["127.0.0.1"]}}`, `network.connect "127.0.0.1": missing port`},
+		{`{"network":{"bind":[""]}}`, `network.bind: empty item`},
+		{`{"network":{"conect":["127.0.0.1:80"]}}`, `unknown field "conect"`},
+		{`{"containers":[{"network":{"connect":["example.com:80"]}}]}`, `containers[0].network.connect "example.com:80": "example.com" is not an IP address`},
+		{`{"network":{"connect":["127.0.0.1:80"]},"syscalls":{"connect":"allow"}}`, `syscalls.connect: "allow" would let the kernel run connect unchecked under the network policy`},
+		// File policies: the item is named.
+		{`{"files":{"read":["etc"]}}`, `files.read "etc": not an absolute path`},
+		{`{"files":{"read":[""]}}`, `files.read: empty item`},
+		{`{"files":{"write":["@system"]}}`, `files.write "@system": @system is for reading only`},
+		{`{"files":{"reed":["/etc"]}}`, `unknown field "reed"`},
+		{`{"containers":[{"files":{"write":["/a/../b"]}}]}`, `containers[0].files.write "/a/../b": has a ".." component`},
+		{`{"files":{"read":["/"]},"syscalls":{"openat":"allow"}}`, `syscalls.openat: "allow" would let the kernel run openat unchecked`},
+		{`{"syscalls":{"openat":"allow"},"containers":[{"files":{"read":["/"]}}]}`, `containers[0].syscalls.openat: "allow"`},
 		{`{"containers":[{"match":{"node":"web"}}]}`, `unknown field "node"`},
 		{`{"containers":[{"match":{"pod":"["}}]}`, `containers[0].match.pod "["`},
 		{`{"containers":[{"match":{"namespace":"a[","pod":"x"}}]}`, `containers[0].match.namespace "a["`},
 		{`{"containers":[{"match":{"container":"x["}}]}`, `containers[0].match.container "x["`},
+		{`{"files":{"read":["/"]},"intercepts":{"mknod":{}}}`, `intercepts.mknod: does not go with a file policy`},
 	} {
 		_, err := policy.Parse([]byte(tc.data))
 		if err == nil || !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "policy: ") {

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
@@ -21,7 +22,13 @@ import (
 // routes them by their x86_64 names, so a call nobody named gets r.Default
 // there. On other architectures a call through an ABI outside ABIs kills
 // the process (SIGSYS), which is the filter's mismatch action; no such ABI
-// exists on x86_64 and aarch64. Filter returns the error of Validate.
+// exists on x86_64 and aarch64.
+//
+// With a file policy, the calls it carries out or refuses are notified
+// too (emulate.Files.AddRules), and with a network policy those it
+// decides (emulate.Network.AddRules); it fails where the kernel cannot
+// hand files over (before Linux 5.9: an error matching
+// seccompstream.ErrNotSupported). Filter returns the error of Validate.
 func (r *Rules) Filter() (*filter.Filter, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -61,6 +68,24 @@ func (r *Rules) Filter() (*filter.Filter, error) {
 	}
 	if err := f.Add(filter.Allow, allow...); err != nil {
 		return nil, err
+	}
+	if r.Files != nil {
+		fs, err := emulate.NewFiles(*r.Files)
+		if err != nil {
+			return nil, err
+		}
+		if err := fs.AddRules(f); err != nil {
+			return nil, err
+		}
+	}
+	if r.Network != nil {
+		nw, err := emulate.NewNetwork(*r.Network)
+		if err != nil {
+			return nil, err
+		}
+		if err := nw.AddRules(f); err != nil {
+			return nil, err
+		}
 	}
 	return f, nil
 }

@@ -29,6 +29,11 @@ type ShowFunc func(ctx context.Context, n *seccompstream.Notification, r seccomp
 // a denied call under a number we cannot read. Such calls only reach the
 // handler through a filter that notifies them (see Filter).
 //
+// With a file policy (r.Files) or a network policy (r.Network), every
+// call it decides is routed to it (package emulate) unless r denies that
+// name: it is shown when r traces it (or traces everything), and shown
+// when the policy refuses it, like a denied call.
+//
 // Routes added to the Mux later answer as their handlers do; the show
 // middleware does not show them, and neither does it show the calls of
 // r's Intercepts, which their handlers (package emulate) answer.
@@ -38,15 +43,43 @@ func (r *Rules) Handler(show ShowFunc) (*seccompstream.Mux, error) {
 		return nil, err
 	}
 	m := seccompstream.NewMux()
+	if r.Files != nil {
+		if err := r.routeFiles(m, show); err != nil {
+			return nil, err
+		}
+	}
+	if r.Network != nil {
+		if err := r.routeNetwork(m, show); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
+		if h, _ := m.Handler(probe(name)); h != nil {
+			if _, ok := h.(emulatedRoute); ok {
+				continue
+			}
+		}
 		m.Handle(name, actionRoute{r.Syscalls[name]})
 	}
-	m.HandleDefault(defaultRoute{def: r.Default, strict: r.denies()})
+	// Under a file or network policy a call the tables cannot name may be
+	// one it decides, under a number we cannot read: it gets ENOSYS too.
+	m.HandleDefault(defaultRoute{def: r.Default, strict: r.denies() || r.Files != nil || r.Network != nil})
 	interceptHandlers(m, r)
 	if show != nil {
 		m.Use(showCalls(m, show))
 	}
 	return m, nil
+}
+
+// probe is a notification of the call name on the first ABI that has it,
+// to ask a Mux where it routes name.
+func probe(name string) *seccompstream.Notification {
+	for _, a := range sysnames.Arches() {
+		if nr, ok := sysnames.Number(a, name); ok {
+			return &seccompstream.Notification{Arch: a, Syscall: nr}
+		}
+	}
+	return &seccompstream.Notification{Syscall: -1}
 }
 
 // router is a route that knows the action it takes for a call.

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/internal/errnames"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
@@ -33,6 +34,17 @@ type Rules struct {
 	// instead of the default action. A call that Syscalls names keeps
 	// its action.
 	Intercepts map[string]Intercept
+	// Files, when not nil, is a file policy: the calls that use paths
+	// are carried out for the program, checked against it (package
+	// emulate), whatever Default says; a name in Syscalls may deny or
+	// trace them, not allow them. It takes mknod and mknodat itself, so
+	// it does not go with the mknod intercept.
+	Files *emulate.FilePolicy
+	// Network, when not nil, is a network policy: connect, bind and sends
+	// to a destination are carried out for the program, checked against
+	// it (package emulate), whatever Default says; a name in Syscalls may
+	// deny or trace them, not allow them.
+	Network *emulate.NetworkPolicy
 }
 
 // Action returns the action for the call named name.
@@ -64,6 +76,12 @@ func (r *Rules) validate(abis []uint32, prefix string) error {
 		if name != InterceptMknod && name != InterceptSysinfo {
 			return fmt.Errorf("%sintercepts: unknown intercept %q", prefix, name)
 		}
+	}
+	if err := r.validateFiles(prefix); err != nil {
+		return err
+	}
+	if err := r.validateNetwork(prefix); err != nil {
+		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Syscalls)) {
 		if err := checkName(abis, name); err != nil {

@@ -44,6 +44,39 @@ Flags:
                    --deny a,b:EACCES,c,d:ENOENT,e  a,b EACCES; c,d ENOENT; e EPERM
                  A name given two different errnos is an error. A call
                  both traced and denied is denied. May be repeated.
+  --allow-read LIST
+                 turn the file policy on: the program may read these paths
+                 (a directory with everything below it, or a file) and
+                 nothing else. LIST is comma-separated absolute paths.
+                 "@system" stands for what dynamically linked programs
+                 read before their own work (paths a machine lacks add
+                 nothing): /lib /lib32 /lib64 /libx32 /usr/lib /usr/lib32
+                 /usr/lib64 /usr/libx32 /usr/local/lib /etc/ld.so.cache
+                 /etc/ld.so.conf /etc/ld.so.conf.d /etc/ld.so.preload
+                 /usr/share/locale /usr/share/i18n /etc/locale.alias
+                 /usr/share/zoneinfo /etc/localtime /etc/timezone
+                 /etc/nsswitch.conf /etc/passwd /etc/group
+                 /usr/share/terminfo /etc/terminfo /proc/filesystems
+                 /sys/devices/system/cpu /dev/null /dev/zero /dev/full
+                 /dev/random /dev/urandom. May be repeated.
+  --allow-write LIST
+                 the program may also write, create, remove, rename and
+                 chmod in these paths (a path it may write it may read).
+                 Giving either flag turns the file policy on: every other
+                 path gets EACCES ("Permission denied").
+  --allow-connect LIST
+                 turn the network policy on: the program may connect, and
+                 send datagrams, to these addresses and nothing else. LIST
+                 is comma-separated items: IP:PORT (127.0.0.1:8080),
+                 [IPv6]:PORT ([::1]:443), IP:* (any port), CIDR prefixes
+                 (10.0.0.0/8:53, [fd00::/8]:*), absolute unix socket paths
+                 (/run/app.sock) and abstract unix names (@name). Host names
+                 are not accepted. May be repeated.
+  --allow-bind LIST
+                 the program may bind these local addresses (same items;
+                 port 0 or * lets the kernel pick a port). Giving either
+                 flag turns the network policy on: every other address gets
+                 EACCES, and so do raw and packet sockets.
   --json         print one JSON object per call instead of a text line:
                  {"pid":..,"syscall":..,"args":[..],"raw":[..],"decision":..}
   -o FILE        write the trace to FILE instead of standard error.
@@ -85,21 +118,70 @@ Calls answered "continue" are run by the kernel after the trace line was
 made: the program could have changed a path between the two. --deny is
 decided from the call's name alone and is not affected by that.
 
+Under a file policy (--allow-read, --allow-write) the calls that take a
+path (open, stat, access, readlink, mkdir, unlink, rename, link, symlink,
+chmod, chown, truncate, utimes, mknod, xattrs) are carried out by
+seccomp-stream for the program, as the program (its root, working
+directory and credentials), once it checked where the path leads: ".."
+and symbolic links are resolved first, /proc/<pid>/root and fd links are
+never followed, and the call acts on what was checked, so changing the
+path afterwards changes nothing. They are never answered "continue".
+Refusals are shown as --deny lines are:
+
+  4242 openat(AT_FDCWD, "/etc/shadow", O_RDONLY) = EACCES
+
+io_uring_setup, mount, chroot and the other calls that would go around
+the policy fail with EPERM. execve is not restricted: the kernel opens the
+program itself, and a program outside the lists may be run (what it opens
+is checked). chdir is not restricted either. A path starting with
+/proc/self is the program's own /proc/<pid>; the magic links there (fd/*,
+exe, cwd, root) are never opened, and /dev/stdout and /dev/fd, which lead
+through them, are refused. The file policy needs Linux 5.9; what
+it guarantees and where it stops is in the documentation of package
+emulate:
+  go doc ` + emulateDoc + `
+
+Under a network policy (--allow-connect, --allow-bind) connect, bind and
+the sends that name a destination (sendto with an address, sendmsg,
+sendmmsg) are carried out by seccomp-stream on the program's own socket,
+with the address it checked: changing the address afterwards changes
+nothing, and a datagram never reaches an address outside the list. A unix
+socket path is checked where it leads in the program's view (symbolic
+links resolved). Connected sockets send unchecked, and nothing is checked
+on receiving. Refusals are shown as --deny lines are:
+
+  4242 connect(3, {AF_INET 10.0.0.5:22}, 16) = EACCES
+
+Name lookups need the name server listed (for example 127.0.0.53:53).
+Both policies may be given together. The network policy needs Linux 5.9;
+what it guarantees and where it stops is in the same documentation.
+
 Examples:
   seccomp-stream run --trace openat,execve -- ls /
   seccomp-stream run --deny mkdir,mkdirat:EACCES -- mkdir /tmp/x
   seccomp-stream run --trace connect --json -o trace.jsonl -- curl -s example.com
   seccomp-stream run --trace all -- /bin/true
   seccomp-stream run --profile app.json --complain -- ./app
+  seccomp-stream run --allow-read @system,/srv/data --allow-write /tmp/out -- ./prog
+  seccomp-stream run --allow-read / --allow-write "$PWD" -- make
+  seccomp-stream run --allow-connect 127.0.0.1:8080,[::1]:8080 -- curl -s http://127.0.0.1:8080/
+  seccomp-stream run --allow-bind 127.0.0.1:* --allow-connect /run/app.sock -- ./server
 `
+
+// emulateDoc is the package that documents the file and network policies.
+const emulateDoc = "github.com/seccompstream/seccompstream/emulate"
 
 // runRun is the "run" subcommand.
 func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("run", flag.ContinueOnError)
 	flags.SetOutput(io.Discard)
-	var trace, deny stringFlag
+	var trace, deny, allowRead, allowWrite, allowConnect, allowBind stringFlag
 	flags.Var(&trace, "trace", "")
 	flags.Var(&deny, "deny", "")
+	flags.Var(&allowRead, "allow-read", "")
+	flags.Var(&allowWrite, "allow-write", "")
+	flags.Var(&allowConnect, "allow-connect", "")
+	flags.Var(&allowBind, "allow-bind", "")
 	asJSON := flags.Bool("json", false, "")
 	outFile := flags.String("o", "", "")
 	profileFile := flags.String("profile", "", "")
@@ -123,6 +205,10 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	var err error
 	switch {
 	case *profileFile != "" || *complain:
+		if len(allowRead) > 0 || len(allowWrite) > 0 || len(allowConnect) > 0 || len(allowBind) > 0 {
+			fmt.Fprintln(stderr, "seccomp-stream run: --profile and --complain cannot be combined with --allow-read, --allow-write, --allow-connect or --allow-bind")
+			return exitUsage
+		}
 		if enforced, err = newProfileRunFlags(*profileFile, *complain, trace, deny, stderr); err != nil {
 			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
 			return exitUsage
@@ -133,8 +219,19 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
 			return exitUsage
 		}
+		if rules.Files, err = policy.ParseFileLists(allowRead, allowWrite); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
+		if rules.Network, err = policy.ParseNetworkLists(allowConnect, allowBind); err != nil {
+			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			return exitUsage
+		}
 		if f, err = rules.Filter(); err != nil {
 			fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+			if errors.Is(err, seccompstream.ErrNotSupported) {
+				return exitFailure // the kernel's, not the input's
+			}
 			return exitUsage
 		}
 	}
