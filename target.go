@@ -290,17 +290,28 @@ func (c *Creds) CapsInSupervisorNS() CapSet {
 // credentials), so they are read once and cached. Errors: ErrGone when the
 // notification is no longer pending.
 func (t *Target) Creds() (Creds, error) {
-	if err := t.acquire(); err != nil {
-		return Creds{}, err
-	}
-	defer t.release()
-	c, err := t.credentials()
+	c, err := t.acquireCreds()
 	if err != nil {
 		return Creds{}, err
 	}
+	defer t.release()
 	out := *c
 	out.Groups = slices.Clone(c.Groups)
 	return out, nil
+}
+
+// acquireCreds acquires t (the caller releases it) and returns its
+// credentials.
+func (t *Target) acquireCreds() (*Creds, error) {
+	if err := t.acquire(); err != nil {
+		return nil, err
+	}
+	c, err := t.credentials()
+	if err != nil {
+		t.release()
+		return nil, err
+	}
+	return c, nil
 }
 
 // credentials returns the cached Creds, reading them first if needed. The

@@ -494,14 +494,11 @@ func (t *Target) base(dirfd int, path string) (base, error) {
 // thread. WithCreds returns fn's error, or ErrGone when the notification is
 // no longer pending after fn ran.
 func (t *Target) WithCreds(creating bool, fn func() error) error {
-	if err := t.acquire(); err != nil {
-		return err
-	}
-	defer t.release()
-	c, err := t.credentials()
+	c, err := t.acquireCreds()
 	if err != nil {
 		return err
 	}
+	defer t.release()
 	if err := t.asTarget(c, creating, fn); err != nil {
 		return err
 	}
@@ -512,7 +509,7 @@ func (t *Target) WithCreds(creating bool, fn func() error) error {
 // when it has them already (with the target's umask too when creating),
 // else on a throwaway thread that takes them.
 func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
-	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
+	want := c.fsCreds()
 	runtime.LockOSThread()
 	if t.threadHas(want, creating, c.Umask) {
 		err := fn()
