@@ -1,5 +1,8 @@
 // Package sectest holds what the tests of this module share: the one test
-// gate, test targets, iteration scaling and the leak check.
+// gate, test targets (re-executed children, C programs built with BuildC,
+// the GoWork workload), iteration scaling, the leak check, and small
+// fixtures (Buffer for output a test waits on, PublicDir). The OCI
+// fixtures (runc and crun, bundles) are internal/ocitest's.
 //
 // # The test gate
 //
