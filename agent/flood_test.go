@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,4 +147,66 @@ func runServed(t *testing.T, ctx context.Context, rt *ocitest.Runtime, bundle, i
 		t.Fatalf("container %s was not served: %v: %s", id, c.Err(), out)
 	}
 	return took
+}
+
+// TestRefusalLogLimit: a peer refused again and again does not write the
+// agent's log at the rate it connects. The first refusals are logged, then
+// about one a second; Hooks.Refused sees every one, and the records logged
+// after a gap say how many were not ("not_logged").
+func TestRefusalLogLimit(t *testing.T) {
+	log := newLogRecorder()
+	var refused atomic.Int64
+	srv := &agent.Server{
+		NewHandler: answer4242,
+		Logger:     slog.New(log),
+		Authorize:  func(agent.Peer) error { return errors.New("nobody is served") },
+		Hooks:      agent.Hooks{Refused: func(agent.Peer, error) { refused.Add(1) }},
+	}
+	path := startServer(t, srv)
+	n := 400
+	start := time.Now()
+	for range n {
+		dial(t, path).Close()
+	}
+	waitCount := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for refused.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("Hooks.Refused saw %d refusals within 60s, want %d", refused.Load(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitCount(int64(n))
+	elapsed := time.Since(start)
+	logged, notLogged := 0, 0
+	drain := func() {
+		for {
+			select {
+			case r := <-log.ch:
+				if r.Message == "agent: connection refused" {
+					logged++
+					if v, ok := attr(r, "not_logged").(int64); ok {
+						notLogged += int(v)
+					}
+				}
+			default:
+				return
+			}
+		}
+	}
+	drain() // refuse logs before it calls the hook: every record is in
+	if bound := 50 + int(elapsed/time.Second) + 1; logged < 50 || logged > bound {
+		t.Errorf("%d of %d refusals in %v logged, want 50 to %d", logged, n, elapsed, bound)
+	}
+	time.Sleep(1100 * time.Millisecond) // a token comes back
+	dial(t, path).Close()
+	n++
+	waitCount(int64(n))
+	drain()
+	if logged+notLogged != n {
+		t.Errorf("%d refusals logged and %d reported not logged, want %d in all", logged, notLogged, n)
+	}
+	t.Logf("%d refusals in %v: %d logged", n, elapsed, logged)
 }

@@ -53,7 +53,9 @@ var ErrAmbiguousIdentity = errors.New("agent: annotations carry both containerd'
 //
 //  1. a "runtime=containerd" or "runtime=cri-o" line in listenerMetadata
 //     (the node's seccomp profile, which the cluster's administrator
-//     writes) names it, and only its keys are read;
+//     writes; which installed profile a pod uses is the pod's choice, so
+//     put the line in every profile that names the agent) names it, and
+//     only its keys are read;
 //  2. otherwise the keys present decide: containerd's CRI plugin writes
 //     io.kubernetes.cri.sandbox-name and its siblings, CRI-O writes the
 //     kubelet's io.kubernetes.pod.name, io.kubernetes.pod.namespace,

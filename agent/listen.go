@@ -23,6 +23,8 @@ type listenConfig struct {
 	modeSet bool
 	gid     int
 	gidSet  bool
+
+	afterBind func() // tests: runs between bind(2) and the chown and chmod
 }
 
 // SocketMode sets the permission bits of the socket file (default
@@ -51,8 +53,12 @@ func SocketGroup(gid int) ListenOption {
 // socket before bind(2) creates the file (the process's umask may narrow
 // it further; the final mode is then set exactly), and a group
 // (SocketGroup) is applied before the mode is widened to let it in. The
-// directory holding the socket should be writable by the agent's user
-// only, as /run is.
+// group and mode are set on the socket file itself, opened without
+// following symbolic links: a link swapped in after bind(2) makes Listen
+// fail rather than change what it points to. The directory holding the
+// socket should still be writable by the agent's user only, as /run is:
+// whoever can write to it can replace the socket file later, and
+// runtimes connect by path.
 //
 // A path that starts with "@" is a name in the abstract namespace (no
 // file; the runtime must be in the same network namespace; runc 1.1
@@ -97,19 +103,60 @@ func Listen(path string, opts ...ListenOption) (*net.UnixListener, error) {
 	if abstract {
 		return ln, nil
 	}
+	if cfg.afterBind != nil {
+		cfg.afterBind()
+	}
 	// The file exists with at most mode&0600. Give it its group, then its
-	// mode: a wider mode only ever applies to the group asked for.
+	// mode: a wider mode only ever applies to the group asked for. Both
+	// act on the socket file found at path, never on what a symbolic link
+	// put there in the meantime points to.
+	f, err := openSocketFile(path)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("agent: listen on %q: %w", path, err)
+	}
+	defer unix.Close(f)
 	if cfg.gidSet {
-		if err := os.Lchown(path, -1, cfg.gid); err != nil {
+		if err := unix.Fchownat(f, "", -1, cfg.gid, unix.AT_EMPTY_PATH); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("agent: listen on %q: socket group: %w", path, err)
 		}
 	}
-	if err := os.Chmod(path, cfg.mode); err != nil {
+	if err := chmodFD(f, cfg.mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("agent: listen on %q: socket mode: %w", path, err)
 	}
 	return ln, nil
+}
+
+// openSocketFile opens the socket file at path with O_PATH, without
+// following a symbolic link, and checks that it is a socket.
+func openSocketFile(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket file: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("socket file: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		unix.Close(fd)
+		return -1, fmt.Errorf("socket file: replaced by a file of mode %#o after bind", st.Mode)
+	}
+	return fd, nil
+}
+
+// chmodFD sets the mode of the file an O_PATH descriptor names:
+// fchmodat2(AT_EMPTY_PATH) where the kernel has it (Linux 6.6), else
+// through its /proc/self/fd link (fchmod refuses O_PATH descriptors).
+func chmodFD(fd int, mode os.FileMode) error {
+	err := unix.Fchmodat(fd, "", uint32(mode), unix.AT_EMPTY_PATH)
+	if err != unix.EOPNOTSUPP && err != unix.EINVAL && err != unix.ENOSYS {
+		return err
+	}
+	return unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), uint32(mode))
 }
 
 // listenUnix binds and listens on path, with the socket's inode mode set to

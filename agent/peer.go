@@ -19,8 +19,8 @@ var (
 	ErrPeerRefused = errors.New("agent: peer not allowed")
 	// ErrTooManyConnections: the peer already had
 	// Server.MaxPendingPerPeer connections being read (the new one is
-	// closed unread), or the Server had MaxPending and this one, the
-	// oldest, made room for a new one.
+	// closed unread), or the Server had MaxPending and this one made room
+	// for a new one (see Server.MaxPending for which one goes).
 	ErrTooManyConnections = errors.New("agent: too many connections being read")
 )
 
@@ -77,15 +77,15 @@ func (s *Server) authorize(p Peer) error {
 
 // admission bounds the connections being read: in all (max) and per peer
 // process (perPeer). Per peer, a connection beyond the bound is refused;
-// in all, the oldest connection being read is evicted to make room, so
-// that idle connections cannot keep a runtime out for longer than the
-// time max new connections take to arrive.
+// in all, a connection being read is evicted to make room (victim), so
+// that idle connections cannot keep a runtime out.
 type admission struct {
 	max, perPeer int
 
 	mu      sync.Mutex
 	pending list.List // of *pendingConn, oldest first
 	byPeer  map[peerKey]int
+	byUID   map[uint32]int
 }
 
 // peerKey identifies a peer process for the per-peer bound: its pid, or
@@ -105,13 +105,15 @@ func keyOf(p Peer) peerKey {
 // A pendingConn is a connection admitted for reading.
 type pendingConn struct {
 	key     peerKey
+	uid     uint32
 	elem    *list.Element
 	evict   func() // interrupts the read
 	evicted bool
+	sending bool // something arrived on it
 }
 
 func newAdmission(max, perPeer int) *admission {
-	return &admission{max: max, perPeer: perPeer, byPeer: make(map[peerKey]int)}
+	return &admission{max: max, perPeer: perPeer, byPeer: make(map[peerKey]int), byUID: make(map[uint32]int)}
 }
 
 // admit admits a connection from p, whose read evict interrupts. It fails
@@ -124,24 +126,65 @@ func (a *admission) admit(p Peer, evict func()) (*pendingConn, error) {
 		return nil, fmt.Errorf("%w: %d from this peer already (Server.MaxPendingPerPeer)", ErrTooManyConnections, a.byPeer[k])
 	}
 	if a.pending.Len() >= a.max {
-		old := a.pending.Remove(a.pending.Front()).(*pendingConn)
+		old := a.victim()
+		a.pending.Remove(old.elem)
 		old.elem = nil
 		old.evicted = true
 		old.release(a)
 		old.evict()
 	}
-	pc := &pendingConn{key: k, evict: evict}
+	pc := &pendingConn{key: k, uid: p.UID, evict: evict}
 	pc.elem = a.pending.PushBack(pc)
 	a.byPeer[k]++
+	a.byUID[p.UID]++
 	return pc, nil
 }
 
-// release drops pc's count; a.mu is held.
+// victim returns the connection to evict when max are being read: one of
+// the user (uid) with the most connections being read, so that a flood
+// from one user's processes, however many, evicts its own connections and
+// not another user's runtime; of those, the oldest that has sent nothing
+// yet (a runtime sends as soon as it connects), else the oldest. a.mu is
+// held and a.pending is not empty.
+func (a *admission) victim() *pendingConn {
+	most := 0
+	for _, n := range a.byUID {
+		most = max(most, n)
+	}
+	var oldest *pendingConn
+	for e := a.pending.Front(); e != nil; e = e.Next() {
+		pc := e.Value.(*pendingConn)
+		if a.byUID[pc.uid] != most {
+			continue
+		}
+		if !pc.sending {
+			return pc
+		}
+		if oldest == nil {
+			oldest = pc
+		}
+	}
+	return oldest
+}
+
+// sending records that something arrived on pc: it is no longer idle.
+func (a *admission) sending(pc *pendingConn) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pc.sending = true
+}
+
+// release drops pc's counts; a.mu is held.
 func (pc *pendingConn) release(a *admission) {
 	if n := a.byPeer[pc.key] - 1; n > 0 {
 		a.byPeer[pc.key] = n
 	} else {
 		delete(a.byPeer, pc.key)
+	}
+	if n := a.byUID[pc.uid] - 1; n > 0 {
+		a.byUID[pc.uid] = n
+	} else {
+		delete(a.byUID, pc.uid)
 	}
 }
 

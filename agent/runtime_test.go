@@ -35,6 +35,7 @@ type bundleOpts struct {
 	seccomp     *specs.LinuxSeccomp // replaces the profile made from notify; its listenerPath is set to listener
 	userns      bool                // run in a user namespace: container 0..65535 is host 100000..165535
 	memoryLimit int64               // linux.resources.memory.limit, if not 0
+	caps        []string            // the process's capabilities (every set but ambient); none if nil
 }
 
 // usernsBase is the host uid and gid of root in a userns bundle.
@@ -66,6 +67,9 @@ func newBundle(t testing.TB, o bundleOpts) string {
 			specs.LinuxNamespace{Type: specs.UserNamespace}, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: usernsBase, Size: 65536}}
 		spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
+	}
+	if o.caps != nil {
+		spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: o.caps, Effective: o.caps, Permitted: o.caps, Inheritable: o.caps}
 	}
 	if o.memoryLimit != 0 {
 		spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &o.memoryLimit}}

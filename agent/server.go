@@ -96,6 +96,10 @@ type Server struct {
 	// peer refused or a message rejected, with the reason) and one when a
 	// container's stream ends. Records about a container carry its id
 	// and its pod identity (namespace, pod, pod_uid, k8s_container).
+	// Refusals and rejections are rate-limited, since whoever can connect
+	// causes them: at most 50 at once and one a second on average beyond
+	// that; the next record logged says how many were not
+	// ("not_logged"). Hooks.Refused and Hooks.Rejected see every one.
 	// Default: slog.Default().
 	Logger *slog.Logger
 
@@ -115,11 +119,14 @@ type Server struct {
 	// closed. Default DefaultReadTimeout.
 	ReadTimeout time.Duration
 	// MaxPending bounds the connections being read at once (accepted,
-	// message not complete yet). When it is reached, the oldest of them
-	// is disconnected to make room for the new one (logged as
-	// ErrTooManyConnections): idle or slow connections cannot keep out a
-	// runtime, which sends its message right after connecting. Default
-	// DefaultMaxPending.
+	// message not complete yet). When it is reached, one of them is
+	// disconnected to make room for the new one (logged as
+	// ErrTooManyConnections): one of the peer user (uid) with the most
+	// connections being read, the oldest of its connections that sent
+	// nothing yet, else its oldest. So idle or slow connections cannot
+	// keep out a runtime, which sends its message right after connecting,
+	// and a flood from one user's processes, however many, evicts its own
+	// connections before another user's. Default DefaultMaxPending.
 	MaxPending int
 	// MaxPendingPerPeer bounds the connections being read at once from
 	// one peer process (by pid; by uid when the pid is not visible). A
@@ -169,7 +176,7 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	if perPeer <= 0 {
 		perPeer = DefaultMaxPendingPerPeer
 	}
-	adm := newAdmission(maxPending, perPeer)
+	sv := &serving{adm: newAdmission(maxPending, perPeer)}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -204,7 +211,7 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.handleConn(ctx, conn, adm)
+			s.handleConn(ctx, conn, sv)
 		}()
 	}
 }
@@ -212,22 +219,29 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 // handleConn checks the peer of one runtime connection, reads its message
 // and, if it is valid, serves the container until its stream ends or ctx
 // does.
-func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn, adm *admission) {
+func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn, sv *serving) {
+	adm := sv.adm
 	log := s.logger()
 	peer, err := peerOf(conn)
 	if err == nil {
 		err = s.authorize(peer)
 	}
 	if err != nil {
-		s.refuse(conn, peer, err)
+		s.refuse(sv, conn, peer, err)
+		return
+	}
+	// The deadline before admission: eviction replaces it to interrupt
+	// the read, and must not be overwritten by it.
+	if err := s.setReadTimeout(conn); err != nil {
+		s.refuse(sv, conn, peer, err)
 		return
 	}
 	pc, err := adm.admit(peer, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	if err != nil {
-		s.refuse(conn, peer, err)
+		s.refuse(sv, conn, peer, err)
 		return
 	}
-	m, err := s.read(ctx, conn)
+	m, err := s.read(ctx, conn, func() { adm.sending(pc) })
 	if adm.done(pc) {
 		if err == nil {
 			closeFDs(m.fds)
@@ -239,13 +253,13 @@ func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn, adm *admiss
 		if ctx.Err() != nil {
 			return
 		}
-		s.rejected(peer, err)
+		s.rejected(sv, peer, err)
 		return
 	}
 	st, idx, err := ParseState(m.data, len(m.fds))
 	if err != nil {
 		closeFDs(m.fds)
-		s.rejected(peer, err)
+		s.rejected(sv, peer, err)
 		return
 	}
 	lfd := m.fds[idx]
@@ -258,14 +272,14 @@ func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn, adm *admiss
 	ident, err := IdentityOf(st.State.Annotations, st.Metadata)
 	if err != nil {
 		unix.Close(lfd)
-		s.rejected(peer, fmt.Errorf("agent: container %q: %w", id, err), "container", id)
+		s.rejected(sv, peer, fmt.Errorf("agent: container %q: %w", id, err), "container", id)
 		return
 	}
 	log = log.With(append([]any{slog.String("container", id)}, ident.logAttrs()...)...)
 	stream, err := seccompstream.New(lfd, s.StreamOptions...)
 	if err != nil {
 		unix.Close(lfd)
-		s.rejected(peer, fmt.Errorf("agent: container %q: seccompFd: %w", id, err), "container", id)
+		s.rejected(sv, peer, fmt.Errorf("agent: container %q: seccompFd: %w", id, err), "container", id)
 		return
 	}
 	defer stream.Close()
@@ -310,13 +324,22 @@ func (s *Server) handleConn(ctx context.Context, conn *net.UnixConn, adm *admiss
 	}
 }
 
-// read reads one runtime message from conn within the read timeout; the
-// end of ctx interrupts it.
-func (s *Server) read(ctx context.Context, conn *net.UnixConn) (*message, error) {
+// setReadTimeout sets conn's read deadline to the read timeout from now.
+func (s *Server) setReadTimeout(conn *net.UnixConn) error {
 	timeout := s.ReadTimeout
 	if timeout <= 0 {
 		timeout = DefaultReadTimeout
 	}
+	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return fmt.Errorf("agent: read from runtime: %w", err)
+	}
+	return nil
+}
+
+// read reads one runtime message from conn, whose read deadline is set
+// (setReadTimeout); the end of ctx interrupts it. sending is called once
+// something arrived.
+func (s *Server) read(ctx context.Context, conn *net.UnixConn, sending func()) (*message, error) {
 	maxBytes := s.MaxMessageBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxMessageBytes
@@ -325,33 +348,89 @@ func (s *Server) read(ctx context.Context, conn *net.UnixConn) (*message, error)
 	if maxFDs <= 0 {
 		maxFDs = DefaultMaxFDs
 	}
-	// The deadline first: shutdown and eviction replace it to interrupt
-	// a runtime that is still sending.
-	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, fmt.Errorf("agent: read from runtime: %w", err)
-	}
+	// Shutdown and eviction replace the deadline to interrupt a runtime
+	// that is still sending.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
+	if waitReadable(conn) == nil {
+		sending()
+	}
 	return readMessage(conn, maxBytes, maxFDs)
 }
 
 // refuse closes a connection unread, logs why and calls Hooks.Refused.
 // Closing it makes the kernel drop what the peer queued, and close the
 // descriptors in it.
-func (s *Server) refuse(conn *net.UnixConn, peer Peer, err error) {
+func (s *Server) refuse(sv *serving, conn *net.UnixConn, peer Peer, err error) {
 	conn.Close()
-	s.logger().Warn("agent: connection refused", "peer_pid", peer.PID, "peer_uid", peer.UID, "peer_gid", peer.GID, "err", err)
+	if ok, held := sv.logs.allow(time.Now()); ok {
+		s.logger().Warn("agent: connection refused", withHeld([]any{"peer_pid", peer.PID, "peer_uid", peer.UID, "peer_gid", peer.GID, "err", err}, held)...)
+	}
 	if s.Hooks.Refused != nil {
 		s.Hooks.Refused(peer, err)
 	}
 }
 
 // rejected logs a rejected message and calls Hooks.Rejected.
-func (s *Server) rejected(p Peer, err error, attrs ...any) {
-	s.logger().Error("agent: rejected runtime message", append(attrs, "peer_pid", p.PID, "peer_uid", p.UID, "err", err)...)
+func (s *Server) rejected(sv *serving, p Peer, err error, attrs ...any) {
+	if ok, held := sv.logs.allow(time.Now()); ok {
+		s.logger().Error("agent: rejected runtime message", withHeld(append(attrs, "peer_pid", p.PID, "peer_uid", p.UID, "err", err), held)...)
+	}
 	if s.Hooks.Rejected != nil {
 		s.Hooks.Rejected(p, err)
 	}
+}
+
+// withHeld adds the number of records held back to attrs, if any were.
+func withHeld(attrs []any, held int) []any {
+	if held > 0 {
+		attrs = append(attrs, "not_logged", held)
+	}
+	return attrs
+}
+
+// serving is what the connections of one Serve share.
+type serving struct {
+	adm  *admission
+	logs logLimit
+}
+
+// Refused connections and rejected messages are logged at most
+// refusalLogBurst at once and one per refusalLogEvery on average beyond
+// that: whoever may connect could otherwise write the agent's log at the
+// rate it connects. Hooks see every one.
+const (
+	refusalLogBurst = 50
+	refusalLogEvery = time.Second
+)
+
+// A logLimit is a token bucket for the records of refused connections and
+// rejected messages.
+type logLimit struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+	held   int // records held back since the last one logged
+}
+
+// allow reports whether a record may be logged at now and, if so, how many
+// were held back before it.
+func (l *logLimit) allow(now time.Time) (ok bool, held int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last.IsZero() {
+		l.tokens = refusalLogBurst
+	} else {
+		l.tokens = min(refusalLogBurst, l.tokens+float64(now.Sub(l.last))/float64(refusalLogEvery))
+	}
+	l.last = now
+	if l.tokens < 1 {
+		l.held++
+		return false, 0
+	}
+	l.tokens--
+	held, l.held = l.held, 0
+	return true, held
 }
 
 // Serve is a shorthand for a Server with default limits and newHandler.

@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
 )
@@ -93,20 +96,97 @@ func TestCgroupMemory(t *testing.T) {
 // with mem_unit raised until the byte counts fit 32 bits.
 func TestSysinfoEncoding(t *testing.T) {
 	v := emulate.NewSysinfoValues(64<<20, 60<<20, 0, 7, 42)
-	b := v.Native()
+	b := v.Encode(unix.AUDIT_ARCH_X86_64)
 	le := binary.LittleEndian
 	if len(b) != 112 || le.Uint64(b[32:]) != 64<<20 || le.Uint64(b[40:]) != 60<<20 || le.Uint16(b[80:]) != 7 ||
 		le.Uint64(b[0:]) != 42 || le.Uint32(b[104:]) != 1 {
 		t.Errorf("native struct %x", b)
 	}
-	b = v.I386()
+	b = v.Encode(unix.AUDIT_ARCH_I386)
 	if len(b) != 64 || le.Uint32(b[16:]) != 64<<20 || le.Uint32(b[52:]) != 1 || le.Uint16(b[40:]) != 7 {
 		t.Errorf("i386 struct %x", b)
 	}
 	big := emulate.NewSysinfoValues(16<<30, 8<<30, 0, 1, 1)
-	b = big.I386()
+	b = big.Encode(unix.AUDIT_ARCH_I386)
 	unit := uint64(le.Uint32(b[52:]))
 	if unit < 4 || uint64(le.Uint32(b[16:]))*unit != 16<<30 {
 		t.Errorf("16 GiB for i386: totalram %d x mem_unit %d", le.Uint32(b[16:]), unit)
+	}
+}
+
+// TestSysinfoEncodingABIs: each ABI gets its own struct: the 64-bit one
+// for every 64-bit ABI, the 32-bit one for every 32-bit ABI (arm as well
+// as i386: 112 bytes written into an arm caller's 64-byte struct would
+// overrun it), in the ABI's byte order.
+func TestSysinfoEncodingABIs(t *testing.T) {
+	v := emulate.NewSysinfoValues(64<<20, 60<<20, 0, 7, 42)
+	for _, tc := range []struct {
+		name  string
+		arch  uint32
+		size  int
+		order binary.ByteOrder
+	}{
+		{"x86_64", unix.AUDIT_ARCH_X86_64, 112, binary.LittleEndian},
+		{"aarch64", unix.AUDIT_ARCH_AARCH64, 112, binary.LittleEndian},
+		{"i386", unix.AUDIT_ARCH_I386, 64, binary.LittleEndian},
+		{"arm", unix.AUDIT_ARCH_ARM, 64, binary.LittleEndian},
+		{"s390x", unix.AUDIT_ARCH_S390X, 112, binary.BigEndian},
+		{"ppc", unix.AUDIT_ARCH_PPC, 64, binary.BigEndian},
+	} {
+		b := v.Encode(tc.arch)
+		if len(b) != tc.size {
+			t.Errorf("%s: %d bytes, want %d", tc.name, len(b), tc.size)
+			continue
+		}
+		total := uint64(tc.order.Uint32(b[16:]))
+		procs := tc.order.Uint16(b[40:])
+		if tc.size == 112 {
+			total, procs = tc.order.Uint64(b[32:]), tc.order.Uint16(b[80:])
+		}
+		if total != 64<<20 || procs != 7 {
+			t.Errorf("%s: totalram %d procs %d, want %d and 7", tc.name, total, procs, 64<<20)
+		}
+	}
+}
+
+// TestCgroupOutsideNamespace: a cgroup that /proc/<pid>/cgroup shows
+// relative to a cgroup namespace it is outside of ("/../../x", as for an
+// agent in a private cgroup namespace) is not read at all: joined to the
+// cgroup root it would name a directory outside it.
+func TestCgroupOutsideNamespace(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"kubepods/pod/c/memory.max":     "1048576\n",
+		"kubepods/pod/c/memory.current": "4096\n",
+		"root/unified/memory.max":       "max\n",
+	})
+	c := emulate.LocateCgroups(filepath.Join(dir, "root"), []byte("0::/../../kubepods/pod/c\n"))
+	if limit, usage, _, _ := emulate.ReadMemory(c); limit != 0 || usage != 0 {
+		t.Errorf("a cgroup outside the namespace: limit %d usage %d read from outside the cgroup root; want none", limit, usage)
+	}
+}
+
+// TestSysinfoStartCache: a cgroup's processes are scanned for the uptime
+// at most once a second, however often its processes call sysinfo.
+func TestSysinfoStartCache(t *testing.T) {
+	scans := map[string]int{}
+	now := time.Unix(1000, 0)
+	startOf := emulate.StartCache(func(dir string) (int64, bool) {
+		scans[dir]++
+		return int64(len(dir)), true
+	}, func() time.Time { return now })
+	for range 1000 {
+		if start, ok := startOf("/sys/fs/cgroup/pod/c"); !ok || start != 20 {
+			t.Fatalf("start %d %v", start, ok)
+		}
+	}
+	startOf("/sys/fs/cgroup/pod/d")
+	now = now.Add(1100 * time.Millisecond)
+	startOf("/sys/fs/cgroup/pod/c")
+	if scans["/sys/fs/cgroup/pod/c"] != 2 || scans["/sys/fs/cgroup/pod/d"] != 1 {
+		t.Errorf("scans %v: want one per cgroup per second", scans)
+	}
+	if _, ok := startOf(""); ok {
+		t.Error("a cgroup without a directory has a start")
 	}
 }

@@ -1,5 +1,7 @@
 package emulate
 
+import "time"
+
 // Exported for the tests of package emulate_test.
 var (
 	LetThrough = letThrough
@@ -32,5 +34,12 @@ func NewSysinfoValues(total, free, swap uint64, procs uint16, uptime int64) *Sys
 	return &sysinfoValues{totalram: total, freeram: free, totalswap: swap, freeswap: swap, procs: procs, uptime: uptime, memUnit: 1}
 }
 
-func (v *SysinfoValues) Native() []byte { return v.native() }
-func (v *SysinfoValues) I386() []byte   { return v.i386() }
+func (v *SysinfoValues) Encode(arch uint32) []byte { return v.encode(arch) }
+
+// StartCache runs sysinfo's cached cgroup start lookup with scan and the
+// clock now.
+func StartCache(scan func(string) (int64, bool), now func() time.Time) func(dir string) (int64, bool) {
+	s := newSysinfo("")
+	s.scan, s.now = scan, now
+	return s.startOf
+}

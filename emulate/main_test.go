@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,12 +27,30 @@ import (
 // of the tests (see goProgram).
 const programEnv = "EMULATE_TEST_PROGRAM"
 
-// TestMain runs a Go program of goPrograms when asked to, and otherwise
-// the tests, failing the run if a test leaked a descriptor or a goroutine.
+// scenarios are the bodies of the child processes tests start with
+// sectest.StartChild.
+var scenarios = map[string]sectest.Scenario{
+	// mknod-as PATH FSUID: mknod(PATH, S_IFCHR|0666, 1:3) from a thread
+	// with that fsuid (which drops CAP_MKNOD), printing "errno=N".
+	"mknod-as": func(args []string) int {
+		uid, _ := strconv.Atoi(args[1])
+		runtime.LockOSThread()
+		unix.Setfsuid(uid)
+		err := unix.Mknod(args[0], unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
+		errno, _ := err.(unix.Errno)
+		fmt.Printf("errno=%d\n", errno)
+		return 0
+	},
+}
+
+// TestMain runs a Go program of goPrograms or a sectest scenario when
+// asked to, and otherwise the tests, failing the run if a test leaked a
+// descriptor or a goroutine.
 func TestMain(m *testing.M) {
 	if name := os.Getenv(programEnv); name != "" {
 		os.Exit(goPrograms[name](os.Args[1:]))
 	}
+	sectest.Main(scenarios)
 	os.Exit(sectest.RunMain(m.Run, "github.com/seccompstream/seccompstream"))
 }
 

@@ -3,6 +3,7 @@ package emulate
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,10 +69,15 @@ func ParseDevice(s string) (Device, error) {
 //     caller's umask, and gives it to the caller's fsuid and fsgid.
 //
 // A character or block device not in devices gets EPERM, as the kernel
-// gives it. Other file types (FIFOs, sockets, regular files) are decided
-// from the mode register alone and answered Continue: the kernel creates
-// them as usual. A filter should not send those here at all:
-// agent.InterceptRules notifies mknod only for devices.
+// gives it to a caller without CAP_MKNOD. The kernel runs the call
+// (Continue) for a caller that holds CAP_MKNOD in the supervisor's user
+// namespace, which may create any device itself, and for an overlayfs
+// whiteout (a character device 0:0), which needs no CAP_MKNOD since Linux
+// 5.8; both are decided without reading the caller's memory. Other file
+// types (FIFOs, sockets, regular files) are decided from the mode register
+// alone and answered Continue: the kernel creates them as usual. A filter
+// should not send those here at all: agent.InterceptRules notifies mknod
+// only for devices.
 //
 // The supervisor needs CAP_MKNOD, CAP_CHOWN and what Target needs. A call
 // of another name gets ENOSYS.
@@ -82,7 +88,11 @@ func Mknod(devices []Device) seccompstream.Handler {
 	return &mknod{devices: slices.Clone(devices)}
 }
 
-type mknod struct{ devices []Device }
+type mknod struct {
+	devices []Device
+
+	afterCreate func(dirfd int, name string) // tests: runs between mknodat and the chown
+}
 
 func (m *mknod) ServeNotification(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
 	dirfd, pathAddr, mode, dev := unix.AT_FDCWD, n.Args[0], uint32(n.Args[1]), uint32(n.Args[2])
@@ -98,6 +108,26 @@ func (m *mknod) ServeNotification(ctx context.Context, n *seccompstream.Notifica
 		// A register decision: the kernel may run it (see Continue).
 		return seccompstream.Continue()
 	}
+	if typ == unix.S_IFCHR && dev == 0 {
+		// An overlayfs whiteout: the kernel lets anyone who may create a
+		// file make one (Linux 5.8), without CAP_MKNOD.
+		return seccompstream.Continue()
+	}
+	t, err := n.Target()
+	if err != nil {
+		return seccompstream.Error(err)
+	}
+	defer t.Close()
+	creds, err := t.Creds()
+	if err != nil {
+		return seccompstream.Error(err)
+	}
+	if creds.CapsInSupervisorNS().Has(unix.CAP_MKNOD) {
+		// The caller may create any device itself: the kernel decides, as
+		// it would without the intercept (a decision on the registers and
+		// on credentials the waiting caller cannot change).
+		return seccompstream.Continue()
+	}
 	d := Device{Block: typ == unix.S_IFBLK, Major: unix.Major(uint64(dev)), Minor: unix.Minor(uint64(dev))}
 	if !slices.Contains(m.devices, d) {
 		return seccompstream.Errno(unix.EPERM)
@@ -109,27 +139,18 @@ func (m *mknod) ServeNotification(ctx context.Context, n *seccompstream.Notifica
 	if path == "" {
 		return seccompstream.Errno(unix.ENOENT)
 	}
-	if err := m.create(ctx, n, dirfd, path, mode, dev); err != nil {
+	if err := m.create(ctx, n, t, creds, dirfd, path, mode, dev); err != nil {
 		return seccompstream.Error(err)
 	}
 	return seccompstream.Return(0)
 }
 
 // create makes the node path (relative to the caller's dirfd) for the
-// caller.
-func (m *mknod) create(ctx context.Context, n *seccompstream.Notification, dirfd int, path string, mode, dev uint32) error {
-	t, err := n.Target()
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	creds, err := t.Creds()
-	if err != nil {
-		return err
-	}
+// caller of n, t with credentials creds.
+func (m *mknod) create(ctx context.Context, n *seccompstream.Notification, t *seccompstream.Target, creds seccompstream.Creds, dirfd int, path string, mode, dev uint32) error {
 	// Resolve and check as the caller.
 	var parent *seccompstream.Parent
-	err = t.DoWithCreds(ctx, func() error {
+	err := t.DoWithCreds(ctx, func() error {
 		p, err := t.OpenParent(dirfd, path)
 		if err != nil {
 			return err
@@ -165,16 +186,41 @@ func (m *mknod) create(ctx context.Context, n *seccompstream.Notification, dirfd
 	if err != nil {
 		return err
 	}
-	// The name cannot be followed out of the caller's root: a symbolic
-	// link swapped in meanwhile gets the owner, not what it points to.
-	if err := unix.Fchownat(dirFD, parent.Name, int(creds.FSUID), int(creds.FSGID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		_ = unix.Unlinkat(dirFD, parent.Name, 0)
+	if m.afterCreate != nil {
+		m.afterCreate(dirFD, parent.Name)
+	}
+	// Give the caller the node created, not whatever the name holds by
+	// then: whoever may write to the directory can rename the node away
+	// and put a hard link to another file (or a symbolic link) there.
+	node, err := unix.Openat(dirFD, parent.Name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("emulate: mknod %q: open the new node: %w", path, err)
+	}
+	defer unix.Close(node)
+	var st unix.Stat_t
+	if err := unix.Fstat(node, &st); err != nil {
+		return fmt.Errorf("emulate: mknod %q: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != mode&unix.S_IFMT || st.Rdev != unix.Mkdev(unix.Major(uint64(dev)), unix.Minor(uint64(dev))) ||
+		st.Uid != uint32(os.Geteuid()) {
+		// Not ours: leave it, and fail the call.
+		return fmt.Errorf("emulate: mknod %q: the new node was replaced before it was given to the caller: %w", path, unix.EBUSY)
+	}
+	// remove unlinks the node if the name still holds it.
+	remove := func() {
+		var now unix.Stat_t
+		if unix.Fstatat(dirFD, parent.Name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && now.Dev == st.Dev && now.Ino == st.Ino {
+			_ = unix.Unlinkat(dirFD, parent.Name, 0)
+		}
+	}
+	if err := unix.Fchownat(node, "", int(creds.FSUID), int(creds.FSGID), unix.AT_EMPTY_PATH); err != nil {
+		remove()
 		return fmt.Errorf("emulate: mknod %q: chown to the caller: %w", path, err)
 	}
 	if !n.Valid() {
 		// The caller is gone (killed, interrupted): it will not see the
 		// answer, and a restarted call would find the name taken.
-		_ = unix.Unlinkat(dirFD, parent.Name, 0)
+		remove()
 		return seccompstream.ErrGone
 	}
 	return nil

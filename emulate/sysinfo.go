@@ -9,12 +9,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // Sysinfo returns a Handler for sysinfo(2) that answers from the caller's
@@ -23,7 +27,10 @@ import (
 // from its swap limit and usage, the process count from its pids
 // controller, and the uptime since the oldest process in the cgroup
 // started (the container's start). Load averages are the host's; where the
-// cgroup sets no limit, the host's figures stand.
+// cgroup sets no limit, the host's figures stand. The uptime of a cgroup
+// is computed at most once a second (it reads the start of every process
+// in it), so a container calling sysinfo in a loop does not make the
+// supervisor read its processes at that rate.
 //
 // Both cgroup v2 (the unified hierarchy at /sys/fs/cgroup, or at
 // /sys/fs/cgroup/unified on a hybrid machine) and v1 (the memory and pids
@@ -33,13 +40,71 @@ import (
 // /sys/fs/cgroup): it reads the caller's cgroup from /proc/<tid>/cgroup.
 //
 // The answer is written into the caller's buffer in the caller's ABI: the
-// 64-bit struct sysinfo (112 bytes) for x86_64 callers, the i386 one (64
-// bytes, 32-bit fields, with mem_unit scaled as the kernel does) for
-// 32-bit callers. Writing the caller's memory is what the call itself does;
+// 64-bit struct sysinfo (112 bytes) for callers of a 64-bit ABI (x86_64,
+// x32, aarch64), the 32-bit one (64 bytes, 32-bit fields, with mem_unit
+// scaled as the kernel does) for callers of a 32-bit ABI (i386, arm). Writing the caller's memory is what the call itself does;
 // the buffer is the caller's to race on (see Memory.UnsafeWriteAt).
-func Sysinfo() seccompstream.Handler { return &sysinfo{cgroupRoot: "/sys/fs/cgroup"} }
+func Sysinfo() seccompstream.Handler { return newSysinfo("/sys/fs/cgroup") }
 
-type sysinfo struct{ cgroupRoot string }
+func newSysinfo(cgroupRoot string) *sysinfo {
+	return &sysinfo{cgroupRoot: cgroupRoot, scan: oldestStart, now: time.Now, starts: make(map[string]cgroupStart)}
+}
+
+type sysinfo struct {
+	cgroupRoot string
+
+	// The uptime needs the start of every process in the cgroup (up to
+	// 4096 files read): a container calling sysinfo in a loop would make
+	// the agent, which serves every container of the node, do that at the
+	// rate of its calls. Each cgroup's answer is kept for startTTL.
+	scan   func(dir string) (int64, bool)
+	now    func() time.Time
+	mu     sync.Mutex
+	starts map[string]cgroupStart // by cgroup directory
+}
+
+// cgroupStart is a cgroup's oldest process start, as scanned at "at".
+type cgroupStart struct {
+	start int64
+	ok    bool
+	at    time.Time
+}
+
+// Bounds of the cache of cgroup start times.
+const (
+	startTTL       = time.Second
+	maxStartsCache = 4096
+)
+
+// startOf returns the start of the oldest process in the cgroup directory
+// dir (see oldestStart), scanning it at most once per startTTL.
+func (s *sysinfo) startOf(dir string) (int64, bool) {
+	if dir == "" {
+		return 0, false
+	}
+	now := s.now()
+	s.mu.Lock()
+	c, hit := s.starts[dir]
+	s.mu.Unlock()
+	if hit && now.Sub(c.at) < startTTL {
+		return c.start, c.ok
+	}
+	start, ok := s.scan(dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.starts) >= maxStartsCache {
+		for k, v := range s.starts {
+			if now.Sub(v.at) >= startTTL {
+				delete(s.starts, k)
+			}
+		}
+		if len(s.starts) >= maxStartsCache {
+			clear(s.starts)
+		}
+	}
+	s.starts[dir] = cgroupStart{start: start, ok: ok, at: now}
+	return start, ok
+}
 
 // sysinfoValues are the fields of struct sysinfo, in bytes.
 type sysinfoValues struct {
@@ -60,12 +125,7 @@ func (s *sysinfo) ServeNotification(ctx context.Context, n *seccompstream.Notifi
 	if err != nil {
 		return seccompstream.Error(err)
 	}
-	var buf []byte
-	if n.Arch == unix.AUDIT_ARCH_I386 {
-		buf = v.i386()
-	} else {
-		buf = v.native()
-	}
+	buf := v.encode(n.Arch)
 	m, err := n.OpenMemory()
 	if err != nil {
 		return seccompstream.Error(err)
@@ -120,7 +180,7 @@ func (s *sysinfo) values(n *seccompstream.Notification) (*sysinfoValues, error) 
 	if pids, ok := readUint(cg.pidsDir, "pids.current"); ok {
 		v.procs = uint16(min(pids, math.MaxUint16))
 	}
-	if start, ok := oldestStart(cg.procsDir); ok {
+	if start, ok := s.startOf(cg.procsDir); ok {
 		v.uptime = max(host.Uptime-start, 0)
 	}
 	return v, nil
@@ -147,7 +207,10 @@ func locateCgroups(root string, procCgroup []byte) cgroups {
 	sc := bufio.NewScanner(bytes.NewReader(procCgroup))
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") || slices.Contains(strings.Split(parts[2], "/"), "..") {
+			// A cgroup outside the reader's cgroup namespace is shown
+			// as "/../..": its directory is not under root (an agent in
+			// a private cgroup namespace), so its files are unknown.
 			continue
 		}
 		if parts[0] == "0" && parts[1] == "" {
@@ -278,10 +341,25 @@ func oldestStart(dir string) (int64, bool) {
 	return oldest, found
 }
 
-// native encodes v as x86_64's struct sysinfo (112 bytes).
-func (v *sysinfoValues) native() []byte {
+// encode encodes v as struct sysinfo of a caller of the audit
+// architecture arch: the 64-bit layout for a 64-bit ABI (x32 included,
+// whose calls carry x86_64's arch), the 32-bit one for a 32-bit ABI (i386,
+// arm), in the ABI's byte order.
+func (v *sysinfoValues) encode(arch uint32) []byte {
+	var order binary.ByteOrder = binary.BigEndian
+	if sysnames.IsLE(arch) {
+		order = binary.LittleEndian
+	}
+	if sysnames.Is64(arch) {
+		return v.native(order)
+	}
+	return v.compat(order)
+}
+
+// native encodes v as the 64-bit struct sysinfo (112 bytes), which every
+// 64-bit ABI shares.
+func (v *sysinfoValues) native(le binary.ByteOrder) []byte {
 	b := make([]byte, 112)
-	le := binary.LittleEndian
 	le.PutUint64(b[0:], uint64(v.uptime))
 	for i, l := range v.loads {
 		le.PutUint64(b[8+8*i:], l)
@@ -296,10 +374,11 @@ func (v *sysinfoValues) native() []byte {
 	return b
 }
 
-// i386 encodes v as i386's struct sysinfo (64 bytes): 32-bit fields, the
-// byte counts in units of mem_unit, which is raised as the kernel's
-// compat sysinfo does until every count fits.
-func (v *sysinfoValues) i386() []byte {
+// compat encodes v as the 32-bit struct sysinfo (64 bytes; i386's, arm's,
+// the kernel's compat_sysinfo): 32-bit fields, the byte counts in units
+// of mem_unit, which is raised as the kernel's compat sysinfo does until
+// every count fits.
+func (v *sysinfoValues) compat(le binary.ByteOrder) []byte {
 	counts := []uint64{v.totalram, v.freeram, v.sharedram, v.bufferram, v.totalswap, v.freeswap, v.totalhigh, v.freehigh}
 	unit := uint64(1)
 	for {
@@ -315,7 +394,6 @@ func (v *sysinfoValues) i386() []byte {
 		unit <<= 1
 	}
 	b := make([]byte, 64)
-	le := binary.LittleEndian
 	le.PutUint32(b[0:], uint32(min(v.uptime, math.MaxInt32)))
 	for i, l := range v.loads {
 		le.PutUint32(b[4+4*i:], uint32(l))

@@ -144,11 +144,18 @@
 // container runtime wrote (containerd's io.kubernetes.cri.* keys, CRI-O's
 // io.kubernetes.pod.* labels; see agent.Identity), which the pod cannot
 // change; other annotations are whatever the pod's author wrote, so select
-// by them only for what the author may choose.
+// by them only for what the author may choose. The same goes for metadata
+// and metadataValues on Kubernetes: listenerMetadata comes with the
+// seccomp profile, and which installed profile a pod uses is the pod's
+// choice.
 //
 // Every field is optional. Unknown fields are errors, and so are unknown
 // names, bad actions and bad patterns; the message says where
-// ("containers[1].syscalls.mkdir"). The format grows by new fields, never
+// ("containers[1].syscalls.mkdir"). So are two things encoding/json lets
+// through and a reader of the file would not expect: a field name in
+// another case ("Default", "SYSCALLS") and a key given twice in one
+// object (two "default"s, "mkdir" twice in "syscalls"), of which the
+// decoder would keep the last. The format grows by new fields, never
 // by new meanings of old ones: new kinds of rules become fields of a rule
 // set, usable at the top level and per container, and new ways to select
 // containers become fields of "match". A file written for a later version

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"reflect"
 	"slices"
 
 	"github.com/seccompstream/seccompstream/emulate"
@@ -250,8 +251,10 @@ type (
 )
 
 // Parse reads a policy file (the format is in the package documentation).
-// An unknown field, an unknown system call name, a bad action or a bad ID
-// pattern is an error that says where it is ("containers[1].syscalls.mkdir").
+// An unknown field, a field name in another case than the format's
+// ("Default"), a key given twice in one object, an unknown system call
+// name, a bad action or a bad ID pattern is an error that says where it is
+// ("containers[1].syscalls.mkdir").
 // Every field is optional; an absent "default" means "trace".
 func Parse(data []byte) (*Policy, error) {
 	p, err := parse(data)
@@ -288,6 +291,9 @@ func parse(data []byte) (*Policy, error) {
 		// "null" decodes without an error; anything else that is not an
 		// object fails above.
 		return nil, errors.New("not a JSON object")
+	}
+	if err := checkKeys(data, reflect.TypeFor[fileJSON]()); err != nil {
+		return nil, err
 	}
 	abis := ABIs()
 	p := &Policy{Rules: Rules{Default: Trace}}

@@ -204,3 +204,30 @@ func TestPolicyPods(t *testing.T) {
 		t.Errorf("round trip: %v\n%s", err, b)
 	}
 }
+
+// TestParseKeys: a policy file is read as written. encoding/json matches
+// field names without regard to case and keeps the last of two equal
+// keys; a security policy that says "deny" first and "allow" last, or
+// "Default" for "default", would be read otherwise than a person (or
+// another tool) reads it. Both are errors naming the key.
+func TestParseKeys(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{`{"Default": "allow"}`, `Default: field names are case-sensitive: write "default"`},
+		{`{"default": "deny", "default": "allow"}`, `default: given twice`},
+		{`{"syscalls": {"mkdir": "deny"}, "SYSCALLS": {"mkdir": "allow"}}`, `SYSCALLS: field names are case-sensitive: write "syscalls"`},
+		{`{"syscalls": {"mkdir": "deny", "mkdir": "allow"}}`, `syscalls.mkdir: given twice`},
+		{`{"containers": [{"match": {"ID": "web-*"}, "default": "allow"}]}`, `containers[0].match.ID: field names are case-sensitive: write "id"`},
+		{`{"containers": [{}, {"match": {"annotations": {"k": "a", "k": "b"}}}]}`, `containers[1].match.annotations.k: given twice`},
+		{`{"intercepts": {"mknod": {"Devices": ["c 1:3"]}}}`, `intercepts.mknod.Devices: field names are case-sensitive: write "devices"`},
+		{`{"ſyscalls": {"mkdir": "allow"}}`, `field names are case-sensitive: write "syscalls"`},
+	} {
+		_, err := policy.Parse([]byte(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%s): %v; want an error with %q", tc.file, err, tc.want)
+		}
+	}
+	// Keys that only look alike in maps are different keys.
+	if _, err := policy.Parse([]byte(`{"containers": [{"match": {"annotations": {"K": "1", "k": "2"}, "metadataValues": {"Default": "x"}}}]}`)); err != nil {
+		t.Errorf("annotation keys differing in case: %v", err)
+	}
+}

@@ -63,6 +63,8 @@ Flags:
                  on /healthz (ADDR is HOST:PORT, ":9090" for every address):
                  calls by system call, decision and pod, the handler's time,
                  containers connected, refused connections, errors.
+                 /healthz answers 503 until the agent listens and once its
+                 socket file is removed or replaced.
   --trace LIST   show these calls and let them run. LIST is comma-separated
                  kernel names (openat,mkdir), or "all". May be repeated.
   --deny LIST    fail these calls, and show them. Items are NAME or
@@ -201,8 +203,9 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 
 	srv := &agent.Server{Logger: log, NewHandler: newHandler, AllowUIDs: uids}
+	var m *agentMetrics
 	if *metricsAddr != "" {
-		m := newAgentMetrics()
+		m = newAgentMetrics()
 		addr, stopMetrics, err := serveMetrics(*metricsAddr, m, func(err error) {
 			log.Error("seccomp-stream agent: metrics server", "err", err)
 		})
@@ -215,6 +218,11 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		log.Info("seccomp-stream agent: metrics", "addr", addr.String())
 	}
 	ln, err := agent.Listen(*socket, lopts...)
+	if err == nil && m != nil {
+		if err = m.watchSocket(*socket); err != nil {
+			ln.Close()
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
 		return exitFailure

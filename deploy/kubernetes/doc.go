@@ -4,9 +4,10 @@
 // a policy, and the Dockerfile of a static image. It has no Go API; its
 // tests check the manifests, since no cluster runs in CI.
 //
-// seccomp-profile.json and seccomp-profile-configmap.yaml are generated
-// from Docker's default profile (github.com/moby/profiles/seccomp, the
-// version go.mod pins) by internal/genprofile.
+// seccomp-profile.json (the pods' profile), agent-seccomp-profile.json (the
+// agent's own) and seccomp-profile-configmap.yaml (both, for the nodes) are
+// generated from Docker's default profile (github.com/moby/profiles/seccomp,
+// the version go.mod pins) by internal/genprofile.
 package kubernetes
 
-//go:generate go run ./internal/genprofile -o seccomp-profile.json -configmap seccomp-profile-configmap.yaml
+//go:generate go run ./internal/genprofile -o seccomp-profile.json -agent agent-seccomp-profile.json -configmap seccomp-profile-configmap.yaml

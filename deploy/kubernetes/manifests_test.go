@@ -17,6 +17,7 @@ import (
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
 	"github.com/seccompstream/seccompstream/agent"
@@ -338,6 +339,39 @@ func TestProfile(t *testing.T) {
 	init := ds.Spec.Template.Spec.InitContainers
 	if len(init) != 1 || !strings.Contains(strings.Join(init[0].Command, " "), "/host/seccomp/"+name) {
 		t.Errorf("the init container does not install %s: %+v", name, init)
+	}
+
+	// The agent's own profile: installed the same way, this very file,
+	// naming no listener, allowing unshare(CLONE_FS) (see genprofile).
+	sp := ds.Spec.Template.Spec.Containers[0].SecurityContext.SeccompProfile
+	if sp == nil || sp.Type != "Localhost" {
+		t.Fatalf("the agent's seccompProfile %+v, want its Localhost profile", sp)
+	}
+	agentData, err := os.ReadFile("agent-seccomp-profile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data[sp.LocalhostProfile] != string(agentData) {
+		t.Errorf("the agent's Localhost profile %q is not the ConfigMap's copy of agent-seccomp-profile.json", sp.LocalhostProfile)
+	}
+	if len(init) != 1 || !strings.Contains(strings.Join(init[0].Command, " "), "/host/seccomp/"+sp.LocalhostProfile) {
+		t.Errorf("the init container does not install %s", sp.LocalhostProfile)
+	}
+	var ap specs.LinuxSeccomp
+	if err := json.Unmarshal(agentData, &ap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oci.FromSpec(&ap); err != nil {
+		t.Errorf("agent profile: oci.FromSpec: %v", err)
+	}
+	if ap.ListenerPath != "" {
+		t.Errorf("the agent's own profile names listener %q", ap.ListenerPath)
+	}
+	if !slices.ContainsFunc(ap.Syscalls, func(r specs.LinuxSyscall) bool {
+		return slices.Contains(r.Names, "unshare") && r.Action == specs.ActAllow &&
+			len(r.Args) == 1 && r.Args[0].Value == unix.CLONE_FS && r.Args[0].Op == specs.OpEqualTo
+	}) {
+		t.Error("the agent's profile does not allow unshare(CLONE_FS)")
 	}
 }
 
