@@ -223,10 +223,10 @@ func haveIA32() bool {
 // 5.8), is still created under the mknod intercept: the intercept lets
 // the kernel run it rather than refusing a device outside its list.
 func TestInterceptMknodWhiteout(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
-	rootfs := newRootfsIn(t, publicDir(t))
+	rootfs := newRootfsIn(t, sectest.PublicDir(t))
 	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestInterceptMknodWhiteout(t *testing.T) {
 		rootfs: rootfs, listener: sock, userns: true, seccomp: interceptSeccomp(t),
 		script: `mknod /tmp/wh c 0 0; echo "w=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "intercept-whiteout").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "intercept-whiteout").Wait(t))
 	for _, want := range []string{"w=0", "done"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)
@@ -254,7 +254,7 @@ func TestInterceptMknodWhiteout(t *testing.T) {
 // gives by default) keeps what the kernel gives it: a block device
 // outside the intercept's list is created by the kernel, not refused.
 func TestInterceptMknodCapable(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
 	rootfs := newRootfs(t)
@@ -263,7 +263,7 @@ func TestInterceptMknodCapable(t *testing.T) {
 		caps:   []string{"CAP_MKNOD"},
 		script: `mknod /tmp/loop b 7 0; echo "b=$?"; mknod /tmp/null c 1 3; echo "c=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "intercept-capable").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "intercept-capable").Wait(t))
 	for _, want := range []string{"b=0", "c=0", "done"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)
