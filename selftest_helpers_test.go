@@ -225,11 +225,11 @@ func taskState(tid int) byte {
 	if err != nil {
 		return 0
 	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
+	f := procstatus.StatFields(b)
+	if len(f) == 0 {
 		return 0
 	}
-	return b[i+2]
+	return f[0][0]
 }
 
 // threadGroup returns the thread group (process) id of thread tid.

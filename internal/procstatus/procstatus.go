@@ -1,12 +1,15 @@
 // Package procstatus reads the "Key:\tvalue" lines of /proc/<pid>/status
 // files (proc_pid_status(5)): the one reader the root package (Tgid,
-// credentials) and the CLI (Seccomp, Seccomp_filters) share.
+// credentials) and the CLI (Seccomp, Seccomp_filters) share. It also
+// splits the one line of /proc/<pid>/stat (proc_pid_stat(5)), whose start
+// time emulate compares and sums up.
 package procstatus
 
 import (
 	"bytes"
 	"iter"
 	"strconv"
+	"strings"
 )
 
 // Lines yields the key (the text before the first colon) and the value,
@@ -49,4 +52,29 @@ func Int(b []byte, key string) (int, bool) {
 	}
 	n, err := strconv.Atoi(string(v))
 	return n, err == nil
+}
+
+// StatFields returns the fields of a /proc/<pid>/stat line that follow
+// the command name: StatFields(b)[0] is the state (field 3 of
+// proc_pid_stat(5)), [19] the start time (field 22). The command, in
+// parentheses, may hold blanks and parentheses itself, so the fields
+// start after the line's last ')'. It returns nil when there is none.
+func StatFields(b []byte) []string {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// StartTime returns the start time of a /proc/<pid>/stat line (field 22),
+// in clock ticks (USER_HZ) after boot, and false when the line is too
+// short or the field is not a number.
+func StartTime(b []byte) (int64, bool) {
+	f := StatFields(b)
+	if len(f) < 20 {
+		return 0, false
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64)
+	return ticks, err == nil
 }

@@ -79,3 +79,37 @@ func TestLinesAllocs(t *testing.T) {
 		t.Errorf("Field allocates %v times", n)
 	}
 }
+
+func TestStat(t *testing.T) {
+	// A command with blanks and parentheses of its own.
+	const line = "4242 (a b) (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200\n"
+	f := procstatus.StatFields([]byte(line))
+	if len(f) < 20 || f[0] != "S" || f[1] != "1" {
+		t.Errorf("StatFields = %q; want the state S and the ppid 1 first", f)
+	}
+	if ticks, ok := procstatus.StartTime([]byte(line)); !ok || ticks != 987654 {
+		t.Errorf("StartTime = %d, %v; want 987654", ticks, ok)
+	}
+	for _, bad := range []string{"", "4242 comm S 1", "4242 (x) S 1 2 3", "4242 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 soon\n"} {
+		if ticks, ok := procstatus.StartTime([]byte(bad)); ok {
+			t.Errorf("StartTime(%q) = %d, true; want false", bad, ticks)
+		}
+	}
+	// Moved from emulate's TestStartTime (emulate's startTime is this one).
+	if ticks, ok := procstatus.StartTime([]byte("1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10")); !ok || ticks != 98765 {
+		t.Errorf("StartTime = %d, %v; want 98765", ticks, ok)
+	}
+	if ticks, ok := procstatus.StartTime([]byte("garbage")); ok {
+		t.Errorf("StartTime of garbage = %d, true", ticks)
+	}
+	self, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := procstatus.StatFields(self); len(f) == 0 || f[0] != "R" {
+		t.Errorf("StatFields(/proc/self/stat) = %q; want state R first", f)
+	}
+	if ticks, ok := procstatus.StartTime(self); !ok || ticks <= 0 {
+		t.Errorf("StartTime(/proc/self/stat) = %d, %v", ticks, ok)
+	}
+}
