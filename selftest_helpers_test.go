@@ -189,34 +189,29 @@ func (c *cTarget) wait() unix.WaitStatus {
 func waitInSyscall(t testing.TB, pid int, nr int) int {
 	t.Helper()
 	want := strconv.Itoa(nr) + " "
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	var found int
+	sectest.Eventually(t, fmt.Sprintf("thread of process %d in system call %d", pid, nr), func() bool {
 		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		for _, e := range ents {
 			tid, _ := strconv.Atoi(e.Name())
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid))
 			if err == nil && strings.HasPrefix(string(b), want) && taskState(tid) == 'S' {
-				return tid
+				found = tid
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("process %d did not enter system call %d within 60s", pid, nr)
-	return 0
+		return false
+	})
+	return found
 }
 
 // waitTaskState waits until task tid is in state st (as /proc/<tid>/stat
 // shows it: 'S' sleeping, 'D' uninterruptible or killable wait).
 func waitTaskState(t testing.TB, tid int, st byte) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if taskState(tid) == st {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !sectest.Poll(func() bool { return taskState(tid) == st }) {
+		t.Fatalf("task %d not in state %c within %v (state %c)", tid, st, sectest.Patience, taskState(tid))
 	}
-	t.Fatalf("task %d not in state %c within 60s (state %c)", tid, st, taskState(tid))
 }
 
 // taskState returns the state letter of task tid, 0 if it is gone.

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seccompstream/seccompstream/internal/ocitest"
-
 	"github.com/seccompstream/seccompstream/internal/cbuild"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 

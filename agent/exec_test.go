@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seccompstream/seccompstream/internal/ocitest"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 )
 
 // TestExec starts a detached container and execs a second process in it:

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seccompstream/seccompstream/internal/ocitest"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // logCounter is a slog.Handler that counts records by message, for tests
@@ -170,12 +170,8 @@ func TestRefusalLogLimit(t *testing.T) {
 	}
 	waitCount := func(want int64) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for refused.Load() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("Hooks.Refused saw %d refusals within 60s, want %d", refused.Load(), want)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !sectest.Poll(func() bool { return refused.Load() >= want }) {
+			t.Fatalf("Hooks.Refused saw %d refusals within %v, want %d", refused.Load(), sectest.Patience, want)
 		}
 	}
 	waitCount(int64(n))

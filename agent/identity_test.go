@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seccompstream/seccompstream/internal/ocitest"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/policy"
 )
 

@@ -10,14 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seccompstream/seccompstream/internal/ocitest"
-
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
 	"github.com/seccompstream/seccompstream/internal/cbuild"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/policy"
 )

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seccompstream/seccompstream/internal/ocitest"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 )
 
 // TestShutdown stops the server while a container's call is in a handler:

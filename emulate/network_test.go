@@ -130,30 +130,23 @@ func TestDatagrams(t *testing.T) {
 	}
 }
 
-// waitFor waits until cond holds (under mu), failing the test after a
-// minute.
+// waitFor waits until cond holds (under mu), failing the test after
+// sectest.Patience.
 func waitFor(t *testing.T, cond func() bool, mu *sync.Mutex) {
 	t.Helper()
-	if !waitUntil(cond, mu) {
-		t.Fatal("timed out waiting")
-	}
+	sectest.Eventually(t, "condition", locked(cond, mu))
 }
 
-// waitUntil waits until cond holds (under mu), for a minute at most, and
+// waitUntil waits until cond holds (under mu), as sectest.Poll does, and
 // reports whether it did; goroutines other than the test's use it.
-func waitUntil(cond func() bool, mu *sync.Mutex) bool {
-	deadline := time.Now().Add(time.Minute)
-	for {
+func waitUntil(cond func() bool, mu *sync.Mutex) bool { return sectest.Poll(locked(cond, mu)) }
+
+// locked returns cond called under mu.
+func locked(cond func() bool, mu *sync.Mutex) func() bool {
+	return func() bool {
 		mu.Lock()
-		ok := cond()
-		mu.Unlock()
-		if ok {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
+		defer mu.Unlock()
+		return cond()
 	}
 }
 
@@ -591,19 +584,8 @@ func killWhenWaiting(t *testing.T, p emulate.NetworkPolicy, cmd *exec.Cmd, waiti
 	killed := make(chan time.Time, 1)
 	go func() {
 		<-res.started
-		deadline := time.Now().Add(time.Minute)
-		for {
-			res.mu.Lock()
-			ok := waiting(res)
-			res.mu.Unlock()
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Error("the program never waited")
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !waitUntil(func() bool { return waiting(res) }, &res.mu) {
+			t.Error("the program never waited")
 		}
 		cmd.Process.Kill()
 		killed <- time.Now()
