@@ -137,12 +137,7 @@ func TestInterceptMknod(t *testing.T) {
 	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
-	// The container's root, host uid 100000, must reach its rootfs:
-	// t.TempDir's parents are 0700.
-	rootfs := newRootfsIn(t, sectest.PublicDir(t))
-	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
-		t.Fatal(err)
-	}
+	rootfs := newUsernsRootfs(t)
 	os.MkdirAll(filepath.Join(rootfs, "rootonly"), 0o755) // host root's: not the container's
 	bundle := newBundle(t, bundleOpts{
 		rootfs: rootfs, listener: sock, userns: true, seccomp: interceptSeccomp(t),
@@ -225,10 +220,7 @@ func TestInterceptMknodWhiteout(t *testing.T) {
 	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
-	rootfs := newRootfsIn(t, sectest.PublicDir(t))
-	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
-		t.Fatal(err)
-	}
+	rootfs := newUsernsRootfs(t)
 	bundle := newBundle(t, bundleOpts{
 		rootfs: rootfs, listener: sock, userns: true, seccomp: interceptSeccomp(t),
 		script: `mknod /tmp/wh c 0 0; echo "w=$?"; echo done`,

@@ -1,11 +1,14 @@
 package agent_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seccompstream/seccompstream/internal/ocitest"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // busyboxApplets are linked to /bin/busybox in the test rootfs.
@@ -18,10 +21,16 @@ func newRootfs(t testing.TB) string {
 	return ocitest.BusyboxRootfs(t, busyboxApplets...)
 }
 
-// newRootfsIn is newRootfs in directory dir.
-func newRootfsIn(t testing.TB, dir string) string {
+// newUsernsRootfs is newRootfs for a userns bundle: in a directory the
+// container's root (host uid usernsBase) can reach (t.TempDir's parents
+// are 0700), with /tmp owned by it.
+func newUsernsRootfs(t testing.TB) string {
 	t.Helper()
-	return ocitest.BusyboxRootfsIn(t, dir, busyboxApplets...)
+	rootfs := ocitest.BusyboxRootfsIn(t, sectest.PublicDir(t), busyboxApplets...)
+	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
+		t.Fatal(err)
+	}
+	return rootfs
 }
 
 // bundleOpts describes a test container.
