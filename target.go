@@ -290,28 +290,17 @@ func (c *Creds) CapsInSupervisorNS() CapSet {
 // credentials), so they are read once and cached. Errors: ErrGone when the
 // notification is no longer pending.
 func (t *Target) Creds() (Creds, error) {
-	c, err := t.acquireCreds()
-	if err != nil {
+	if err := t.acquire(); err != nil {
 		return Creds{}, err
 	}
 	defer t.release()
+	c, err := t.credentials()
+	if err != nil {
+		return Creds{}, err
+	}
 	out := *c
 	out.Groups = slices.Clone(c.Groups)
 	return out, nil
-}
-
-// acquireCreds acquires t (the caller releases it) and returns its
-// credentials.
-func (t *Target) acquireCreds() (*Creds, error) {
-	if err := t.acquire(); err != nil {
-		return nil, err
-	}
-	c, err := t.credentials()
-	if err != nil {
-		t.release()
-		return nil, err
-	}
-	return c, nil
 }
 
 // credentials returns the cached Creds, reading them first if needed. The

@@ -107,23 +107,19 @@ func (t *Target) DoWithCreds(ctx context.Context, fn func() error) error {
 	return t.do(ctx, false, fn)
 }
 
-// fsCreds returns what a thread takes to act as the caller on files: its
-// fsuid, fsgid and groups, and its capabilities as they count in the
-// supervisor's user namespace.
-func (c *Creds) fsCreds() nsthread.Creds {
-	return nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
-}
-
 func (t *Target) do(ctx context.Context, enter bool, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c, err := t.acquireCreds()
-	if err != nil {
+	if err := t.acquire(); err != nil {
 		return err
 	}
 	defer t.release()
-	want := c.fsCreds()
+	c, err := t.credentials()
+	if err != nil {
+		return err
+	}
+	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
 	var setupErr, fnErr error
 	ran := false
 	nsthread.Run(func() {

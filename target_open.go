@@ -494,11 +494,14 @@ func (t *Target) base(dirfd int, path string) (base, error) {
 // thread. WithCreds returns fn's error, or ErrGone when the notification is
 // no longer pending after fn ran.
 func (t *Target) WithCreds(creating bool, fn func() error) error {
-	c, err := t.acquireCreds()
-	if err != nil {
+	if err := t.acquire(); err != nil {
 		return err
 	}
 	defer t.release()
+	c, err := t.credentials()
+	if err != nil {
+		return err
+	}
 	if err := t.asTarget(c, creating, fn); err != nil {
 		return err
 	}
@@ -509,7 +512,7 @@ func (t *Target) WithCreds(creating bool, fn func() error) error {
 // when it has them already (with the target's umask too when creating),
 // else on a throwaway thread that takes them.
 func (t *Target) asTarget(c *Creds, creating bool, fn func() error) error {
-	want := c.fsCreds()
+	want := nsthread.Creds{FSUID: c.FSUID, FSGID: c.FSGID, Groups: c.Groups, Caps: uint64(c.CapsInSupervisorNS())}
 	runtime.LockOSThread()
 	if t.threadHas(want, creating, c.Umask) {
 		err := fn()
