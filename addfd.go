@@ -63,7 +63,8 @@ func (n *Notification) addFDArgs(fd int, opts []AddFDOption) (unotify.AddFD, err
 // fd stays open in the supervisor and belongs to the caller.
 //
 // Errors:
-//   - ErrGone when the notification is no longer pending;
+//   - ErrGone when the notification is no longer pending (the target died,
+//     its call was interrupted, or n was answered);
 //   - an error matching unix.EMFILE when the target has no free file
 //     descriptor under its RLIMIT_NOFILE; the notification still waits and
 //     can be answered (Error(err) answers EMFILE);
@@ -78,26 +79,31 @@ func (n *Notification) AddFD(fd int, opts ...AddFDOption) (int, error) {
 		return -1, errNilNotification
 	}
 	if n.s == nil {
-		return -1, fmt.Errorf("seccompstream: AddFD: notification %d did not come from a Stream", n.ID)
+		return -1, fmt.Errorf("seccompstream: AddFD: notification %d: %w", n.ID, ErrWrongStream)
+	}
+	if n.state.load() == notifAnswered {
+		// No longer pending, whether or not the target has moved on
+		// (the kernel says EINPROGRESS until it has, ENOENT after).
+		return -1, ErrGone
 	}
 	a, err := n.addFDArgs(fd, opts)
 	if err != nil {
 		return -1, err
 	}
-	return n.s.addFD(n, &a)
+	r, err := n.s.addFD(n, &a)
+	if err == ErrAlreadyAnswered {
+		// Answered through another copy of n: no longer pending, as above.
+		err = ErrGone
+	}
+	return r, err
 }
 
-// addFD issues one ADDFD request, retrying when a signal interrupted it.
+// addFD issues one ADDFD request (retried when a signal interrupts it).
 //
 // Retrying is correct: when the wait is interrupted, the kernel takes the
 // request back off the target's queue unless the target already handled it,
 // and in that case returns the handled result instead of an error.
 func (s *Stream) addFD(n *Notification, a *unotify.AddFD) (int, error) {
-	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return -1, errClosed
-	}
 	// Block the signals that can be blocked while the request waits for
 	// the target: every signal makes the kernel withdraw the request and
 	// the call start over, which under a storm of signals (SIGURG, SIGCHLD
@@ -106,19 +112,11 @@ func (s *Stream) addFD(n *Notification, a *unotify.AddFD) (int, error) {
 	runtime.LockOSThread()
 	var old unix.Sigset_t
 	masked := unix.PthreadSigmask(unix.SIG_BLOCK, &allSignals, &old) == nil
-	var r int
-	var err error
-	for {
-		r, err = unotify.AddFDIoctl(s.fd, a)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	r, err := s.ioctl(reqAddFD, func(fd int) (int, error) { return unotify.AddFDIoctl(fd, a) })
 	if masked {
 		_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	}
 	runtime.UnlockOSThread()
-	s.mu.RUnlock()
 	if err != nil {
 		return -1, addFDError(n, a, err)
 	}
@@ -134,14 +132,10 @@ var allSignals = func() (set unix.Sigset_t) {
 	return set
 }()
 
-// addFDError explains an ADDFD errno in terms of the call's inputs.
+// addFDError explains an errno from ioctl's ADDFD in terms of the call's
+// inputs; the package's errors pass through.
 func addFDError(n *Notification, a *unotify.AddFD, err error) error {
 	switch err {
-	case unix.ENOENT, unix.ESRCH:
-		// ESRCH: the target was interrupted before it took the file.
-		return ErrGone
-	case unix.EINPROGRESS:
-		return ErrAlreadyAnswered
 	case unix.EMFILE:
 		return fmt.Errorf("seccompstream: AddFD: target %d has no free file descriptor (its RLIMIT_NOFILE is exhausted): %w", n.PID, err)
 	case unix.EBADF:
@@ -153,6 +147,9 @@ func addFDError(n *Notification, a *unotify.AddFD, err error) error {
 		if f, perr := kernel.Probe(); perr == nil && !f.AddFD {
 			return fmt.Errorf("seccompstream: AddFD: %w", &kernel.UnsupportedFeatureError{Name: "SECCOMP_IOCTL_NOTIF_ADDFD", MinimumVersion: kernel.VersionAddFD})
 		}
+	}
+	if _, ok := err.(unix.Errno); !ok {
+		return err
 	}
 	return fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_ADDFD, id %d, fd %d, flags %#x): %w", a.ID, a.SrcFD, a.Flags, err)
 }
@@ -193,32 +190,23 @@ func addFDError(n *Notification, a *unotify.AddFD, err error) error {
 // with it (TestStartRespondFDSignalledTarget; an earlier campaign saw about
 // 2% under 6,000 signals a second to its targets; see BENCHMARKS.md).
 func (s *Stream) RespondFD(n *Notification, fd int, opts ...AddFDOption) (int, error) {
-	if n == nil {
-		return -1, errNilNotification
+	if err := s.claim(n); err != nil {
+		return -1, err
 	}
 	a, err := n.addFDArgs(fd, opts)
 	if err != nil {
+		n.unclaim()
 		return -1, err
 	}
 	r, err := s.addFD(n, &a)
 	if err != nil {
+		n.release(err)
 		return -1, err
 	}
-	resp := unotify.Resp{ID: n.ID, Val: int64(r)}
-	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return -1, errClosed
-	}
-	for {
-		err = unotify.Send(s.fd, &resp)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	s.mu.RUnlock()
+	err = s.send(&unotify.Resp{ID: n.ID, Val: int64(r)})
+	n.release(err)
 	if err != nil {
-		return -1, sendError("SECCOMP_IOCTL_NOTIF_SEND", err)
+		return -1, reqSend.wrap(err)
 	}
 	return r, nil
 }

@@ -1,6 +1,7 @@
 package seccompstream
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,9 +37,22 @@ func (e *kernelError) Unwrap() error { return e.errno }
 //	errors.Is(err, unix.ENOENT)            // true
 var ErrGone error = &kernelError{msg: "seccompstream: notification is gone (target exited or call interrupted)", errno: unix.ENOENT}
 
-// ErrAlreadyAnswered reports a Respond for a notification that was answered
-// before (the kernel's EINPROGRESS). It matches unix.EINPROGRESS too.
+// ErrAlreadyAnswered reports a Respond or RespondFD for a notification
+// that was answered before, by this Notification or (the kernel's
+// EINPROGRESS) through another copy of it. It matches unix.EINPROGRESS too.
+// (*Notification).AddFD on an answered notification reports ErrGone: the
+// call is no longer pending.
 var ErrAlreadyAnswered error = &kernelError{msg: "seccompstream: notification already answered", errno: unix.EINPROGRESS}
+
+// ErrWrongStream reports a Respond or RespondFD with a Notification that
+// the Stream did not receive (it came from another Stream, or was not
+// received at all). Nothing was sent: the notification still waits for
+// its answer from the Stream that received it ((*Notification).Stream).
+var ErrWrongStream = errors.New("seccompstream: notification was not received from this Stream")
+
+// ErrNotListener is matched by the error of New for a file descriptor that
+// is not a seccomp listener.
+var ErrNotListener = errors.New("not a seccomp listener")
 
 // ErrNotSupported is matched (errors.Is) by every error that reports a
 // kernel feature the running kernel lacks, such as WithSyncWakeup before

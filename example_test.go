@@ -62,7 +62,7 @@ func ExampleKernelFeatures() {
 		log.Fatal(err)
 	}
 	var opts []seccompstream.Option
-	if f.SyncWakeUp {
+	if f.SyncWakeup {
 		opts = append(opts, seccompstream.WithSyncWakeup())
 	}
 	_ = opts

@@ -2,6 +2,7 @@ package seccompstream
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/internal/unotify"
@@ -32,8 +33,49 @@ type Notification struct {
 	// Args are the call's six raw arguments.
 	Args [6]uint64
 
-	s *Stream
+	s     *Stream
+	state answerState
 }
+
+// answerState is where a Notification is in being answered (atomically:
+// it is not a sync type, so a Notification may be copied; a copy starts
+// from the original's state).
+type answerState uint32
+
+const (
+	notifPending   answerState = iota // not answered (or the answer failed)
+	notifAnswering                    // a Respond or RespondFD is sending
+	notifAnswered                     // the kernel took an answer
+)
+
+func (p *answerState) load() answerState {
+	return answerState(atomic.LoadUint32((*uint32)(p)))
+}
+
+func (p *answerState) CompareAndSwap(old, new answerState) bool {
+	return atomic.CompareAndSwapUint32((*uint32)(p), uint32(old), uint32(new))
+}
+
+func (p *answerState) store(v answerState) { atomic.StoreUint32((*uint32)(p), uint32(v)) }
+
+// release ends a claim (see (*Stream).claim) with the outcome of the
+// answer: err nil, or ErrAlreadyAnswered (someone else answered), leaves n
+// answered; any other error (ErrGone included, which a later answer would
+// meet again) leaves it pending.
+func (n *Notification) release(err error) {
+	if err == nil || err == ErrAlreadyAnswered {
+		n.state.store(notifAnswered)
+		return
+	}
+	n.state.store(notifPending)
+}
+
+// unclaim ends a claim that sent nothing.
+func (n *Notification) unclaim() { n.state.store(notifPending) }
+
+// Stream returns the Stream that received n, or nil if n was not received
+// from a Stream.
+func (n *Notification) Stream() *Stream { return n.s }
 
 func (n *Notification) fill(k *unotify.Notif, s *Stream) {
 	*n = Notification{
@@ -76,5 +118,5 @@ func (n *Notification) String() string {
 // meanwhile. A Notification that did not come from a Stream, or whose
 // Stream is closed, is never valid.
 func (n *Notification) Valid() bool {
-	return n.s != nil && n.s.idValid(n.ID) == nil
+	return n.s != nil && n.state.load() != notifAnswered && n.s.idValid(n.ID) == nil
 }

@@ -23,15 +23,15 @@ type streamConfig struct {
 // first to make it conditional. Default: off.
 func WithSyncWakeup() Option { return func(c *streamConfig) { c.syncWakeup = true } }
 
-// WithDedicatedThread makes Receive wait in a blocking system call on the
-// calling goroutine's OS thread (locked for the duration of the call)
-// instead of in the runtime's network poller. It shaves the poller's
-// wake-up from each round trip, at the cost of one OS thread per waiting
-// Receive: use it for a few hot listeners, not for thousands of idle ones.
-// Receive still honours its context and Close: the thread sleeps in poll(2)
-// on the listener and on an eventfd that cancellation and Close write to.
+// WithDedicatedThread makes Receive always wait as a hot Stream does (see
+// Stream): in a blocking ppoll(2) on the calling goroutine's OS thread,
+// never in the runtime's network poller, however long it waits. That costs
+// one OS thread per waiting Receive, and none of the limits of the hot
+// wait apply: use it for a few busy listeners, not for thousands of idle
+// ones. Receive still honours its context and Close: the thread sleeps on
+// the listener and on an eventfd that cancellation and Close write to.
 // The Stream then holds one more file descriptor (the eventfd).
-// Default: off (the network poller).
+// Default: off (hot when busy, the network poller when idle).
 func WithDedicatedThread() Option { return func(c *streamConfig) { c.dedicated = true } }
 
 // KernelFeatures reports the optional seccomp user-notification features of

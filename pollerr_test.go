@@ -227,21 +227,31 @@ func TestReceiveNotPollableCancel(t *testing.T) {
 		t.Fatalf("Receive = %v, want context.DeadlineExceeded", err)
 	}
 	ctx, cancel = context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := s.Receive(ctx)
-		errc <- err
-	}()
+	errc := receiveAsync(s, ctx)
 	time.Sleep(10 * time.Millisecond) // let it reach the wait; the result is right either way
 	cancel()
 	if err := waitErr(t, errc); err != context.Canceled {
 		t.Fatalf("Receive = %v, want context.Canceled", err)
 	}
+	wantCloseEndsReceive(t, s, 10*time.Millisecond)
+}
+
+// receiveAsync calls s.Receive(ctx) in a goroutine and sends its error.
+func receiveAsync(s *seccompstream.Stream, ctx context.Context) <-chan error {
+	errc := make(chan error, 1)
 	go func() {
-		_, err := s.Receive(context.Background())
+		_, err := s.Receive(ctx)
 		errc <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	return errc
+}
+
+// wantCloseEndsReceive closes s d after a Receive began, and checks that
+// Receive returned an error matching os.ErrClosed.
+func wantCloseEndsReceive(t *testing.T, s *seccompstream.Stream, d time.Duration) {
+	t.Helper()
+	errc := receiveAsync(s, context.Background())
+	time.Sleep(d) // let it reach the wait; the result is right either way
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

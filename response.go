@@ -105,17 +105,19 @@ func (r Response) String() string {
 // Valid reports whether Respond would accept r.
 func (r Response) Valid() bool { return r.check() == nil }
 
+// check says why r cannot be sent, without a prefix: each caller (Respond,
+// Serve's WithFallback, HandlerError) names itself once.
 func (r Response) check() error {
 	switch r.kind {
 	case kindReturn, kindContinue:
 		return nil
 	case kindErrno:
 		if r.errno <= 0 || r.errno > maxErrno {
-			return fmt.Errorf("seccompstream: errno %d out of range 1..%d", int64(r.errno), maxErrno)
+			return fmt.Errorf("errno %d out of range 1..%d", int64(r.errno), maxErrno)
 		}
 		return nil
 	}
-	return errors.New("seccompstream: zero Response (build one with Return, Errno, Error or Continue)")
+	return errors.New("zero Response (build one with Return, Errno, Error or Continue)")
 }
 
 // fill sets the answer fields of the kernel response.

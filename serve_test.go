@@ -250,6 +250,10 @@ func TestServeInvalidResponse(t *testing.T) {
 	}), seccompstream.WithErrorHandler(func(err error) {
 		var he *seccompstream.HandlerError
 		if errors.As(err, &he) && he.Notification != nil {
+			if msg := err.Error(); strings.Count(msg, "seccompstream:") != 1 ||
+				!strings.HasSuffix(msg, ": zero Response (build one with Return, Errno, Error or Continue)") {
+				t.Errorf("HandlerError %q: want one prefix, the reason last", msg)
+			}
 			herrs.Add(1)
 		} else {
 			t.Errorf("reported %v", err)
@@ -487,11 +491,20 @@ func TestServeBadOptions(t *testing.T) {
 		{h, []seccompstream.ServeOption{seccompstream.WithFallback(seccompstream.Errno(0))}, "WithFallback"},
 		{h, []seccompstream.ServeOption{seccompstream.WithAbandonCheck(time.Second, 0)}, "period"},
 		{h, []seccompstream.ServeOption{seccompstream.WithStopGrace(-1)}, "WithStopGrace"},
+		{h, []seccompstream.ServeOption{seccompstream.WithStats(new(seccompstream.Stats)), seccompstream.WithStats(new(seccompstream.Stats))}, "WithStats given 2 times"},
 	} {
 		err := s.Serve(ctx, tc.h, tc.opts...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Serve = %v, want an error naming %q", err, tc.want)
 		}
+		if err != nil && strings.Count(err.Error(), "seccompstream:") != 1 {
+			t.Errorf("Serve = %q, want one \"seccompstream:\" prefix", err)
+		}
+	}
+	// The whole message, once: the option's context, then the reason.
+	err := s.Serve(ctx, h, seccompstream.WithFallback(seccompstream.Errno(0)))
+	if want := "seccompstream: Serve: WithFallback: errno 0 out of range 1..4095"; err == nil || err.Error() != want {
+		t.Errorf("Serve(WithFallback(Errno(0))) = %v, want %q", err, want)
 	}
 }
 

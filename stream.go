@@ -7,11 +7,9 @@ import (
 	"io"
 	"iter"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -24,47 +22,75 @@ import (
 // Receive at once (each notification goes to exactly one of them) and any
 // goroutine may Respond to any notification.
 //
-// Lock order: recvSem (a receiver's turn) before mu; Close takes neither
-// before it has woken every waiter.
+// While its notifications come less than a millisecond apart, a Stream is
+// hot: its receiver waits in ppoll(2) on its own OS thread, which the
+// kernel wakes directly, and after 0.5 to 1 ms without a notification it
+// gives the thread up and waits in the runtime's network poller again. At
+// most GOMAXPROCS receivers of a process wait hot at once; an idle Stream
+// holds no thread. A Stream that has been hot keeps an eventfd for its
+// wake-ups until Close.
+//
+// Streams of one process over dups of one listener fd share the kernel
+// turn, so they never race for a notification. A listener whose notifications
+// another process also receives can make a Receive block in the kernel's
+// RECV until the next notification (the kernel gives RECV no way to wait
+// that a signal, a context or Close could interrupt): give each listener to
+// one process.
+//
+// Lock order: the receiver's turn, the reaper's round (see ticker), mu,
+// then pmu or listeners.mu; a listenerFile's recvMu only under the turn.
+// Close takes none of them before it has woken every waiter.
 type Stream struct {
-	fd   int      // the listener; valid until Close has finished with it
-	file *os.File // fd inside the runtime poller
-	rc   syscall.RawConn
+	fd int           // the listener; valid until Close has finished with it
+	lf *listenerFile // shared with the open Streams over dups of fd
 
-	cfg streamConfig
+	// pf is the listener in the runtime poller (see openPoller), with its
+	// RawConn; nil while the Stream is hot. The receiver that holds the
+	// turn changes them, under pmu; others use pf under pmu.
+	pmu sync.Mutex
+	pf  *os.File
+	prc syscall.RawConn
+
+	cfg  streamConfig
+	undo func() // undoes what New did to fd, if New fails after setUp
 
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: wakes goroutines waiting for their turn
 	eof    atomic.Bool
 
-	// mu guards the fd's life against Respond and the other ioctls issued
-	// outside the poller: they hold it for reading while they use fd; Close
-	// takes it for writing before it closes the file.
+	// mu guards the fd's life against the ioctls issued outside the
+	// poller: they hold it for reading while they use fd (see ioctl);
+	// Close takes it for writing before it closes the file.
 	mu sync.RWMutex
 
-	// recvSem holds one token: the receiver that owns it is the only one in
+	// The receiver's turn: the receiver that holds it is the only one in
 	// the kernel (RECV blocks when nothing is pending, so two receivers must
 	// never race for one notification). The fields after it belong to the
-	// token's owner.
-	recvSem chan struct{}
-	buf     unotify.Notif
-	pfd     [2]unix.PollFd
-	rerr    error
-	readFn  func(uintptr) bool
-	blockFn func(uintptr)
-	wakeFn  func()
+	// turn's holder.
+	turn   turn
+	buf    unotify.Notif
+	pfd    [2]unix.PollFd
+	rerr   error
+	readFn func(uintptr) bool
+	recvFn func(int) (int, error)
+	wakeFn func()
+	hot    bool  // notifications come in quick succession: wait in ppoll (see setHot)
+	hotReg bool  // s is subscribed to the reaper (see heat)
+	hotMax int32 // GOMAXPROCS: see hot
+
+	// The hot wait (see hotWait): 0, or the reaper epoch+1 it began in
+	// shifted left by one, with hotExpired set once the reaper ended it.
+	hotState atomic.Uint64
 	// The context watcher (see watch).
 	watchDone <-chan struct{}
 	watchStop func() bool
 
-	// wakefd is an eventfd that wakes a receiver blocked in poll(2) (-1
-	// until one is needed): made by New in dedicated-thread mode, and by
-	// the first receiver that has to wait outside the runtime poller in
-	// the default mode (see recvPoller). It is written under mu.RLock and
-	// closed by Close under mu. recvCtx is the blocked receiver's context
-	// (owned by the token holder).
-	wakefd  atomic.Int32
-	recvCtx context.Context
+	// wakefd is an eventfd that wakes a receiver blocked in ppoll with no
+	// timeout (-1 until one is needed): made by New in dedicated-thread
+	// mode, and by the first receiver that has to wait outside the
+	// runtime poller in the default mode (see recvPoller). It is written
+	// under mu.RLock and closed by Close under mu.
+	wakefd atomic.Int32
 
 	// faults injects poll results the kernel cannot produce on cue (nil
 	// outside tests; see export_test.go).
@@ -73,77 +99,122 @@ type Stream struct {
 	skipped   atomic.Uint64 // notifications withdrawn between wake-up and RECV
 	pollErrs  atomic.Uint64 // lone POLLERRs seen (see pollErr)
 	fallbacks atomic.Uint64 // waits outside the runtime poller because it failed
+	hotWaits  atomic.Uint64 // hot waits begun
+	hotReaped atomic.Uint64 // hot waits the reaper ended
 }
 
 // New returns a Stream over the listener fd, a file descriptor returned by
 // seccomp(2) with SECCOMP_FILTER_FLAG_NEW_LISTENER (or received from a
 // container runtime). New takes ownership of fd: it sets it non-blocking and
-// close-on-exec, and Close closes it. If New fails, fd is left open and
-// still belongs to the caller (the one exception, an fd that passes the
-// listener check but cannot be added to the runtime poller, which does not
-// happen for a real listener, is closed, and the error says so).
+// close-on-exec, and Close closes it. If New fails, fd is left open, as it
+// was, and still belongs to the caller.
 //
-// New fails with a descriptive error if fd is not a seccomp listener, or if
-// an option asks for a kernel feature that is missing (matching
-// ErrNotSupported).
+// New fails with an error matching ErrNotListener if fd is not a seccomp
+// listener, with one matching unix.EBUSY if an open Stream owns fd
+// already, and with one matching ErrNotSupported if an option asks for a
+// kernel feature that is missing. (Other users of fd in the process, an
+// *os.File say, cannot be seen: New takes ownership of fd.)
 func New(fd int, opts ...Option) (*Stream, error) {
 	var cfg streamConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if fd < 0 {
-		return nil, fmt.Errorf("seccompstream: invalid file descriptor %d", fd)
+		return nil, fmt.Errorf("seccompstream: invalid file descriptor %d: %w", fd, unix.EBADF)
+	}
+	listeners.mu.Lock()
+	defer listeners.mu.Unlock()
+	if listeners.byFD[fd] != nil {
+		return nil, errOwned(fd)
 	}
 	if err := checkListener(fd); err != nil {
 		return nil, err
 	}
-	if cfg.syncWakeup {
-		if err := unotify.SetFlags(fd, unotify.FDSyncWakeUp); err != nil {
-			if err == unix.EINVAL || err == unix.ENOTTY {
-				return nil, fmt.Errorf("seccompstream: WithSyncWakeup: %w",
-					&kernel.UnsupportedFeatureError{Name: "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", MinimumVersion: kernel.VersionSyncWakeUp})
-			}
-			return nil, fmt.Errorf("seccompstream: WithSyncWakeup: ioctl(SECCOMP_IOCTL_NOTIF_SET_FLAGS): %w", err)
-		}
+	// Checks and allocations first, changes to fd after them, so that a
+	// failure leaves fd as it was.
+	s := &Stream{
+		fd:   fd,
+		cfg:  cfg,
+		lf:   lookupFile(fd),
+		done: make(chan struct{}),
+		turn: newTurn(),
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		return nil, fmt.Errorf("seccompstream: set fd %d non-blocking: %w", fd, err)
-	}
-	unix.CloseOnExec(fd)
-	wakefd := -1
+	s.wakefd.Store(-1)
 	if cfg.dedicated {
-		var err error
-		if wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
 			return nil, fmt.Errorf("seccompstream: WithDedicatedThread: eventfd: %w", err)
 		}
+		s.wakefd.Store(int32(wakefd))
 	}
-	// From here on the os.File owns fd (its finalizer would close it), so
-	// nothing below may fail for a listener that passed checkListener.
-	file := os.NewFile(uintptr(fd), "seccomp-listener")
-	rc, err := file.SyscallConn()
-	if err == nil {
-		err = file.SetReadDeadline(time.Time{}) // fails if fd is not in the poller
+	err := s.setUp()
+	if err == nil && !cfg.dedicated {
+		// Cold to begin with: in the poller. Done here, not by the first
+		// Receive, so that many new Streams waiting at once do not make
+		// as many threads for their epoll_ctl calls.
+		if err = s.openPoller(); err != nil {
+			s.undo()
+		}
 	}
 	if err != nil {
-		file.Close()
-		if wakefd >= 0 {
-			unix.Close(wakefd)
+		if fd := s.wakefd.Load(); fd >= 0 {
+			unix.Close(int(fd))
 		}
-		return nil, fmt.Errorf("seccompstream: listener fd %d cannot be polled (closed): %w", fd, err)
+		return nil, err
 	}
-	s := &Stream{
-		fd:      fd,
-		file:    file,
-		rc:      rc,
-		cfg:     cfg,
-		done:    make(chan struct{}),
-		recvSem: make(chan struct{}, 1),
-	}
-	s.wakefd.Store(int32(wakefd))
 	s.readFn = s.tryRecv
-	s.blockFn = s.recvBlocking
+	s.recvFn = s.recv
+	s.hotMax = hotMax()
 	s.wakeFn = s.wakeReceiver
+	register(s)
 	return s, nil
+}
+
+// setUp applies s.cfg to s.fd. If that fails, it undoes what it did.
+func (s *Stream) setUp() error {
+	fd := s.fd
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return fmt.Errorf("seccompstream: fd %d: fcntl(F_GETFL): %w", fd, err)
+	}
+	fdfl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return fmt.Errorf("seccompstream: fd %d: fcntl(F_GETFD): %w", fd, err)
+	}
+	s.undo = func() {
+		// Best effort: fd is a listener that worked a moment ago.
+		if s.cfg.syncWakeup {
+			_, _ = s.setFlags(0)
+		}
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, fdfl)
+	}
+	if s.cfg.syncWakeup {
+		if _, err := s.setFlags(unotify.FDSyncWakeUp); err != nil {
+			if err == unix.EINVAL || err == unix.ENOTTY {
+				return fmt.Errorf("seccompstream: WithSyncWakeup: %w",
+					&kernel.UnsupportedFeatureError{Name: "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", MinimumVersion: kernel.VersionSyncWakeUp})
+			}
+			return fmt.Errorf("seccompstream: WithSyncWakeup: ioctl(%s): %w", reqSetFlags, err)
+		}
+	}
+	// The runtime poller needs the file non-blocking (a flag of the open
+	// file, which the dups of fd that it polls share).
+	if fl&unix.O_NONBLOCK == 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {
+			s.undo()
+			return fmt.Errorf("seccompstream: set fd %d non-blocking: %w", fd, err)
+		}
+	}
+	unix.CloseOnExec(fd)
+	return nil
+}
+
+// setFlags sets the listener's flags (SECCOMP_IOCTL_NOTIF_SET_FLAGS).
+// It runs before the Stream is open for business, so the closed check
+// always passes.
+func (s *Stream) setFlags(flags uint64) (int, error) {
+	return s.ioctl(reqSetFlags, func(fd int) (int, error) { return 0, unotify.SetFlags(fd, flags) })
 }
 
 // checkListener makes sure fd is a seccomp listener before anything else
@@ -153,7 +224,7 @@ func checkListener(fd int) error {
 	link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 	if err == nil {
 		if link != "anon_inode:seccomp notify" {
-			return fmt.Errorf("seccompstream: fd %d is not a seccomp listener (it is %q)", fd, link)
+			return fmt.Errorf("seccompstream: fd %d is %q: %w", fd, link, ErrNotListener)
 		}
 		return nil
 	}
@@ -164,7 +235,7 @@ func checkListener(fd int) error {
 		}
 	}
 	if e := unotify.IDValid(fd, ^uint64(0)); e != unix.ENOENT {
-		return fmt.Errorf("seccompstream: fd %d is not a seccomp listener (ID_VALID: %v)", fd, e)
+		return fmt.Errorf("seccompstream: fd %d (ID_VALID: %v): %w", fd, e, ErrNotListener)
 	}
 	return nil
 }
@@ -186,341 +257,15 @@ func (s *Stream) FD() int { return s.fd }
 // POLLERR): Receive polls again, and waits outside the runtime poller
 // while that poller cannot be used.
 //
-// In the default mode Receive waits in the runtime's network poller and
-// holds no OS thread while it waits.
+// In the default mode Receive holds no OS thread while the Stream is
+// idle; while it is hot it waits on its thread for up to a millisecond
+// (see Stream).
 func (s *Stream) Receive(ctx context.Context) (*Notification, error) {
 	n := new(Notification)
 	if err := s.receive(ctx, n); err != nil {
 		return nil, err
 	}
 	return n, nil
-}
-
-// receive is Receive into a Notification the caller provides (Serve embeds
-// it in its per-call record, which saves an allocation).
-func (s *Stream) receive(ctx context.Context, n *Notification) error {
-	// Take the receiver's turn.
-	select {
-	case s.recvSem <- struct{}{}:
-	default:
-		select {
-		case s.recvSem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return errClosed
-		}
-	}
-	defer func() { <-s.recvSem }()
-
-	if s.closed.Load() {
-		return errClosed
-	}
-	if s.eof.Load() {
-		return io.EOF
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var err error
-	if s.cfg.dedicated {
-		err = s.recvDedicated(ctx)
-	} else {
-		err = s.recvPoller(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	n.fill(&s.buf, s)
-	return nil
-}
-
-// recvPoller waits in the network poller. The caller owns the token.
-func (s *Stream) recvPoller(ctx context.Context) error {
-	s.watch(ctx)
-	for {
-		err := s.read()
-		if err == nil {
-			err = s.rerr
-			s.rerr = nil
-			if err == io.EOF {
-				s.eof.Store(true)
-			}
-			return err
-		}
-		if s.closed.Load() || errors.Is(err, os.ErrClosed) {
-			return errClosed
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			// "not pollable": the runtime poller saw a lone EPOLLERR
-			// from the listener (see pollErr) and fails every wait
-			// until the listener's next event, whose wake-up may
-			// already be gone. Wait in poll(2) for this notification.
-			return s.recvFallback(ctx)
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		// A stale wake-up meant for an earlier Receive: clear it, then look
-		// at ctx again, since its own wake-up may have been the one cleared.
-		_ = s.file.SetReadDeadline(time.Time{})
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-	}
-}
-
-// watch makes sure that the end of ctx wakes the receiver. The watcher
-// (a context.AfterFunc) stays registered after Receive returns and serves
-// every later Receive with a context of the same Done channel, so a loop
-// that passes one context costs no allocation per call. A wake-up that
-// arrives when nobody waits, or for another context, is harmless: receivers
-// check their own context and retry. The caller owns the token.
-func (s *Stream) watch(ctx context.Context) {
-	done := ctx.Done()
-	if done == nil || done == s.watchDone {
-		return
-	}
-	if s.watchStop != nil {
-		s.watchStop()
-	}
-	s.watchDone = done
-	s.watchStop = context.AfterFunc(ctx, s.wakeFn)
-}
-
-// wakeReceiver wakes the receiver, wherever it waits: in poll(2) (the
-// dedicated-thread mode, and the default mode's fallback) or in the
-// runtime poller.
-func (s *Stream) wakeReceiver() {
-	s.kick()
-	if !s.cfg.dedicated {
-		// Past deadline: the poller returns os.ErrDeadlineExceeded.
-		_ = s.file.SetReadDeadline(time.Unix(1, 0))
-	}
-}
-
-// read waits in the runtime poller (RawConn.Read with tryRecv), or fails
-// as the poller would when a fault is injected.
-func (s *Stream) read() error {
-	if s.faults != nil && s.faults.notPollable.Add(-1) >= 0 {
-		return errInjectedNotPollable
-	}
-	return s.rc.Read(s.readFn)
-}
-
-// recvFallback receives one notification while the runtime poller cannot
-// be used (see recvPoller): in blocking poll(2) calls on the listener and
-// on the wake-up eventfd, made now if this is the first time. The poll
-// sees a notification that was pending when the poller failed, so none is
-// lost; the next Receive uses the poller again. The caller owns the token.
-func (s *Stream) recvFallback(ctx context.Context) error {
-	if s.wakefd.Load() < 0 {
-		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-		if err != nil {
-			return fmt.Errorf("seccompstream: waiting for notification: eventfd: %w", err)
-		}
-		s.wakefd.Store(int32(fd))
-	}
-	s.fallbacks.Add(1)
-	return s.recvWait(ctx)
-}
-
-// tryRecv is the poller callback: it returns false to wait for readiness
-// and true when s.buf holds a notification or s.rerr says why not.
-func (s *Stream) tryRecv(fd uintptr) bool {
-	for {
-		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-		n, err := unix.Poll(s.pfd[:1], 0)
-		if err != nil {
-			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
-				continue
-			}
-			s.rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
-			return true
-		}
-		if n == 0 {
-			return false
-		}
-		switch s.onPoll(fd, s.revents(0)) {
-		case recvDone:
-			return true
-		case recvAgain:
-			continue
-		}
-		// POLLOUT alone: received notifications wait for answers, none
-		// waits to be received.
-		return false
-	}
-}
-
-// What onPoll found.
-const (
-	recvWait  = iota // nothing to receive: wait for readiness
-	recvAgain        // a notification was withdrawn: poll again at once
-	recvDone         // s.buf holds a notification, or s.rerr says why not
-)
-
-// onPoll acts on the listener's poll result re: RECV on POLLIN, io.EOF on
-// a hang-up with nothing pending. After a withdrawn notification
-// (ENOENT) the caller must poll again before it waits: others may be
-// pending whose wake-up it already consumed.
-func (s *Stream) onPoll(fd uintptr, re int16) int {
-	switch {
-	case re&unix.POLLIN != 0:
-		for {
-			switch err := unotify.Recv(int(fd), &s.buf); err {
-			case nil:
-				s.rerr = nil
-				return recvDone
-			case unix.EINTR:
-				continue
-			case unix.ENOENT:
-				// Withdrawn between wake-up and receive (the target was
-				// killed or signalled); or, on Linux 6.11+, the filter
-				// lost its last user. The next poll says which.
-				s.skipped.Add(1)
-				return recvAgain
-			default:
-				s.rerr = fmt.Errorf("seccompstream: ioctl(SECCOMP_IOCTL_NOTIF_RECV): %w", err)
-				return recvDone
-			}
-		}
-	case re&unix.POLLHUP != 0:
-		s.rerr = io.EOF
-		return recvDone
-	case re&unix.POLLNVAL != 0:
-		s.rerr = fmt.Errorf("seccompstream: poll listener: revents %#x", re)
-		return recvDone
-	case re&unix.POLLERR != 0:
-		// Transient: see pollErr. Poll again.
-		s.pollErrs.Add(1)
-		return recvAgain
-	}
-	return recvWait
-}
-
-// pollErr documents a lone POLLERR from the listener, which is transient.
-// The kernel's seccomp_notify_poll returns EPOLLERR alone when it cannot
-// take the filter's notify lock because the polling thread has a signal
-// pending (mutex_lock_interruptible in the lock's slow path), and Go
-// delivers signals to its threads all the time. The state of the listener
-// is unknown then: poll again. The runtime poller, which meets the same
-// result in epoll_wait, records it as an event error and fails every later
-// wait with "not pollable" until the listener's next event; recvPoller
-// handles that. POLLNVAL, a closed descriptor, is not transient.
-const pollErr = unix.POLLERR
-
-// revents returns the listener's poll result in s.pfd[i], or the fault a
-// test injected.
-func (s *Stream) revents(i int) int16 {
-	re := s.pfd[i].Revents
-	if s.faults != nil && re != 0 && s.faults.lonePOLLERR.Add(-1) >= 0 {
-		return unix.POLLERR
-	}
-	return re
-}
-
-// recvDedicated waits in blocking system calls on the calling goroutine's
-// locked OS thread. The caller owns the token.
-//
-// The thread sleeps in poll(2) on the listener and on s.wakefd, an eventfd
-// that a cancelled ctx or Close writes to. RECV itself cannot be woken: on
-// current kernels it restarts after a handled signal (SA_RESTART) and it
-// ignores O_NONBLOCK, so it is only issued once poll saw POLLIN.
-func (s *Stream) recvDedicated(ctx context.Context) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return s.recvWait(ctx)
-}
-
-// recvWait waits in blocking poll(2) calls on the listener and s.wakefd
-// until it received a notification into s.buf, the listener hung up, ctx
-// ended or the Stream was closed. The caller owns the token.
-func (s *Stream) recvWait(ctx context.Context) error {
-	s.recvCtx = ctx
-	defer func() { s.recvCtx = nil }()
-	s.watch(ctx)
-	// The file's reference keeps fd open while we use it: Close waits for
-	// the control call to return.
-	err := s.rc.Control(s.blockFn)
-	rerr := s.rerr
-	s.rerr = nil
-	if err != nil {
-		if s.closed.Load() {
-			return errClosed
-		}
-		return fmt.Errorf("seccompstream: waiting for notification: %w", err)
-	}
-	if rerr == errInterrupted {
-		if s.closed.Load() {
-			return errClosed
-		}
-		return ctx.Err()
-	}
-	if rerr == io.EOF {
-		s.eof.Store(true)
-	}
-	return rerr
-}
-
-// recvBlocking is the dedicated-mode callback: it waits in blocking calls
-// until s.buf holds a notification or s.rerr says why not.
-func (s *Stream) recvBlocking(fd uintptr) {
-	for {
-		if s.closed.Load() || s.recvCtx.Err() != nil {
-			s.rerr = errInterrupted
-			return
-		}
-		wakefd := int(s.wakefd.Load())
-		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-		s.pfd[1] = unix.PollFd{Fd: int32(wakefd), Events: unix.POLLIN}
-		_, err := unix.Poll(s.pfd[:], -1)
-		if err != nil {
-			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ENOMEM {
-				continue
-			}
-			s.rerr = fmt.Errorf("seccompstream: poll listener: %w", err)
-			return
-		}
-		if s.pfd[1].Revents&unix.POLLIN != 0 {
-			// A wake-up: drain it, then look at ctx and closed again. One
-			// meant for an earlier Receive is harmless.
-			var b [8]byte
-			_, _ = unix.Read(wakefd, b[:])
-			continue
-		}
-		if s.onPoll(fd, s.revents(0)) == recvDone {
-			return
-		}
-	}
-}
-
-var errInterrupted = errors.New("interrupted")
-
-// pollFaults is a test seam for the poll results the kernel cannot produce
-// on cue: a lone POLLERR needs a contended notify lock and a signal pending
-// on the polling thread at that instant, and the runtime poller's "not
-// pollable" state follows a lone EPOLLERR seen by epoll_wait.
-type pollFaults struct {
-	lonePOLLERR atomic.Int64 // the next n non-empty polls of the listener report a lone POLLERR
-	notPollable atomic.Int64 // the next n waits in the runtime poller fail with "not pollable"
-}
-
-var errInjectedNotPollable = errors.New("not pollable (injected)")
-
-// kick wakes a receiver blocked in poll(2), if there is a wake-up eventfd.
-// Close, which closes the eventfd under mu, calls kickLocked instead.
-func (s *Stream) kick() {
-	s.mu.RLock()
-	s.kickLocked()
-	s.mu.RUnlock()
-}
-
-func (s *Stream) kickLocked() {
-	if fd := s.wakefd.Load(); fd >= 0 {
-		one := [8]byte{1}
-		_, _ = unix.Write(int(fd), one[:])
-	}
 }
 
 // All returns an iterator over the notifications, for use with range. It
@@ -556,59 +301,55 @@ func (s *Stream) All(ctx context.Context) iter.Seq2[*Notification, error] {
 // interrupted right then and restart the call as a new notification, so a
 // handler's side effects must tolerate repeats.
 func (s *Stream) Respond(n *Notification, r Response) error {
-	if n == nil {
-		return errNilNotification
-	}
-	if err := r.check(); err != nil {
+	if err := s.claim(n); err != nil {
 		return err
 	}
+	if err := r.check(); err != nil {
+		n.unclaim()
+		return fmt.Errorf("seccompstream: Respond: %w", err)
+	}
+	return s.respondClaimed(n, r)
+}
+
+// respondClaimed answers n, which the caller has claimed, with r, which is
+// valid.
+func (s *Stream) respondClaimed(n *Notification, r Response) error {
 	resp := unotify.Resp{ID: n.ID}
 	r.fill(&resp)
-	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return errClosed
-	}
-	var err error
-	for {
-		err = unotify.Send(s.fd, &resp)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	s.mu.RUnlock()
-	return sendError("SECCOMP_IOCTL_NOTIF_SEND", err)
+	err := s.send(&resp)
+	n.release(err)
+	return reqSend.wrap(err)
+}
+
+// send sends one answer.
+func (s *Stream) send(resp *unotify.Resp) error {
+	_, err := s.ioctl(reqSend, func(fd int) (int, error) { return 0, unotify.Send(fd, resp) })
+	return err
 }
 
 var errNilNotification = errors.New("seccompstream: nil *Notification")
 
-// sendError turns an errno from an answering ioctl into the package's
-// errors. Expected outcomes come back without allocating.
-func sendError(op string, err error) error {
-	switch err {
-	case nil:
-		return nil
-	case unix.ENOENT:
-		return ErrGone
-	case unix.EINPROGRESS:
+// claim makes the caller the one that answers n, or says why it cannot:
+// n is nil, not from s (ErrWrongStream), or answered (ErrAlreadyAnswered:
+// the kernel cannot tell once the target has moved on, it then says the
+// notification is gone). The caller ends the claim with n.release.
+func (s *Stream) claim(n *Notification) error {
+	if n == nil {
+		return errNilNotification
+	}
+	if n.s != s && (n.s == nil || n.s.lf != s.lf) {
+		return ErrWrongStream
+	}
+	if !n.state.CompareAndSwap(notifPending, notifAnswering) {
 		return ErrAlreadyAnswered
 	}
-	return fmt.Errorf("seccompstream: ioctl(%s): %w", op, err)
+	return nil
 }
 
 // idValid checks a notification id with SECCOMP_IOCTL_NOTIF_ID_VALID.
 func (s *Stream) idValid(id uint64) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed.Load() {
-		return errClosed
-	}
-	for {
-		err := unotify.IDValid(s.fd, id)
-		if err != unix.EINTR {
-			return sendError("SECCOMP_IOCTL_NOTIF_ID_VALID", err)
-		}
-	}
+	_, err := s.ioctl(reqIDValid, func(fd int) (int, error) { return 0, unotify.IDValid(fd, id) })
+	return reqIDValid.wrap(err)
 }
 
 // Skipped returns how many notifications the kernel withdrew between
@@ -629,22 +370,29 @@ func (s *Stream) Close() error {
 	s.kickLocked() // the eventfd is closed below, under mu
 	// Wake the poller's waiter (and make it see the closed flag) before
 	// waiting for the ioctls that hold mu.
-	_ = s.file.SetReadDeadline(time.Unix(1, 0))
+	s.wakePoller()
 	// Take the receiver's turn (receivers leave promptly once woken) to
 	// release the context watcher, which would otherwise keep the Stream
 	// reachable from a long-lived context.
-	s.recvSem <- struct{}{}
+	_ = s.turn.lock(context.Background(), nil)
 	if s.watchStop != nil {
 		s.watchStop()
 		s.watchStop, s.watchDone = nil, nil
 	}
-	<-s.recvSem
+	s.setHot(false)
+	s.turn.unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.file.Close()
 	if fd := s.wakefd.Swap(-1); fd >= 0 {
 		unix.Close(int(fd))
 	}
+	// The registry is updated with the fd closed, under its lock: a New
+	// for the number can come only after both.
+	s.closePoller()
+	listeners.mu.Lock()
+	err := unix.Close(s.fd)
+	unregister(s)
+	listeners.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("seccompstream: close listener: %w", err)
 	}

@@ -1,5 +1,11 @@
 package seccompstream
 
+import (
+	"fmt"
+
+	"github.com/seccompstream/seccompstream/internal/unotify"
+)
+
 // InjectPollFaults makes the next lonePOLLERR non-empty polls of s's
 // listener report a lone POLLERR, and the next notPollable waits of s in
 // the runtime poller fail with "not pollable", as they do after the
@@ -19,4 +25,33 @@ func InjectPollFaults(s *Stream, lonePOLLERR, notPollable int64) {
 // the poller could not be used.
 func PollStats(s *Stream) (pollErrs, fallbacks uint64) {
 	return s.pollErrs.Load(), s.fallbacks.Load()
+}
+
+// WaitStats returns how many hot waits s began, how many of them the
+// reaper ended, and whether s is in the runtime poller now (cold).
+func WaitStats(s *Stream) (hotWaits, reaped uint64, inPoller bool) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	return s.hotWaits.Load(), s.hotReaped.Load(), s.pf != nil
+}
+
+// DupsRecognized reports whether this process can tell that two fds are
+// dups of one file (kcmp(2), which Streams over dups of one listener need
+// to share their turn).
+func DupsRecognized(fd int) bool {
+	c, err := unotify.CompareFiles(fd, fd)
+	return err == nil && c == 0
+}
+
+// TickersIdle reports whether the process-wide tickers (the reaper of hot
+// waits, Serve's watch) have no subscriber, no armed timer and no round
+// running, and no Stream counts as hot.
+func TickersIdle() bool {
+	return reaper.idle() && watches.idle() && hot.busy.Load() == 0 && hot.waiters.Load() == 0
+}
+
+// TickersState describes the tickers and hot counts, for a test's failure.
+func TickersState() string {
+	return fmt.Sprintf("reaper idle %v, watches idle %v, hot busy %d, hot waiters %d",
+		reaper.idle(), watches.idle(), hot.busy.Load(), hot.waiters.Load())
 }

@@ -358,7 +358,12 @@ func TestRespondInvalid(t *testing.T) {
 	} {
 		if err := s.Respond(n, r); err == nil || errors.Is(err, seccompstream.ErrGone) {
 			t.Errorf("Respond(%v) = %v, want a validation error", r, err)
+		} else if strings.Count(err.Error(), "seccompstream:") != 1 {
+			t.Errorf("Respond(%v) = %q, want one \"seccompstream:\" prefix", r, err)
 		}
+	}
+	if err, want := s.Respond(n, seccompstream.Errno(4096)), "seccompstream: Respond: errno 4096 out of range 1..4095"; err == nil || err.Error() != want {
+		t.Errorf("Respond(Errno(4096)) = %v, want %q", err, want)
 	}
 	if err := s.Respond(nil, seccompstream.Return(0)); err == nil {
 		t.Error("Respond(nil) succeeded")

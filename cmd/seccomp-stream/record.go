@@ -193,7 +193,7 @@ func runRecord(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // record-bench measures the result.
 func recordStreamOptions() []seccompstream.Option {
 	opts := []seccompstream.Option{seccompstream.WithDedicatedThread()}
-	if feat, err := seccompstream.KernelFeatures(); err == nil && feat.SyncWakeUp {
+	if feat, err := seccompstream.KernelFeatures(); err == nil && feat.SyncWakeup {
 		opts = append(opts, seccompstream.WithSyncWakeup())
 	}
 	return opts

@@ -35,6 +35,7 @@ type benchConfig struct {
 	tputRounds int
 	idleN      int
 	only       map[string]bool
+	supWrap    []string // command prefix for latency supervisors (-sup-wrap)
 }
 
 func runBench(args []string) error {
@@ -46,7 +47,7 @@ func runBench(args []string) error {
 	var (
 		c                                                 benchConfig
 		latSups, tputSups, idleKinds, placements, syncStr string
-		tputN, only, cross                                string
+		tputN, only, cross, supWrap                       string
 	)
 	fs.StringVar(&c.binDir, "bin", filepath.Dir(self), "directory holding the C programs target, csup and listeners")
 	fs.StringVar(&c.pureGo, "purego", "", "bench binary built with CGO_ENABLED=0, used for the ours* supervisors (default: this binary)")
@@ -64,11 +65,13 @@ func runBench(args []string) error {
 	fs.IntVar(&c.tputCalls, "tput-calls", 64000, "throughput: calls per run, split evenly between the targets")
 	fs.IntVar(&c.tputRounds, "tput-rounds", 5, "throughput: rounds")
 	fs.IntVar(&c.idleN, "idle", 1000, "idle streams for the thread count")
-	fs.StringVar(&only, "only", "lat,tput,idle,syscalls", "which benchmarks to run (syscalls: one run per supervisor and placement under perf stat)")
+	fs.StringVar(&only, "only", "lat,tput,fair,idle,syscalls", "which benchmarks to run (syscalls: one run per supervisor and placement under perf stat; fair: calls per Stream with many busy Streams)")
+	fs.StringVar(&supWrap, "sup-wrap", "", "latency: command prefix for every supervisor, split at spaces; %s in it becomes supervisor-placement-sync-round (e.g. \"perf record -g -o /tmp/%s.data --\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	c.self = self
+	c.supWrap = strings.Fields(supWrap)
 	if c.pureGo == "" {
 		c.pureGo = self
 	}
@@ -130,6 +133,11 @@ func runBench(args []string) error {
 	}
 	if c.only["tput"] {
 		if err := throughputBench(&c); err != nil {
+			return err
+		}
+	}
+	if c.only["fair"] {
+		if err := fairBench(&c); err != nil {
 			return err
 		}
 	}
@@ -315,7 +323,11 @@ func latencyBench(c *benchConfig) error {
 			roundMed := map[string]float64{}
 			for i := range jobs {
 				j := jobs[(i+r)%len(jobs)] // rotate the order every round
-				res, err := c.runLatency(j.sup, j.sync, tgtCPU, supCPU)
+				var wrap []string
+				for _, w := range c.supWrap {
+					wrap = append(wrap, strings.ReplaceAll(w, "%s", fmt.Sprintf("%s-%s-%s-%d", j.sup, pl, onOff(j.sync), r)))
+				}
+				res, err := c.runLatency(j.sup, j.sync, tgtCPU, supCPU, wrap...)
 				if err != nil {
 					return fmt.Errorf("placement %s, %s sync=%t: %w", pl, j.sup, j.sync, err)
 				}

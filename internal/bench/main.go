@@ -9,6 +9,7 @@
 //	bench run [flags]       run the benchmarks and print the tables (default)
 //	bench sup [flags]       a Go supervisor process (started by run)
 //	bench idle [flags]      the idle-streams thread count (started by run)
+//	bench fairsup [flags]   the fairness benchmark's supervisor (started by run)
 //	bench kinds             list the Go supervisors compiled in
 //
 // It lives in its own module so that cgo and libseccomp-golang stay out of
@@ -37,12 +38,14 @@ func main() {
 		err = runSup(args)
 	case "idle":
 		err = runIdle(args)
+	case "fairsup":
+		err = runFairSup(args)
 	case "kinds":
 		for _, s := range goSupervisors() {
 			fmt.Println(s.name)
 		}
 	default:
-		err = fmt.Errorf("unknown command %q (want run, sup, idle or kinds)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, sup, idle, fairsup or kinds)", cmd)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return

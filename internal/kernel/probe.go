@@ -29,9 +29,9 @@ type Features struct {
 	AddFDSend bool
 	// WaitKillableRecv: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19).
 	WaitKillableRecv bool
-	// SyncWakeUp: SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP via
+	// SyncWakeup (spelled as WithSyncWakeup): SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP via
 	// SECCOMP_IOCTL_NOTIF_SET_FLAGS (Linux 6.6).
-	SyncWakeUp bool
+	SyncWakeup bool
 	// HUPOnExit: the listener hangs up when the last target exits rather
 	// than when it is reaped, and RECV on a listener without targets fails
 	// with ENOENT instead of blocking (Linux 6.11).
@@ -96,7 +96,7 @@ func probe() (Features, error) {
 	f.AddFDSend = err == unix.ENOENT
 
 	// Setting SYNC_WAKE_UP on a listener nobody else holds changes nothing.
-	f.SyncWakeUp = unotify.SetFlags(l, unotify.FDSyncWakeUp) == nil
+	f.SyncWakeup = unotify.SetFlags(l, unotify.FDSyncWakeUp) == nil
 
 	f.HUPOnExit = recvFailsWithoutUsers(l)
 	return f, nil

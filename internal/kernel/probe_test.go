@@ -29,7 +29,7 @@ func TestProbeMatchesKernelVersion(t *testing.T) {
 		{"AddFD", f.AddFD, kernel.VersionAddFD},
 		{"AddFDSend", f.AddFDSend, kernel.VersionAddFDSend},
 		{"WaitKillableRecv", f.WaitKillableRecv, kernel.VersionWaitKillableRecv},
-		{"SyncWakeUp", f.SyncWakeUp, kernel.VersionSyncWakeUp},
+		{"SyncWakeup", f.SyncWakeup, kernel.VersionSyncWakeUp},
 		{"HUPOnExit", f.HUPOnExit, kernel.VersionHUPOnExit},
 	} {
 		want, err := sectest.KernelAtLeast(c.version)

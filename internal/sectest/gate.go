@@ -31,7 +31,7 @@ var (
 	AddFD            = Feature{"SECCOMP_IOCTL_NOTIF_ADDFD", kernel.VersionAddFD, func(f kernel.Features) bool { return f.AddFD }}
 	AddFDSend        = Feature{"SECCOMP_ADDFD_FLAG_SEND", kernel.VersionAddFDSend, func(f kernel.Features) bool { return f.AddFDSend }}
 	WaitKillableRecv = Feature{"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", kernel.VersionWaitKillableRecv, func(f kernel.Features) bool { return f.WaitKillableRecv }}
-	SyncWakeUp       = Feature{"SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", kernel.VersionSyncWakeUp, func(f kernel.Features) bool { return f.SyncWakeUp }}
+	SyncWakeUp       = Feature{"SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", kernel.VersionSyncWakeUp, func(f kernel.Features) bool { return f.SyncWakeup }}
 	HUPOnExit        = Feature{"listener hang-up at exit (RECV fails without users)", kernel.VersionHUPOnExit, func(f kernel.Features) bool { return f.HUPOnExit }}
 )
 

@@ -425,7 +425,7 @@ func (h *harness) streamOptions(r *rand.Rand) []seccompstream.Option {
 	if !h.cfg.NoDedicated && r.IntN(4) == 0 {
 		opts = append(opts, seccompstream.WithDedicatedThread())
 	}
-	if h.feat.SyncWakeUp && r.IntN(2) == 0 {
+	if h.feat.SyncWakeup && r.IntN(2) == 0 {
 		opts = append(opts, seccompstream.WithSyncWakeup())
 	}
 	return opts
