@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,33 +88,40 @@ var scenarios = map[string]sectest.Scenario{
 	"threads": func(args []string) int {
 		nt, _ := strconv.Atoi(args[0])
 		n, _ := strconv.Atoi(args[1])
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		bad := 0
-		for t := 0; t < nt; t++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+		return getppidThreads(nt, n, true)
+	},
+}
+
+// getppidThreads has nt goroutines (each locked to its own thread if lock
+// says so) make n calls getppid(t<<20|i) each, expecting (t<<20|i)*3, and
+// returns the exit status: 1, after saying how many answers were wrong,
+// if any was.
+func getppidThreads(nt, n int, lock bool) int {
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for t := range nt {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if lock {
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				for i := 0; i < n; i++ {
-					a := uintptr(t<<20 | i)
-					r, _, e := unix.Syscall(unix.SYS_GETPPID, a, 0, 0)
-					if e != 0 || r != a*3 {
-						mu.Lock()
-						bad++
-						mu.Unlock()
-					}
+			}
+			for i := range n {
+				a := uintptr(t<<20 | i)
+				r, _, e := unix.Syscall(unix.SYS_GETPPID, a, 0, 0)
+				if e != 0 || r != a*3 {
+					bad.Add(1)
 				}
-			}()
-		}
-		wg.Wait()
-		if bad > 0 {
-			fmt.Printf("%d wrong answers\n", bad)
-			return 1
-		}
-		return 0
-	},
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() > 0 {
+		fmt.Printf("%d wrong answers\n", bad.Load())
+		return 1
+	}
+	return 0
 }
 
 func TestMain(m *testing.M) {

@@ -1,15 +1,14 @@
 package seccompstream
 
 import (
-	"bytes"
 	"fmt"
-	"iter"
 	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/kernel"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 )
 
 // pidfdThread is PIDFD_THREAD (Linux 6.9): a pidfd for one thread rather
@@ -108,41 +107,10 @@ func threadGroup(tid, procDir int) (int, error) {
 	if err != nil {
 		return 0, unix.ESRCH
 	}
-	if v, ok := statusField(b, "Tgid"); ok {
-		if n, err := strconv.Atoi(string(v)); err == nil {
-			return n, nil
-		}
+	if n, ok := procstatus.Int(b, "Tgid"); ok {
+		return n, nil
 	}
 	return 0, unix.ESRCH
-}
-
-// statusField returns the value of the line of a /proc status file whose
-// key (the text before the colon) is key, without surrounding blanks.
-func statusField(b []byte, key string) ([]byte, bool) {
-	for k, v := range statusLines(b) {
-		if string(k) == key {
-			return v, true
-		}
-	}
-	return nil, false
-}
-
-// statusLines yields the key (the text before the colon) and the value,
-// without surrounding blanks, of each line of a /proc status file.
-func statusLines(b []byte) iter.Seq2[[]byte, []byte] {
-	return func(yield func([]byte, []byte) bool) {
-		for rest := b; len(rest) > 0; {
-			line := rest
-			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-				line, rest = rest[:i], rest[i+1:]
-			} else {
-				rest = nil
-			}
-			if k, v, ok := bytes.Cut(line, []byte(":")); ok && !yield(k, bytes.TrimSpace(v)) {
-				return
-			}
-		}
-	}
 }
 
 // GetFD returns a duplicate of the target's file descriptor fd, as the

@@ -7,10 +7,10 @@ package seccompstream_test
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,34 +20,26 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/cbuild"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // cTargetSource is the C target, shared with the soak harness.
-const cTargetSource = "internal/soak/csrc/target.c"
-
-// envCTarget names a prebuilt C target (cTargetSource built with gcc
-// -static), for machines without a compiler such as the qemu guest of
-// scripts/kernel-test; see .ci/run. The soak takes it too.
-const envCTarget = "SECCOMPSTREAM_C_TARGET"
+//
+//go:embed internal/soak/csrc/target.c
+var cTargetSource []byte
 
 // cTargetBinary returns the C target: the prebuilt one named by
-// SECCOMPSTREAM_C_TARGET, or one built with gcc for this test.
+// SECCOMPSTREAM_C_TARGET (cTargetSource built with gcc -static, for
+// machines without a compiler such as the qemu guest of
+// scripts/kernel-test; see .ci/run; the soak takes it too), or one built
+// with gcc for this test.
 func cTargetBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(envCTarget); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s: %v", envCTarget, err)
-		}
-		return p
-	}
-	gcc := sectest.RequireTool(t, "gcc")
-	bin := filepath.Join(t.TempDir(), "target")
-	out, err := exec.Command(gcc, "-O2", "-Wall", "-o", bin, cTargetSource).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return bin
+	return sectest.BuildC(t, cbuild.Program{
+		Name: "target", Source: cTargetSource, Flags: []string{"-O2", "-Wall"}, Prebuilt: "SECCOMPSTREAM_C_TARGET",
+	})
 }
 
 // cTarget is a running C target in its -interactive mode (see
@@ -197,34 +189,29 @@ func (c *cTarget) wait() unix.WaitStatus {
 func waitInSyscall(t testing.TB, pid int, nr int) int {
 	t.Helper()
 	want := strconv.Itoa(nr) + " "
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	var found int
+	sectest.Eventually(t, fmt.Sprintf("thread of process %d in system call %d", pid, nr), func() bool {
 		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		for _, e := range ents {
 			tid, _ := strconv.Atoi(e.Name())
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid))
 			if err == nil && strings.HasPrefix(string(b), want) && taskState(tid) == 'S' {
-				return tid
+				found = tid
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("process %d did not enter system call %d within 60s", pid, nr)
-	return 0
+		return false
+	})
+	return found
 }
 
 // waitTaskState waits until task tid is in state st (as /proc/<tid>/stat
 // shows it: 'S' sleeping, 'D' uninterruptible or killable wait).
 func waitTaskState(t testing.TB, tid int, st byte) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if taskState(tid) == st {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !sectest.Poll(func() bool { return taskState(tid) == st }) {
+		t.Fatalf("task %d not in state %c within %v (state %c)", tid, st, sectest.Patience, taskState(tid))
 	}
-	t.Fatalf("task %d not in state %c within 60s (state %c)", tid, st, taskState(tid))
 }
 
 // taskState returns the state letter of task tid, 0 if it is gone.
@@ -233,11 +220,11 @@ func taskState(tid int) byte {
 	if err != nil {
 		return 0
 	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
+	f := procstatus.StatFields(b)
+	if len(f) == 0 {
 		return 0
 	}
-	return b[i+2]
+	return f[0][0]
 }
 
 // threadGroup returns the thread group (process) id of thread tid.
@@ -247,14 +234,11 @@ func threadGroup(t testing.TB, tid int) int {
 	if err != nil {
 		t.Fatalf("thread %d: %v", tid, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Tgid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
+	n, ok := procstatus.Int(b, "Tgid")
+	if !ok {
+		t.Fatalf("thread %d: no Tgid", tid)
 	}
-	t.Fatalf("thread %d: no Tgid", tid)
-	return 0
+	return n
 }
 
 // envSelftestChild names a function of selftestChildren that a re-executed

@@ -752,16 +752,18 @@ func callsChild(t *testing.T) (*sectest.Child, *seccompstream.Stream, *os.File) 
 // lastLine waits until the child has printed n lines and returns the nth.
 func lastLine(t *testing.T, c *sectest.Child, n int) string {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	var line string
+	if !sectest.Poll(func() bool {
 		lines := strings.Split(strings.TrimSpace(c.Output()), "\n")
 		if len(lines) >= n && lines[0] != "" {
-			return lines[n-1]
+			line = lines[n-1]
+			return true
 		}
-		time.Sleep(5 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("child printed no line %d within %v: %q", n, sectest.Patience, c.Output())
 	}
-	t.Fatalf("child printed no line %d within 60s: %q", n, c.Output())
-	return ""
+	return line
 }
 
 // TestSelftestUserNotificationAddFD ports user_notification_addfd:

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 )
 
 // Target is the thread that made a notified call, pinned so the supervisor
@@ -413,7 +415,7 @@ func parseStatus(b []byte) (*Creds, error) {
 		haveUmask
 	)
 	seen := 0
-	for key, v := range statusLines(b) {
+	for key, v := range procstatus.Lines(b) {
 		var err error
 		switch string(key) {
 		case "Uid":

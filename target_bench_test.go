@@ -16,6 +16,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 var _ = registerBenchScenarios()
@@ -95,7 +96,7 @@ func benchTarget(b *testing.B, cred *syscall.Credential, options ...string) (*se
 // "file" every user may read.
 func benchDir(b *testing.B) string {
 	b.Helper()
-	d := publicDir(b)
+	d := sectest.PublicDir(b)
 	if err := os.Chmod(d, 0o777); err != nil {
 		b.Fatal(err)
 	}

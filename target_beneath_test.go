@@ -13,6 +13,7 @@ import (
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/nsthread"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // The hooks an emulator builds on (package emulate): OpenBeneath opens in
@@ -20,7 +21,7 @@ import (
 // the target's root, with no symbolic link; Root is the target's root;
 // WithCreds acts with the target's credentials.
 func TestTargetBeneathHooks(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	os.Mkdir(dir+"/sub", 0o755)
 	writeFile(t, dir+"/sub/file", "inside", 0o644, 0, 0)
 	writeFile(t, dir+"/outside", "outside", 0o644, 0, 0)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // What Target opens on first use: an absolute Open needs neither the
@@ -17,7 +18,7 @@ import (
 // second, and both are the target's.
 func TestTargetOpensOnFirstUse(t *testing.T) {
 	requireOpenat2(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/file", "here", 0o644, 0, 0)
 	p := startCmd(t, selfTarget(t, "target-call", "chdir="+dir), notifyFilter(t, filter.Allow, "getppid"))
 	n, tg := targetOf(t, p.s)
@@ -71,7 +72,7 @@ func TestTargetOpensOnFirstUse(t *testing.T) {
 // directory is.
 func TestTargetPathInRootGuess(t *testing.T) {
 	requireOpenat2(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	os.MkdirAll(dir+"/x/y", 0o755)
 	os.Mkdir(dir+"/m", 0o755)
 	os.Symlink("x/y", dir+"/l")
@@ -124,7 +125,7 @@ func TestTargetPathInRootGuess(t *testing.T) {
 // afterwards, a panic included.
 func TestTargetWithCredsNested(t *testing.T) {
 	requireOpenat2(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}

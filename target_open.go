@@ -13,6 +13,7 @@ import (
 
 	"github.com/seccompstream/seccompstream/internal/kernel"
 	"github.com/seccompstream/seccompstream/internal/nsthread"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 )
 
 // How Open works
@@ -576,7 +577,7 @@ func (t *Target) threadHas(want nsthread.Creds, umaskToo bool, umask uint32) boo
 	if err != nil {
 		return false
 	}
-	v, ok := statusField(b, "Umask")
+	v, ok := procstatus.Field(b, "Umask")
 	if !ok {
 		return false
 	}
@@ -1197,7 +1198,7 @@ func (t *Target) ownTask(root, dir int) bool {
 	if err != nil {
 		return false // not a task directory, or one of a task that is gone
 	}
-	tgid, ok := statusField(status, "Tgid")
+	tgid, ok := procstatus.Field(status, "Tgid")
 	return ok && string(tgid) == self
 }
 

@@ -29,21 +29,6 @@ func selfTarget(t testing.TB, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// publicDir returns a new directory every user may enter, removed when the
-// test ends.
-func publicDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "target-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // writeFile writes a file with the mode, owner and group given.
 func writeFile(t testing.TB, path, content string, mode os.FileMode, uid, gid int) {
 	t.Helper()
@@ -73,7 +58,7 @@ func readOpen(tg *seccompstream.Target, dirfd int, path string) (string, error) 
 // and nothing else, and creates files with its ids and umask.
 func TestTargetOpenUnprivileged(t *testing.T) {
 	requireOpenat2(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/secret", "root only", 0o600, 0, 0)
 	writeFile(t, dir+"/public", "for all", 0o644, 0, 0)
 	writeFile(t, dir+"/group", "for group 100", 0o640, 0, 100)
@@ -159,7 +144,7 @@ func TestTargetOpenUnprivileged(t *testing.T) {
 // the target cannot (copying its capabilities would).
 func TestTargetOpenChildUserNS(t *testing.T) {
 	requireOpenat2(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/secret", "root only", 0o600, 0, 0)
 	writeFile(t, dir+"/mine", "the user's", 0o600, 65534, 65534)
 
@@ -470,7 +455,7 @@ func TestTargetOpenFIFO(t *testing.T) {
 
 func TestTargetOpenParent(t *testing.T) {
 	requireOpenat2(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func registerOpenAs() bool {
 // target's uid, then by Open, on a fresh copy of the files).
 func TestTargetOpenCreateLikeKernel(t *testing.T) {
 	requireOpenat2(t)
-	base := publicDir(t)
+	base := sectest.PublicDir(t)
 	cmd := selfTarget(t, "target-call")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	p := startCmd(t, cmd, notifyFilter(t, filter.Allow, "getppid"))

@@ -38,21 +38,6 @@ func helperPeer() int {
 	return 0
 }
 
-// publicDir returns a new directory that every user can enter, removed
-// when the test ends (t.TempDir's are 0700).
-func publicDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "agent-public-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 var (
 	peerExeOnce sync.Once
 	peerExe     string
@@ -191,7 +176,7 @@ func TestPeerRefused(t *testing.T) {
 			if allowed {
 				srv.AllowUIDs = []uint32{0, 65534}
 			}
-			sock := filepath.Join(publicDir(t), "agent.sock")
+			sock := filepath.Join(sectest.PublicDir(t), "agent.sock")
 			ln, err := agent.Listen(sock, agent.SocketMode(0o666))
 			if err != nil {
 				t.Fatal(err)

@@ -2,14 +2,14 @@ package agent_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/seccompstream/seccompstream/internal/cbuild"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -49,18 +49,11 @@ int main(int argc, char **argv) {
 // addMkdirLoop builds mkdirLoop statically into rootfs as /bin/mkdirloop.
 func addMkdirLoop(tb testing.TB, rootfs string) {
 	tb.Helper()
-	gcc := sectest.RequireTool(tb, "gcc")
-	src := filepath.Join(tb.TempDir(), "mkdirloop.c")
-	if err := os.WriteFile(src, []byte(mkdirLoop), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	if out, err := exec.Command(gcc, "-static", "-O2", "-o", filepath.Join(rootfs, "bin", "mkdirloop"), src).CombinedOutput(); err != nil {
-		tb.Fatalf("gcc -static: %v: %s", err, out)
-	}
+	sectest.BuildCIn(tb, filepath.Join(rootfs, "bin"), cbuild.Program{Name: "mkdirloop", Source: []byte(mkdirLoop), Flags: []string{"-static", "-O2"}})
 }
 
 func BenchmarkAgentCalls(b *testing.B) {
-	rt := newRuntime(b, "runc")
+	rt := ocitest.NewRuntime(b, "runc")
 	rootfs := newRootfs(b)
 	addMkdirLoop(b, rootfs)
 	for _, n := range []int{1, 20} {
@@ -71,16 +64,16 @@ func BenchmarkAgentCalls(b *testing.B) {
 			bundle := newBundle(b, bundleOpts{rootfs: rootfs, listener: a.socket, script: fmt.Sprintf("exec /bin/mkdirloop %d", calls)})
 			var rate float64
 			for i := range b.N {
-				cs := make([]*container, n)
+				cs := make([]*ocitest.Container, n)
 				for j := range cs {
-					cs[j] = rt.start(b, ctx, bundle, fmt.Sprintf("calls-%d-%d-%d", n, i, j))
+					cs[j] = rt.Start(b, ctx, bundle, fmt.Sprintf("calls-%d-%d-%d", n, i, j))
 				}
 				var first, last int64
 				for _, c := range cs {
 					var start, end int64
-					out := c.wait(b)
+					out := c.Wait(b)
 					if _, err := fmt.Sscanf(strings.TrimSpace(out), "start=%d end=%d", &start, &end); err != nil {
-						b.Fatalf("container %s: %q", c.id, out)
+						b.Fatalf("container %s: %q", c.ID, out)
 					}
 					if first == 0 || start < first {
 						first = start
@@ -99,7 +92,7 @@ func BenchmarkAgentCalls(b *testing.B) {
 // iteration (so that the machine's load falls on all of them alike) and
 // reports each kind's median time, start to exit, in ms.
 func BenchmarkContainerStart(b *testing.B) {
-	rt := newRuntime(b, "runc")
+	rt := ocitest.NewRuntime(b, "runc")
 	rootfs := newRootfs(b)
 	ctx := testCtx(b)
 	modes := []string{"no-agent", "agent", "agent-flood500"}
@@ -122,11 +115,11 @@ func BenchmarkContainerStart(b *testing.B) {
 	for i := range b.N {
 		for _, mode := range modes {
 			start := time.Now()
-			c := rt.start(b, ctx, bundles[mode], fmt.Sprintf("start-%s-%d", mode, i))
-			c.wait(b)
+			c := rt.Start(b, ctx, bundles[mode], fmt.Sprintf("start-%s-%d", mode, i))
+			c.Wait(b)
 			took[mode] = append(took[mode], time.Since(start))
-			if c.err != nil {
-				b.Fatalf("container: %v: %s", c.err, c.out)
+			if c.Err() != nil {
+				b.Fatalf("container: %v: %s", c.Err(), c.Output())
 			}
 		}
 	}
@@ -139,25 +132,25 @@ func BenchmarkContainerStart(b *testing.B) {
 }
 
 func BenchmarkIdleContainers(b *testing.B) {
-	rt := newRuntime(b, "runc")
+	rt := ocitest.NewRuntime(b, "runc")
 	rootfs := newRootfs(b)
 	const n = 100
 	for i := range b.N {
 		ctx := testCtx(b)
 		a := startAgentProcAt(b, filepath.Join(b.TempDir(), "agent.sock"), envHelperQuiet+"=1")
 		bundle := newBundle(b, bundleOpts{rootfs: rootfs, listener: a.socket, script: `mkdir /tmp/x; echo "idle=$?"; read x; exit 0`})
-		cs := make([]*container, n)
+		cs := make([]*ocitest.Container, n)
 		for j := range cs {
-			cs[j] = rt.start(b, ctx, bundle, fmt.Sprintf("idle-%d-%d", i, j))
-			cs[j].waitLine(b, "idle=1") // served: its stream is open
+			cs[j] = rt.Start(b, ctx, bundle, fmt.Sprintf("idle-%d-%d", i, j))
+			cs[j].WaitLine(b, "idle=1") // served: its stream is open
 		}
 		time.Sleep(time.Second) // let the runtime's idle threads settle
 		b.ReportMetric(float64(a.threads(b)), "threads")
 		for _, c := range cs {
-			c.stdin.Close()
+			c.Stdin.Close()
 		}
 		for _, c := range cs {
-			c.wait(b)
+			c.Wait(b)
 		}
 	}
 	b.ReportMetric(0, "ns/op")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 )
 
 // call is one notified call as a test handler saw it.
@@ -50,7 +51,7 @@ func denyMkdir(errno unix.Errno, calls chan<- call) func(*agent.Container) secco
 // the container sees that errno, the handler read the path from the
 // container's memory, and the stream ends with the container.
 func TestDenyMkdir(t *testing.T) {
-	forRuntimes(t, func(t *testing.T, rt *ociRuntime) {
+	ocitest.ForEachRuntime(t, func(t *testing.T, rt *ocitest.Runtime) {
 		ctx := testCtx(t)
 		log := newLogRecorder()
 		calls := make(chan call, 100)
@@ -59,14 +60,14 @@ func TestDenyMkdir(t *testing.T) {
 		bundle := newBundle(t, bundleOpts{
 			rootfs:   rootfs,
 			listener: sock,
-			metadata: "meta-" + rt.name,
+			metadata: "meta-" + rt.Name,
 			script:   `mkdir /tmp/x; echo "rc=$?"`,
 		})
-		id := "deny-mkdir-" + rt.name
-		c := rt.start(t, ctx, bundle, id)
-		out := c.wait(t)
-		if c.err != nil {
-			t.Fatalf("%s run: %v; output: %s", rt.name, c.err, out)
+		id := "deny-mkdir-" + rt.Name
+		c := rt.Start(t, ctx, bundle, id)
+		out := c.Wait(t)
+		if c.Err() != nil {
+			t.Fatalf("%s run: %v; output: %s", rt.Name, c.Err(), out)
 		}
 		if !strings.Contains(strings.ToLower(out), "/tmp/x': disk quota exceeded") || !strings.Contains(out, "rc=1") {
 			t.Errorf("container output %q: want mkdir to fail with EDQUOT", out)
@@ -76,7 +77,7 @@ func TestDenyMkdir(t *testing.T) {
 		}
 		select {
 		case got := <-calls:
-			want := call{container: id, status: "creating", metadata: "meta-" + rt.name, syscall: got.syscall, path: "/tmp/x"}
+			want := call{container: id, status: "creating", metadata: "meta-" + rt.Name, syscall: got.syscall, path: "/tmp/x"}
 			if got != want || (got.syscall != "mkdir" && got.syscall != "mkdirat") {
 				t.Errorf("handler saw %+v, want %+v", got, want)
 			}

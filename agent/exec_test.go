@@ -3,8 +3,6 @@ package agent_test
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 )
 
 // TestExec starts a detached container and execs a second process in it:
 // the exec'd process reaches the agent as a stream of its own, with status
 // "running", and its stream ends when it exits while the init's goes on.
 func TestExec(t *testing.T) {
-	forRuntimes(t, func(t *testing.T, rt *ociRuntime) {
+	ocitest.ForEachRuntime(t, func(t *testing.T, rt *ocitest.Runtime) {
 		ctx := testCtx(t)
 		log := newLogRecorder()
 		calls := make(chan call, 100)
@@ -28,21 +27,8 @@ func TestExec(t *testing.T) {
 			listener: sock,
 			script:   `mkdir /tmp/init; exec sleep 600`,
 		})
-		id := "exec-" + rt.name
-		run := rt.command(ctx, "run", "-d", "--bundle", bundle, id)
-		t.Cleanup(func() { rt.delete(t, id) })
-		// The container keeps the command's stdio: give it a file, not a
-		// pipe that Wait would wait for.
-		outFile, err := os.Create(filepath.Join(t.TempDir(), "run.out"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer outFile.Close()
-		run.Stdout, run.Stderr = outFile, outFile
-		if err := run.Run(); err != nil {
-			out, _ := os.ReadFile(outFile.Name())
-			t.Fatalf("%s run -d: %v: %s", rt.name, err, out)
-		}
+		id := "exec-" + rt.Name
+		rt.RunDetached(t, ctx, bundle, id)
 		first := log.wait(t, "agent: container connected")
 		if got := fmt.Sprint(attr(first, "status")); got != "creating" {
 			t.Errorf("first connection has status %v, want creating", got)
@@ -52,9 +38,9 @@ func TestExec(t *testing.T) {
 			t.Errorf("init's call: %+v", got)
 		}
 
-		out, err := rt.command(ctx, "exec", id, "/bin/sh", "-c", `mkdir /tmp/exec; echo "rc=$?"`).CombinedOutput()
+		out, err := rt.Command(ctx, "exec", id, "/bin/sh", "-c", `mkdir /tmp/exec; echo "rc=$?"`).CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s exec: %v: %s", rt.name, err, out)
+			t.Fatalf("%s exec: %v: %s", rt.Name, err, out)
 		}
 		if !strings.Contains(strings.ToLower(string(out)), "/tmp/exec': disk quota exceeded") {
 			t.Errorf("exec output %q, want mkdir to fail with EDQUOT", out)

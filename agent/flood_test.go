@@ -15,6 +15,8 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // logCounter is a slog.Handler that counts records by message, for tests
@@ -76,7 +78,7 @@ const (
 // with no per-peer bound, where the bound on connections being read in all
 // evicts the oldest idle ones.
 func TestFlood(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	rootfs := newRootfs(t)
 	for _, tc := range []struct {
 		name    string
@@ -135,14 +137,14 @@ func TestFlood(t *testing.T) {
 
 // runServed runs bundle (mkdir, then "done=$?") to its end and returns how
 // long it took; the mkdir must have been answered by the agent (EDQUOT).
-func runServed(t *testing.T, ctx context.Context, rt *ociRuntime, bundle, id string) time.Duration {
+func runServed(t *testing.T, ctx context.Context, rt *ocitest.Runtime, bundle, id string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	c := rt.start(t, ctx, bundle, id)
-	out := strings.ToLower(c.wait(t))
+	c := rt.Start(t, ctx, bundle, id)
+	out := strings.ToLower(c.Wait(t))
 	took := time.Since(start)
 	if !strings.Contains(out, "disk quota exceeded") || !strings.Contains(out, "done=1") {
-		t.Fatalf("container %s was not served: %v: %s", id, c.err, out)
+		t.Fatalf("container %s was not served: %v: %s", id, c.Err(), out)
 	}
 	return took
 }
@@ -168,12 +170,8 @@ func TestRefusalLogLimit(t *testing.T) {
 	}
 	waitCount := func(want int64) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for refused.Load() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("Hooks.Refused saw %d refusals within 60s, want %d", refused.Load(), want)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !sectest.Poll(func() bool { return refused.Load() >= want }) {
+			t.Fatalf("Hooks.Refused saw %d refusals within %v, want %d", refused.Load(), sectest.Patience, want)
 		}
 	}
 	waitCount(int64(n))

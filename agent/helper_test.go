@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -12,12 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 // envHelperAgent makes the test binary an agent process listening on the
@@ -82,8 +82,8 @@ func helperAgent() int {
 type agentProc struct {
 	cmd    *exec.Cmd
 	socket string
-	lines  chan string
-	stderr *lockedBuffer
+	stdout sectest.Buffer
+	stderr sectest.Buffer
 	done   chan struct{}
 }
 
@@ -101,36 +101,23 @@ func startAgentProcAt(t testing.TB, socket string, env ...string) *agentProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{
-		socket: socket,
-		lines:  make(chan string, 1000),
-		stderr: new(lockedBuffer),
-		done:   make(chan struct{}),
-	}
+	a := &agentProc{socket: socket, done: make(chan struct{})}
 	a.cmd = exec.Command(exe, "-test.run=^$")
 	a.cmd.Env = append(append(os.Environ(), envHelperAgent+"="+a.socket), env...)
-	a.cmd.Stderr = a.stderr
-	out, err := a.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a.cmd.Stdout, a.cmd.Stderr = &a.stdout, &a.stderr
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			a.lines <- sc.Text()
-		}
-		close(a.lines)
 		a.cmd.Wait()
+		a.stdout.Close()
 		close(a.done)
 	}()
 	t.Cleanup(func() {
 		a.cmd.Process.Kill()
 		<-a.done
 		if t.Failed() {
-			t.Logf("agent's log:\n%s", a.stderr)
+			t.Logf("agent's log:\n%s", &a.stderr)
 		}
 	})
 	a.waitLine(t, "ready")
@@ -141,20 +128,7 @@ func startAgentProcAt(t testing.TB, socket string, env ...string) *agentProc {
 // prefix, skipping others.
 func (a *agentProc) waitLine(t testing.TB, prefix string) string {
 	t.Helper()
-	timeout := time.After(120 * time.Second)
-	for {
-		select {
-		case l, ok := <-a.lines:
-			if !ok {
-				t.Fatalf("agent exited before printing %q; log: %s", prefix, a.stderr)
-			}
-			if strings.HasPrefix(l, prefix) {
-				return l
-			}
-		case <-timeout:
-			t.Fatalf("agent printed no %q within 120s; log: %s", prefix, a.stderr)
-		}
-	}
+	return a.stdout.WaitLinePrefix(t, prefix)
 }
 
 // threads returns the agent process's thread count.
@@ -164,13 +138,9 @@ func (a *agentProc) threads(t testing.TB) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-			var n int
-			fmt.Sscan(v, &n)
-			return n
-		}
+	n, ok := procstatus.Int(data, "Threads")
+	if !ok {
+		t.Fatal("no Threads line in /proc/PID/status")
 	}
-	t.Fatal("no Threads line in /proc/PID/status")
-	return 0
+	return n
 }

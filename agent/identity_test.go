@@ -12,6 +12,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/policy"
 )
 
@@ -121,10 +122,10 @@ func FuzzIdentityOf(f *testing.F) {
 // annotations and one with none: each container's Identity is its pod's,
 // and the agent's log records about it carry the identity.
 func TestPodIdentity(t *testing.T) {
-	forRuntimes(t, testPodIdentity)
+	ocitest.ForEachRuntime(t, testPodIdentity)
 }
 
-func testPodIdentity(t *testing.T, rt *ociRuntime) {
+func testPodIdentity(t *testing.T, rt *ocitest.Runtime) {
 	ctx := testCtx(t)
 	log := newLogRecorder()
 	calls := make(chan call, 10)
@@ -148,8 +149,8 @@ func testPodIdentity(t *testing.T, rt *ociRuntime) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, annotations: tc.ann, script: `mkdir /tmp/x`})
-			c := rt.start(t, ctx, bundle, "ident-"+tc.name+"-"+rt.name)
-			c.wait(t)
+			c := rt.Start(t, ctx, bundle, "ident-"+tc.name+"-"+rt.Name)
+			c.Wait(t)
 			if got := <-idents; !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Identity %+v, want %+v", got, tc.want)
 			}
@@ -196,7 +197,7 @@ func TestPodPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := startServer(t, &agent.Server{Logger: slog.New(newLogRecorder()), NewHandler: newHandler})
 	rootfs := newRootfs(t)
@@ -211,7 +212,7 @@ func TestPodPolicy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, annotations: tc.ann, script: `mkdir /tmp/x`})
-			out := strings.ToLower(rt.start(t, ctx, bundle, "podpolicy-"+tc.name).wait(t))
+			out := strings.ToLower(rt.Start(t, ctx, bundle, "podpolicy-"+tc.name).Wait(t))
 			if !strings.Contains(out, "/tmp/x': "+tc.want) {
 				t.Errorf("mkdir in the %s container: %q, want %q", tc.name, out, tc.want)
 			}

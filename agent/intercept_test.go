@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/cbuild"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/policy"
 )
@@ -36,7 +37,7 @@ func TestInterceptRulesBad(t *testing.T) {
 // register prefilter lets the kernel run them), and the rest of Docker's
 // default profile lets a shell run.
 func TestProfilePrefilter(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	data, err := os.ReadFile("../deploy/kubernetes/seccomp-profile.json")
 	if err != nil {
@@ -70,7 +71,7 @@ func TestProfilePrefilter(t *testing.T) {
 		script: `mknod /tmp/c c 1 3; echo "c=$?"; mknod /tmp/b b 7 0; echo "b=$?"; mknod /tmp/p p; echo "p=$?"; ` +
 			`free >/dev/null; echo "free=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "prefilter").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "prefilter").Wait(t))
 	// busybox's free falls back on its own when sysinfo fails.
 	for _, want := range []string{"c=1", "b=1", "p=0", "done"} {
 		if !strings.Contains(out, want) {
@@ -133,15 +134,10 @@ func interceptSeccomp(t *testing.T) *specs.LinuxSeccomp {
 // uid 100000); a block device stays EPERM, as does a name where the
 // caller may not create a file.
 func TestInterceptMknod(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
-	// The container's root, host uid 100000, must reach its rootfs:
-	// t.TempDir's parents are 0700.
-	rootfs := newRootfsIn(t, publicDir(t))
-	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
-		t.Fatal(err)
-	}
+	rootfs := newUsernsRootfs(t)
 	os.MkdirAll(filepath.Join(rootfs, "rootonly"), 0o755) // host root's: not the container's
 	bundle := newBundle(t, bundleOpts{
 		rootfs: rootfs, listener: sock, userns: true, seccomp: interceptSeccomp(t),
@@ -149,7 +145,7 @@ func TestInterceptMknod(t *testing.T) {
 			`mknod /tmp/loop b 7 0; echo "b=$?"; mknod /rootonly/null c 1 3; echo "r=$?"; ` +
 			`mknod /tmp/fifo p; echo "p=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "intercept-mknod").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "intercept-mknod").Wait(t))
 	for _, want := range []string{
 		"c=0", "node=character special file 1:3 0:0 644",
 		"mknod: /tmp/loop: operation not permitted", "b=1",
@@ -194,20 +190,15 @@ int main(void) {
 // TestInterceptSysinfo: sysinfo in a runc container with a 64 MiB memory
 // limit reports that limit, to a 64-bit caller and to an i386 one.
 func TestInterceptSysinfo(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	sectest.RequireFeature(t, "IA32 emulation (int $0x80)", "", haveIA32())
-	gcc := sectest.RequireTool(t, "gcc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
 	rootfs := newRootfs(t)
-	src := filepath.Join(t.TempDir(), "si.c")
-	os.WriteFile(src, []byte(sysinfoProg), 0o644)
-	if out, err := exec.Command(gcc, "-static", "-no-pie", "-O1", "-o", filepath.Join(rootfs, "bin", "si"), src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v: %s", err, out)
-	}
+	sectest.BuildCIn(t, filepath.Join(rootfs, "bin"), cbuild.Program{Name: "si", Source: []byte(sysinfoProg), Flags: []string{"-static", "-no-pie", "-O1"}})
 	const limit = 64 << 20
 	bundle := newBundle(t, bundleOpts{rootfs: rootfs, listener: sock, seccomp: interceptSeccomp(t), memoryLimit: limit, script: `/bin/si`})
-	out := rt.start(t, ctx, bundle, "intercept-sysinfo").wait(t)
+	out := rt.Start(t, ctx, bundle, "intercept-sysinfo").Wait(t)
 	for _, want := range []string{fmt.Sprintf("native=%d\n", limit), fmt.Sprintf("i386=0 %d\n", limit)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)
@@ -226,18 +217,15 @@ func haveIA32() bool {
 // 5.8), is still created under the mknod intercept: the intercept lets
 // the kernel run it rather than refusing a device outside its list.
 func TestInterceptMknodWhiteout(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
-	rootfs := newRootfsIn(t, publicDir(t))
-	if err := os.Chown(filepath.Join(rootfs, "tmp"), usernsBase, usernsBase); err != nil {
-		t.Fatal(err)
-	}
+	rootfs := newUsernsRootfs(t)
 	bundle := newBundle(t, bundleOpts{
 		rootfs: rootfs, listener: sock, userns: true, seccomp: interceptSeccomp(t),
 		script: `mknod /tmp/wh c 0 0; echo "w=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "intercept-whiteout").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "intercept-whiteout").Wait(t))
 	for _, want := range []string{"w=0", "done"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)
@@ -257,7 +245,7 @@ func TestInterceptMknodWhiteout(t *testing.T) {
 // gives by default) keeps what the kernel gives it: a block device
 // outside the intercept's list is created by the kernel, not refused.
 func TestInterceptMknodCapable(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	sock := interceptServer(t)
 	rootfs := newRootfs(t)
@@ -266,7 +254,7 @@ func TestInterceptMknodCapable(t *testing.T) {
 		caps:   []string{"CAP_MKNOD"},
 		script: `mknod /tmp/loop b 7 0; echo "b=$?"; mknod /tmp/null c 1 3; echo "c=$?"; echo done`,
 	})
-	out := strings.ToLower(rt.start(t, ctx, bundle, "intercept-capable").wait(t))
+	out := strings.ToLower(rt.Start(t, ctx, bundle, "intercept-capable").Wait(t))
 	for _, want := range []string{"b=0", "c=0", "done"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)

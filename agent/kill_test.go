@@ -4,13 +4,15 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 )
 
 // TestAgentKilled kills the agent while a container's call waits for it
 // and another is still to come: both fail with ENOSYS, and the container
 // runs to its end.
 func TestAgentKilled(t *testing.T) {
-	forRuntimes(t, func(t *testing.T, rt *ociRuntime) {
+	ocitest.ForEachRuntime(t, func(t *testing.T, rt *ocitest.Runtime) {
 		ctx := testCtx(t)
 		a := startAgentProc(t)
 		bundle := newBundle(t, bundleOpts{
@@ -18,11 +20,11 @@ func TestAgentKilled(t *testing.T) {
 			listener: a.socket,
 			script:   `mkdir /tmp/a; echo "a=$?"; read x; mkdir /tmp/block; echo "b=$?"; mkdir /tmp/c; echo "c=$?"`,
 		})
-		id := "kill-agent-" + rt.name
-		c := rt.start(t, ctx, bundle, id)
-		c.waitLine(t, "a=1")
+		id := "kill-agent-" + rt.Name
+		c := rt.Start(t, ctx, bundle, id)
+		c.WaitLine(t, "a=1")
 		a.waitLine(t, "denied "+id+" /tmp/a")
-		if _, err := c.stdin.Write([]byte("go\n")); err != nil {
+		if _, err := c.Stdin.Write([]byte("go\n")); err != nil {
 			t.Fatal(err)
 		}
 		a.waitLine(t, "blocking "+id+" /tmp/block")
@@ -30,8 +32,8 @@ func TestAgentKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-a.done
-		c.waitLine(t, "c=1")
-		out := strings.ToLower(c.wait(t))
+		c.WaitLine(t, "c=1")
+		out := strings.ToLower(c.Wait(t))
 		for _, want := range []string{
 			"/tmp/a': disk quota exceeded",
 			"/tmp/block': function not implemented",
@@ -48,7 +50,7 @@ func TestAgentKilled(t *testing.T) {
 // every one is served, and the agent's thread count stays bounded while
 // all of them are connected.
 func TestManyContainers(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	n := 20
 	if slowRun() {
 		n = 5
@@ -60,12 +62,12 @@ func TestManyContainers(t *testing.T) {
 		listener: a.socket,
 		script:   `mkdir /tmp/x; echo "done=$?"; read x; exit 0`,
 	})
-	cs := make([]*container, n)
+	cs := make([]*ocitest.Container, n)
 	for i := range cs {
-		cs[i] = rt.start(t, ctx, bundle, "many-"+itoa(i))
+		cs[i] = rt.Start(t, ctx, bundle, "many-"+itoa(i))
 	}
 	for _, c := range cs {
-		c.waitLine(t, "done=1")
+		c.WaitLine(t, "done=1")
 	}
 	seen := map[string]bool{}
 	for range n {
@@ -83,12 +85,12 @@ func TestManyContainers(t *testing.T) {
 		t.Errorf("agent runs %d threads with %d containers, want at most %d", threads, n, limit)
 	}
 	for _, c := range cs {
-		c.stdin.Close()
+		c.Stdin.Close()
 	}
 	for _, c := range cs {
-		out := strings.ToLower(c.wait(t))
-		if c.err != nil || !strings.Contains(out, "/tmp/x': disk quota exceeded") {
-			t.Errorf("container %s: %v: %s", c.id, c.err, out)
+		out := strings.ToLower(c.Wait(t))
+		if c.Err() != nil || !strings.Contains(out, "/tmp/x': disk quota exceeded") {
+			t.Errorf("container %s: %v: %s", c.ID, c.Err(), out)
 		}
 	}
 }
@@ -99,7 +101,7 @@ func TestManyContainers(t *testing.T) {
 // nothing reconnects them), while a "runc exec" in that container and a
 // new container are served by the new agent.
 func TestAgentRestart(t *testing.T) {
-	forRuntimes(t, func(t *testing.T, rt *ociRuntime) {
+	ocitest.ForEachRuntime(t, func(t *testing.T, rt *ocitest.Runtime) {
 		ctx := testCtx(t)
 		a1 := startAgentProc(t)
 		rootfs := newRootfs(t)
@@ -108,9 +110,9 @@ func TestAgentRestart(t *testing.T) {
 			listener: a1.socket,
 			script:   `mkdir /tmp/a; echo "a=$?"; read x; mkdir /tmp/b; echo "b=$?"; exec sleep 600`,
 		})
-		id := "restart-" + rt.name
-		c := rt.start(t, ctx, bundle, id)
-		c.waitLine(t, "a=1")
+		id := "restart-" + rt.Name
+		c := rt.Start(t, ctx, bundle, id)
+		c.WaitLine(t, "a=1")
 		a1.waitLine(t, "denied "+id+" /tmp/a")
 		if err := a1.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
@@ -119,17 +121,17 @@ func TestAgentRestart(t *testing.T) {
 		a2 := startAgentProcAt(t, a1.socket) // replaces the dead agent's socket file
 
 		// The init's listener died with the old agent.
-		if _, err := c.stdin.Write([]byte("go\n")); err != nil {
+		if _, err := c.Stdin.Write([]byte("go\n")); err != nil {
 			t.Fatal(err)
 		}
 		// (stdout and stderr lines may come in either order)
-		c.waitOutput(t, "b=1")
-		c.waitOutput(t, "/tmp/b': Function not implemented")
+		c.WaitOutput(t, "b=1")
+		c.WaitOutput(t, "/tmp/b': Function not implemented")
 
 		// A new process in the old container brings a new listener.
-		out, err := rt.command(ctx, "exec", id, "/bin/sh", "-c", `mkdir /tmp/exec; echo "rc=$?"`).CombinedOutput()
+		out, err := rt.Command(ctx, "exec", id, "/bin/sh", "-c", `mkdir /tmp/exec; echo "rc=$?"`).CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s exec: %v: %s", rt.name, err, out)
+			t.Fatalf("%s exec: %v: %s", rt.Name, err, out)
 		}
 		if !strings.Contains(strings.ToLower(string(out)), "/tmp/exec': disk quota exceeded") {
 			t.Errorf("exec after the restart: %q, want mkdir to fail with EDQUOT (served)", out)
@@ -137,9 +139,9 @@ func TestAgentRestart(t *testing.T) {
 		a2.waitLine(t, "denied "+id+" /tmp/exec")
 
 		// And a new container.
-		id2 := "restart-new-" + rt.name
-		out2 := strings.ToLower(rt.start(t, ctx, newBundle(t, bundleOpts{rootfs: rootfs, listener: a2.socket,
-			script: `mkdir /tmp/new; echo "n=$?"`}), id2).wait(t))
+		id2 := "restart-new-" + rt.Name
+		out2 := strings.ToLower(rt.Start(t, ctx, newBundle(t, bundleOpts{rootfs: rootfs, listener: a2.socket,
+			script: `mkdir /tmp/new; echo "n=$?"`}), id2).Wait(t))
 		if !strings.Contains(out2, "/tmp/new': disk quota exceeded") {
 			t.Errorf("new container after the restart: %q, want EDQUOT (served)", out2)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/agent"
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 )
 
 // TestShutdown stops the server while a container's call is in a handler:
@@ -19,7 +20,7 @@ import (
 // returns, the container's context ends, and the container's later calls
 // fail with ENOSYS since its listener is closed.
 func TestShutdown(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	started := make(chan *agent.Container, 1)
 	handlerDone := make(chan error, 1)
@@ -40,12 +41,12 @@ func TestShutdown(t *testing.T) {
 		listener: sock,
 		script:   `mkdir /tmp/block; echo "b=$?"; mkdir /tmp/after; echo "a=$?"`,
 	})
-	c := rt.start(t, ctx, bundle, "shutdown")
+	c := rt.Start(t, ctx, bundle, "shutdown")
 	var ctr *agent.Container
 	select {
 	case ctr = <-started:
 	case <-ctx.Done():
-		t.Fatalf("the handler never ran; output: %s", c.out)
+		t.Fatalf("the handler never ran; output: %s", c.Output())
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("Serve: %v", err)
@@ -63,7 +64,7 @@ func TestShutdown(t *testing.T) {
 	default:
 		t.Error("Serve returned and the container's context is not done")
 	}
-	out := strings.ToLower(c.wait(t))
+	out := strings.ToLower(c.Wait(t))
 	for _, want := range []string{"/tmp/block': function not implemented", "b=1", "/tmp/after': function not implemented", "a=1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)
@@ -119,7 +120,7 @@ func TestListen(t *testing.T) {
 
 // TestServeAbstract serves a container through an abstract socket name.
 func TestServeAbstract(t *testing.T) {
-	rt := newRuntime(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	ctx := testCtx(t)
 	name := "@seccompstream-agent-abstract-" + itoa(os.Getpid())
 	ln, err := agent.Listen(name)
@@ -137,8 +138,8 @@ func TestServeAbstract(t *testing.T) {
 		}
 	}()
 	bundle := newBundle(t, bundleOpts{rootfs: newRootfs(t), listener: name, script: `mkdir /tmp/abs; echo "rc=$?"`})
-	c := rt.start(t, ctx, bundle, "abstract")
-	out := strings.ToLower(c.wait(t))
+	c := rt.Start(t, ctx, bundle, "abstract")
+	out := strings.ToLower(c.Wait(t))
 	if !strings.Contains(out, "/tmp/abs': permission denied") {
 		t.Errorf("output %q, want EACCES", out)
 	}

@@ -29,7 +29,7 @@ func BenchmarkStat(b *testing.B) { benchCall(b, "stat") }
 
 func benchCall(b *testing.B, call string) {
 	h := helperPath(b)
-	dir := publicDirB(b)
+	dir := sectest.PublicDir(b)
 	file := dir + "/f"
 	if err := writeFileB(file); err != nil {
 		b.Fatal(err)

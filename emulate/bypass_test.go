@@ -15,6 +15,7 @@ import (
 
 	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 func init() {
@@ -148,7 +149,7 @@ func errno(err error) unix.Errno {
 // pidfd_getfd and answer its own calls with it (a root program could, and
 // so could one with the supervisor's uid).
 func TestListenerNotStolen(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/secret", "SECRET", 0o600)
 	res := sandbox(t, emulate.FilePolicy{Read: emulate.SystemPaths()}, stdoutOnly(goProgram("steal", dir+"/secret")))
 	if res.out != "pidfd_getfd: EPERM\n" || !res.deniedCall("pidfd_getfd") {
@@ -196,7 +197,7 @@ const fsNodumpFL = 0x40
 // request with EPERM. (Without the refusal the flag is set here, on
 // tmpfs and ext4 alike.)
 func TestInodeFlagsRefused(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/f", "x", 0o644)
 	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), dir)}, stdoutOnly(goProgram("setflags", dir+"/f")))
 	if res.err != nil || res.out != "setflags=EPERM\n" {
@@ -376,7 +377,7 @@ func init() {
 // umask, and the group of a setgid directory (subdirectories keep its
 // setgid bit), as the kernel gives them to the program.
 func TestCreateUmaskSetgid(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	if err := os.Chown(dir, 0, 4242); err != nil {
 		t.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func errorsAs(err error, e *syscall.Errno) bool {
 // allows writing and fails with EACCES where it only allows reading,
 // changing nothing there.
 func TestModifyingCalls(t *testing.T) {
-	w, ro := publicDir(t), publicDir(t)
+	w, ro := sectest.PublicDir(t), sectest.PublicDir(t)
 	for i := range callCases {
 		for _, base := range []string{w, ro} {
 			d := fmt.Sprintf("%s/%d", base, i)
@@ -360,7 +360,7 @@ func init() {
 // The xattr reads: a size query with no buffer, the value, the list, and
 // ERANGE for a buffer too small, as the kernel answers.
 func TestXattrReads(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/f", "x", 0o644)
 	err := unix.Setxattr(dir+"/f", "user.k", []byte("value"), 0)
 	sectest.RequireFeature(t, "user xattrs on the file system of "+os.TempDir(), "", err == nil)
@@ -397,7 +397,7 @@ func init() {
 // existing file with O_RDONLY|O_CREAT (a lock file), O_RDONLY|O_APPEND,
 // and /dev/null for writing; the rest is refused and creates nothing.
 func TestReadOnlyOpens(t *testing.T) {
-	ro := publicDir(t)
+	ro := sectest.PublicDir(t)
 	writeFile(t, ro+"/f", "content", 0o644)
 	res := sandbox(t, emulate.FilePolicy{Read: []string{"/"}}, goProgram("readonly-opens", ro))
 	want := "rdonly-creat-existing: ok\nrdonly-creat-new: EACCES\nrdonly-creat-excl: EACCES\nrdonly-append: ok\nwronly: EACCES\ndev-null-trunc: ok\n"
@@ -459,7 +459,7 @@ func init() {
 // at readable places and stat on the directories above them; listing those
 // directories and anything beside does not.
 func TestLooking(t *testing.T) {
-	root := publicDir(t)
+	root := sectest.PublicDir(t)
 	os.Mkdir(root+"/ro", 0o755)
 	os.Mkdir(root+"/other", 0o755)
 	writeFile(t, root+"/ro/f", "f", 0o644)

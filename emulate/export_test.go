@@ -6,7 +6,6 @@ import "time"
 var (
 	LetThrough = letThrough
 	CutSelf    = cutSelf
-	StartTime  = startTime
 )
 
 // IDMap exposes the id map parser and its two directions.

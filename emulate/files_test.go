@@ -22,7 +22,7 @@ import (
 // DIR work; outside DIR every change fails with EACCES and changes nothing.
 func TestWriteOnlyInDir(t *testing.T) {
 	busybox := sectest.RequireTool(t, "busybox")
-	root := publicDir(t)
+	root := sectest.PublicDir(t)
 	dir, out := root+"/dir", root+"/out"
 	os.Mkdir(dir, 0o755)
 	os.Mkdir(out, 0o755)
@@ -110,7 +110,7 @@ func snapshot(t *testing.T, dir string) []string {
 // asked.
 func TestReadOnlyDir(t *testing.T) {
 	h := helperPath(t)
-	root := publicDir(t)
+	root := sectest.PublicDir(t)
 	dir, other := root+"/dir", root+"/other"
 	os.Mkdir(dir, 0o755)
 	os.Mkdir(other, 0o755)
@@ -169,7 +169,7 @@ func TestReadOnlyDir(t *testing.T) {
 // world-readable one reads, and a file it creates is its own.
 func TestOtherUID(t *testing.T) {
 	h := helperPath(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/secret", "root only\n", 0o600)
 	writeFile(t, dir+"/public", "for all\n", 0o644)
 	os.Mkdir(dir+"/w", 0o777)
@@ -211,7 +211,7 @@ func TestIOUringRefused(t *testing.T) {
 // give what fstat of a descriptor gives, field by field.
 func TestStatMatchesKernel(t *testing.T) {
 	h := helperPath(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/f", "twelve bytes", 0o640)
 	os.Mkdir(dir+"/d", 0o755)
 	for _, p := range []string{dir + "/f", dir + "/d", "/dev/null"} {
@@ -250,7 +250,7 @@ func TestI386(t *testing.T) {
 // create, write, rename, stat, read and remove files at once.
 func TestThreadedProgram(t *testing.T) {
 	h := helperPath(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	res := sandbox(t, emulate.FilePolicy{Read: []string{"/"}, Write: []string{dir}}, exec.Command(h, "threads", dir, fmt.Sprint(sectest.Scale(200))))
 	if res.err != nil || res.out != "ok\n" {
 		t.Errorf("threads: %v: %s", res.err, res.out)
@@ -269,7 +269,7 @@ func TestThreadedProgram(t *testing.T) {
 // thread's opens go on meanwhile, and open the other end.
 func TestFIFODoesNotBlockOthers(t *testing.T) {
 	h := helperPath(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	if err := unix.Mkfifo(dir+"/p", 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestFIFODoesNotBlockOthers(t *testing.T) {
 // descriptors).
 func TestKilledWhileOpening(t *testing.T) {
 	h := helperPath(t)
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	if err := unix.Mkfifo(dir+"/p", 0o644); err != nil {
 		t.Fatal(err)
 	}

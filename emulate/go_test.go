@@ -102,7 +102,7 @@ var goPrograms = map[string]func(args []string) int{
 // A Go program (goroutines on several threads, the runtime's own file
 // accesses) works under read / and write DIR.
 func TestGoProgram(t *testing.T) {
-	dir, outside := publicDir(t), publicDir(t)
+	dir, outside := sectest.PublicDir(t), sectest.PublicDir(t)
 	res := sandbox(t, emulate.FilePolicy{Read: []string{"/"}, Write: []string{dir}},
 		goProgram("workdir", dir, outside, fmt.Sprint(sectest.Scale(50))))
 	// (Under the race detector the runtime also reads /proc/self/exe, which
@@ -203,7 +203,7 @@ func init() {
 // and its root means nothing outside it (a 0600 file of root's stays
 // unreadable).
 func TestChildUserNamespace(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/mine", "mine", 0o644)
 	os.Chown(dir+"/mine", 65534, 65534)
 	writeFile(t, dir+"/roots", "root's", 0o600)

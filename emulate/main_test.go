@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
@@ -51,7 +51,11 @@ func TestMain(m *testing.M) {
 		os.Exit(goPrograms[name](os.Args[1:]))
 	}
 	sectest.Main(scenarios)
-	os.Exit(sectest.RunMain(m.Run, "github.com/seccompstream/seccompstream"))
+	os.Exit(sectest.RunMain(func() int {
+		defer netHelper.remove()
+		defer helper.remove()
+		return m.Run()
+	}, "github.com/seccompstream/seccompstream"))
 }
 
 // goProgram returns a command that runs the Go program name of goPrograms
@@ -64,83 +68,67 @@ func goProgram(name string, args ...string) *exec.Cmd {
 }
 
 //go:embed testdata/helper.c
-var helperSource string
+var helperSource []byte
 
 // helper is testdata/helper.c, the file policy's C program.
-var helper = &cHelper{name: "helper", source: &helperSource, env: "SECCOMPSTREAM_EMULATE_HELPER"}
+var helper = newCHelper("helper", helperSource, "SECCOMPSTREAM_EMULATE_HELPER")
 
 // helperPath builds testdata/helper.c (see cHelper.path).
 func helperPath(t testing.TB) string { return helper.path(t) }
 
-// cHelper is a C program of testdata that the tests build.
+// cHelper is a C program of testdata that the tests build once per run.
 type cHelper struct {
-	name   string
-	source *string
-	env    string // names the program built beforehand, for where gcc is missing
+	prog cbuild.Program
 
 	once  sync.Once
+	dir   string // where it was built, removed by TestMain
 	built string
-	err   string
+	err   error
+}
+
+// newCHelper returns the C program name with its source. prebuilt names
+// the variable that holds the program built beforehand (scripts/
+// kernel-test's guest has no gcc; .ci/run builds it with these flags).
+func newCHelper(name string, source []byte, prebuilt string) *cHelper {
+	// Static (no loader calls; it runs in the qemu guest too), non-PIE
+	// (its static buffers are below 4 GiB for int $0x80), no red zone
+	// (the inline int $0x80 pushes below the stack pointer).
+	return &cHelper{prog: cbuild.Program{
+		Name: name, Source: source, Prebuilt: prebuilt,
+		Flags: []string{"-O1", "-static", "-no-pie", "-mno-red-zone", "-pthread"},
+	}}
 }
 
 // path builds the program (once per run) in a directory every user may
-// enter, or takes $env where there is no gcc (scripts/kernel-test's
-// guest; .ci/run builds it with these flags).
+// enter, or takes the prebuilt one (cbuild.Program.Build).
 func (h *cHelper) path(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv(h.env); p != "" {
-		if _, err := exec.LookPath("gcc"); err != nil {
-			return p
-		}
+	if _, ok := h.prog.PrebuiltPath(); !ok {
+		sectest.RequireTool(t, "gcc")
 	}
-	gcc := sectest.RequireTool(t, "gcc")
 	h.once.Do(func() {
-		dir, err := os.MkdirTemp("", "emulate-"+h.name+"-")
-		if err != nil {
-			h.err = err.Error()
+		if h.dir, h.err = os.MkdirTemp("", "emulate-"+h.prog.Name+"-"); h.err != nil {
 			return
 		}
-		os.Chmod(dir, 0o755)
-		src := filepath.Join(dir, h.name+".c")
-		h.built = filepath.Join(dir, h.name)
-		if err := os.WriteFile(src, []byte(*h.source), 0o644); err != nil {
-			h.err = err.Error()
+		if h.err = os.Chmod(h.dir, 0o755); h.err != nil {
 			return
 		}
-		// Static (no loader calls; it runs in the qemu guest too), non-PIE
-		// (its static buffers are below 4 GiB for int $0x80), no red zone
-		// (the inline int $0x80 pushes below the stack pointer).
-		out, err := exec.Command(gcc, "-O1", "-static", "-no-pie", "-mno-red-zone", "-pthread", "-o", h.built, src).CombinedOutput()
-		if err != nil {
-			h.err = err.Error() + "\n" + string(out)
-		}
+		h.built, h.err = h.prog.Build(h.dir)
 	})
-	if h.err != "" {
-		t.Fatalf("building %s: %s", h.name, h.err)
+	if h.err != nil {
+		t.Fatalf("building %s: %v", h.prog.Name, h.err)
 	}
-	// The program stays for the run; the OS's /tmp policy removes it.
 	return h.built
 }
 
-// publicDirB is publicDir for benchmarks.
-func publicDirB(b *testing.B) string { return publicDir(b) }
+// remove removes the directory the program was built in.
+func (h *cHelper) remove() {
+	if h.dir != "" {
+		os.RemoveAll(h.dir)
+	}
+}
 
 func writeFileB(path string) error { return os.WriteFile(path, []byte("content\n"), 0o644) }
-
-// publicDir returns a new directory every user may enter, removed when the
-// test ends.
-func publicDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "emulate-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	t.Helper()

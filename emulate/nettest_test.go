@@ -21,11 +21,11 @@ import (
 // reaches them, and netSandbox.
 
 //go:embed testdata/nethelper.c
-var netHelperSource string
+var netHelperSource []byte
 
 // netHelper is testdata/nethelper.c, the network policy's C program
 // ($SECCOMPSTREAM_EMULATE_NETHELPER where gcc is missing).
-var netHelper = &cHelper{name: "nethelper", source: &netHelperSource, env: "SECCOMPSTREAM_EMULATE_NETHELPER"}
+var netHelper = newCHelper("nethelper", netHelperSource, "SECCOMPSTREAM_EMULATE_NETHELPER")
 
 func netHelperPath(t testing.TB) string { return netHelper.path(t) }
 

@@ -130,30 +130,23 @@ func TestDatagrams(t *testing.T) {
 	}
 }
 
-// waitFor waits until cond holds (under mu), failing the test after a
-// minute.
+// waitFor waits until cond holds (under mu), failing the test after
+// sectest.Patience.
 func waitFor(t *testing.T, cond func() bool, mu *sync.Mutex) {
 	t.Helper()
-	if !waitUntil(cond, mu) {
-		t.Fatal("timed out waiting")
-	}
+	sectest.Eventually(t, "condition", locked(cond, mu))
 }
 
-// waitUntil waits until cond holds (under mu), for a minute at most, and
+// waitUntil waits until cond holds (under mu), as sectest.Poll does, and
 // reports whether it did; goroutines other than the test's use it.
-func waitUntil(cond func() bool, mu *sync.Mutex) bool {
-	deadline := time.Now().Add(time.Minute)
-	for {
+func waitUntil(cond func() bool, mu *sync.Mutex) bool { return sectest.Poll(locked(cond, mu)) }
+
+// locked returns cond called under mu.
+func locked(cond func() bool, mu *sync.Mutex) func() bool {
+	return func() bool {
 		mu.Lock()
-		ok := cond()
-		mu.Unlock()
-		if ok {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
+		defer mu.Unlock()
+		return cond()
 	}
 }
 
@@ -164,7 +157,7 @@ func waitUntil(cond func() bool, mu *sync.Mutex) bool {
 // The server sees the program's uid and gid (SO_PEERCRED), not the
 // supervisor's.
 func TestUnixConnect(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	ok := listenUnix(t, filepath.Join(dir, "app.sock"))
 	other := listenUnix(t, filepath.Join(dir, "other.sock"))
 	if err := os.Symlink("app.sock", filepath.Join(dir, "link-ok")); err != nil {
@@ -217,7 +210,7 @@ func TestUnixConnect(t *testing.T) {
 // (the program may retry until its server is up); the same for the listed
 // path itself.
 func TestUnixConnectMissing(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	p := emulate.NetworkPolicy{Connect: []string{dir + "/later.sock"}}
 	res := netSandbox(t, p, exec.Command(netHelperPath(t), "unix", dir+"/later.sock"))
 	if got := strings.TrimSpace(res.out); got != "ENOENT" || len(res.denied) != 0 {
@@ -231,7 +224,7 @@ func TestUnixAbstractAndDatagrams(t *testing.T) {
 	name := "emulate-test-" + strconv.Itoa(os.Getpid())
 	ok := listenUnix(t, "@"+name)
 	other := listenUnix(t, "@"+name+"-other")
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	dg, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dir + "/dgram.sock", Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +270,7 @@ func TestUnixAbstractAndDatagrams(t *testing.T) {
 // create nothing; a socket made by path gets the program's owner and
 // umask.
 func TestBind(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +312,7 @@ func TestBind(t *testing.T) {
 
 // sendmsg with SCM_RIGHTS passes a copy of the program's descriptor.
 func TestSendmsgRights(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	l := listenUnix(t, dir+"/fd.sock")
 	secret := filepath.Join(dir, "passed")
 	writeFile(t, secret, "passed through SCM_RIGHTS\n", 0o644)
@@ -523,7 +516,7 @@ func TestBlockingConnectTargetKilled(t *testing.T) {
 		waitFor(t, func() bool { return synSent(t, l.port) == 1 }, new(sync.Mutex))
 	})
 	t.Run("unix", func(t *testing.T) {
-		dir := publicDir(t)
+		dir := sectest.PublicDir(t)
 		path := dir + "/full.sock"
 		ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -557,7 +550,7 @@ func TestBlockingConnectTargetKilled(t *testing.T) {
 // nothing waits in its handler once the queue is full; killing the
 // program ends the wait.
 func TestBlockingSendTargetKilled(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	path := dir + "/full-dgram.sock"
 	rx, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
@@ -591,19 +584,8 @@ func killWhenWaiting(t *testing.T, p emulate.NetworkPolicy, cmd *exec.Cmd, waiti
 	killed := make(chan time.Time, 1)
 	go func() {
 		<-res.started
-		deadline := time.Now().Add(time.Minute)
-		for {
-			res.mu.Lock()
-			ok := waiting(res)
-			res.mu.Unlock()
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Error("the program never waited")
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !waitUntil(func() bool { return waiting(res) }, &res.mu) {
+			t.Error("the program never waited")
 		}
 		cmd.Process.Kill()
 		killed <- time.Now()

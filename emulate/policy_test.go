@@ -11,6 +11,7 @@ import (
 
 	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysargs"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
@@ -124,7 +125,7 @@ func init() {
 // kernel (no path to check); with an empty path they are notified and
 // carried out (the path could have been any).
 func TestNullPathStatsNotNotified(t *testing.T) {
-	dir := publicDir(t)
+	dir := sectest.PublicDir(t)
 	writeFile(t, dir+"/f", "four", 0o644)
 	res := sandbox(t, emulate.FilePolicy{Read: append(emulate.SystemPaths(), dir)}, goProgram("fstats", dir+"/f"))
 	if res.err != nil || !strings.HasSuffix(res.out, "ok\n") {

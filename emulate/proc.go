@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 )
 
 // /proc/self and /proc/thread-self
@@ -151,21 +152,9 @@ func (c *call) sameStart(t *seccompstream.Target, tgid, tid string) bool {
 	if err != nil {
 		return false
 	}
-	a, b1 := startTime(b), startTime(ours)
-	return a != "" && a == b1 && c.n.Valid()
-}
-
-// startTime returns field 22 of a /proc/<pid>/stat line (starttime).
-func startTime(stat []byte) string {
-	i := bytes.LastIndexByte(stat, ')') // the command may hold spaces
-	if i < 0 {
-		return ""
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 20 {
-		return ""
-	}
-	return f[19] // fields 3.. follow the command; starttime is field 22
+	a, aok := procstatus.StartTime(b)
+	o, ook := procstatus.StartTime(ours)
+	return aok && ook && a == o && c.n.Valid()
 }
 
 // statusIDs returns the values of a /proc/<pid>/status line.

@@ -13,7 +13,7 @@ import (
 // raceDirs makes ROOT/a (allowed) and ROOT/b (forbidden), each with a file
 // "f" whose content starts with the directory's letter in capitals.
 func raceDirs(t *testing.T) (root string) {
-	root = publicDir(t)
+	root = sectest.PublicDir(t)
 	for _, d := range []string{"a", "b"} {
 		os.Mkdir(root+"/"+d, 0o755)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
@@ -326,15 +327,8 @@ func oldestStart(dir string) (int64, bool) {
 		if err != nil {
 			continue
 		}
-		// Fields after the command (which may hold spaces and parentheses):
-		// state is field 3, starttime field 22.
-		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
-		fields := strings.Fields(string(rest))
-		if len(fields) < 20 {
-			continue
-		}
-		ticks, err := strconv.ParseInt(fields[19], 10, 64)
-		if err == nil && ticks/userHZ < oldest {
+		ticks, ok := procstatus.StartTime(stat)
+		if ok && ticks/userHZ < oldest {
 			oldest, found = ticks/userHZ, true
 		}
 	}

@@ -29,16 +29,6 @@ func TestCutSelf(t *testing.T) {
 	}
 }
 
-func TestStartTime(t *testing.T) {
-	stat := "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10"
-	if got := emulate.StartTime([]byte(stat)); got != "98765" {
-		t.Errorf("startTime = %q, want 98765", got)
-	}
-	if got := emulate.StartTime([]byte("garbage")); got != "" {
-		t.Errorf("startTime of garbage = %q", got)
-	}
-}
-
 func TestIDMap(t *testing.T) {
 	const m = "         0     100000      65536\n     65536       1000          1\n"
 	for _, c := range []struct {

@@ -341,54 +341,38 @@ func (e *emitter) cond(c Cond, pass, fail cbpf.Label) {
 		ge = bpf.JumpGreaterOrEqual
 	)
 	next := cbpf.Next
+	// Ne, Lt and Le are the negations of Eq, Ge and Gt: the same test
+	// with the outcomes swapped.
+	yes, no := pass, fail
+	if c.op == opNe || c.op == opLt || c.op == opLe {
+		yes, no = fail, pass
+	}
 	switch c.op {
-	case opEq:
+	case opEq, opNe, opMaskedEq: // hi == vhi && lo == vlo, masked for MaskedEq
 		if e.wide {
 			a.LoadAbs(hi)
-			a.JumpIf(eq, vhi, next, fail)
+			if c.op == opMaskedEq {
+				a.And(mhi)
+			}
+			a.JumpIf(eq, vhi, next, no)
 		}
 		a.LoadAbs(lo)
-		a.JumpIf(eq, vlo, pass, fail)
-	case opNe:
+		if c.op == opMaskedEq {
+			a.And(mlo)
+		}
+		a.JumpIf(eq, vlo, yes, no)
+	case opGt, opGe, opLt, opLe: // hi > vhi || hi == vhi && lo >(=) vlo
 		if e.wide {
 			a.LoadAbs(hi)
-			a.JumpIf(eq, vhi, next, pass)
+			a.JumpIf(gt, vhi, yes, next)
+			a.JumpIf(eq, vhi, next, no)
 		}
 		a.LoadAbs(lo)
-		a.JumpIf(eq, vlo, fail, pass)
-	case opGt, opGe: // hi > vhi || hi == vhi && lo >(=) vlo
-		if e.wide {
-			a.LoadAbs(hi)
-			a.JumpIf(gt, vhi, pass, next)
-			a.JumpIf(eq, vhi, next, fail)
+		lowTest := ge // Ge, and Lt as not Ge
+		if c.op == opGt || c.op == opLe {
+			lowTest = gt // Gt, and Le as not Gt
 		}
-		a.LoadAbs(lo)
-		if c.op == opGt {
-			a.JumpIf(gt, vlo, pass, fail)
-		} else {
-			a.JumpIf(ge, vlo, pass, fail)
-		}
-	case opLt, opLe: // not Ge, not Gt
-		if e.wide {
-			a.LoadAbs(hi)
-			a.JumpIf(gt, vhi, fail, next)
-			a.JumpIf(eq, vhi, next, pass)
-		}
-		a.LoadAbs(lo)
-		if c.op == opLt {
-			a.JumpIf(ge, vlo, fail, pass)
-		} else {
-			a.JumpIf(gt, vlo, fail, pass)
-		}
-	case opMaskedEq:
-		if e.wide {
-			a.LoadAbs(hi)
-			a.And(mhi)
-			a.JumpIf(eq, vhi, next, fail)
-		}
-		a.LoadAbs(lo)
-		a.And(mlo)
-		a.JumpIf(eq, vlo, pass, fail)
+		a.JumpIf(lowTest, vlo, yes, no)
 	default:
 		panic(fmt.Sprintf("filter: invalid condition %v", c))
 	}

@@ -222,7 +222,7 @@ func (f *Filter) checkName(name string) error {
 	if f.knownHere(name) {
 		return nil
 	}
-	if knownAnywhere(name) {
+	if sysnames.KnownName(name) {
 		return fmt.Errorf("filter: syscall %q does not exist on %s", name, f.archList())
 	}
 	return fmt.Errorf("filter: unknown syscall %q for %s", name, f.archList())
@@ -231,16 +231,6 @@ func (f *Filter) checkName(name string) error {
 // knownHere reports whether an arch of the filter has the call name.
 func (f *Filter) knownHere(name string) bool {
 	for _, arch := range f.arches {
-		if _, ok := sysnames.Number(arch, name); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// knownAnywhere reports whether any table has the call name.
-func knownAnywhere(name string) bool {
-	for _, arch := range sysnames.Arches() {
 		if _, ok := sysnames.Number(arch, name); ok {
 			return true
 		}

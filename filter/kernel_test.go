@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/internal/unotify"
@@ -392,17 +392,7 @@ func buildHelper386(t *testing.T) string {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("int $0x80 test is for x86_64")
 	}
-	gcc := sectest.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "int80.c")
-	bin := filepath.Join(dir, "int80")
-	if err := os.WriteFile(src, []byte(helper386), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return bin
+	return sectest.BuildC(t, cbuild.Program{Name: "int80", Source: []byte(helper386), Flags: []string{"-O2"}})
 }
 
 func TestKernelI386Blocked(t *testing.T) {

@@ -137,22 +137,29 @@ func TestPolicyBad(t *testing.T) {
 	}
 }
 
+// checkRoundTrip checks that p comes back unchanged from Parse of its
+// MarshalJSON.
+func checkRoundTrip(t testing.TB, p *policy.Policy) {
+	t.Helper()
+	b, err := p.MarshalJSON()
+	if err != nil {
+		t.Fatalf("MarshalJSON: %v", err)
+	}
+	q, err := policy.Parse(b)
+	if err != nil {
+		t.Fatalf("Parse(MarshalJSON) = %v for %s", err, b)
+	}
+	if !reflect.DeepEqual(p, q) {
+		t.Errorf("round trip changed the policy:\n%+v\n%+v\n%s", p, q, b)
+	}
+}
+
 func TestPolicyRoundTrip(t *testing.T) {
 	p, err := policy.Parse([]byte(examplePolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := p.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := policy.Parse(b)
-	if err != nil {
-		t.Fatalf("Parse(%s): %v", b, err)
-	}
-	if !reflect.DeepEqual(p, q) {
-		t.Errorf("round trip changed the policy:\n%+v\n%+v\n%s", p, q, b)
-	}
+	checkRoundTrip(t, p)
 	if err := (&policy.Policy{Containers: []policy.ContainerRule{{Match: policy.Match{ID: "["}}}}).Validate(); err == nil ||
 		!strings.Contains(err.Error(), `containers[0].match.id "["`) {
 		t.Errorf("Validate of a bad pattern: %v", err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"os/exec"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,17 +70,7 @@ func TestPolicyNetwork(t *testing.T) {
 	if other.Network == nil || !slices.Equal(other.Network.Connect, []string{"127.0.0.53:53"}) || len(other.Network.Bind) != 0 {
 		t.Errorf("db network = %+v", other.Network)
 	}
-	b, err := p.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := policy.Parse(b)
-	if err != nil {
-		t.Fatalf("Parse(%s): %v", b, err)
-	}
-	if !reflect.DeepEqual(p, q) {
-		t.Errorf("round trip changed the policy:\n%+v\n%+v", p, q)
-	}
+	checkRoundTrip(t, p)
 }
 
 // Under a network policy a network call is decided by it: traced, it is

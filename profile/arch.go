@@ -10,29 +10,13 @@ import (
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
-// ociArches lists every architecture name the OCI runtime spec defines, in
-// the spec's order.
-var ociArches = []specs.Arch{
-	specs.ArchX86, specs.ArchX86_64, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64,
-	specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchMIPSEL,
-	specs.ArchMIPSEL64, specs.ArchMIPSEL64N32, specs.ArchPPC, specs.ArchPPC64,
-	specs.ArchPPC64LE, specs.ArchS390, specs.ArchS390X, specs.ArchPARISC,
-	specs.ArchPARISC64, specs.ArchRISCV64, specs.ArchLOONGARCH64, specs.ArchM68K,
-	specs.ArchSH, specs.ArchSHEB,
-}
-
 // archNative is containers-common's name for "the machine's own
 // architecture".
 const archNative specs.Arch = "SCMP_ARCH_NATIVE"
 
 // knownArch reports whether a is an OCI architecture name.
 func knownArch(a specs.Arch) bool {
-	for _, k := range ociArches {
-		if a == k {
-			return true
-		}
-	}
-	return false
+	return sysnames.IsOCIArch(string(a))
 }
 
 // auditArch returns the AUDIT_ARCH value whose system call table names the
@@ -53,12 +37,12 @@ func ociArch(audit uint32, x32 bool) (specs.Arch, bool) {
 	if x32 {
 		return specs.ArchX32, audit == unix.AUDIT_ARCH_X86_64
 	}
-	for _, a := range ociArches {
-		if a == specs.ArchX32 {
+	for _, a := range sysnames.OCIArches() {
+		if a == string(specs.ArchX32) {
 			continue
 		}
-		if got, ok := sysnames.ArchByName(string(a)); ok && got == audit {
-			return a, true
+		if got, ok := sysnames.ArchByName(a); ok && got == audit {
+			return specs.Arch(a), true
 		}
 	}
 	return "", false
@@ -89,16 +73,6 @@ func knownCall(arch specs.Arch, name string) bool {
 func hasTable(arch specs.Arch) bool {
 	_, ok := auditArch(arch)
 	return ok
-}
-
-// knownAnywhere reports whether any system call table knows name.
-func knownAnywhere(name string) bool {
-	for _, arch := range sysnames.Arches() {
-		if _, ok := sysnames.Number(arch, name); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // seccompArchName returns the architecture name that Docker's and

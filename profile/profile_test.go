@@ -189,6 +189,26 @@ func TestMergeIntersectDiff(t *testing.T) {
 	}
 }
 
+// A nil *Profile is an empty one to the set operations.
+func TestSetOpsNil(t *testing.T) {
+	a := build(t, "SCMP_ARCH_X86_64 read", "SCMP_ARCH_X86 write")
+	if m := profile.Merge(nil, a, nil); !m.Equal(a) {
+		t.Errorf("Merge(nil, a, nil) = %v, want a", callStrings(m))
+	}
+	if m := profile.Merge(nil); m == nil || m.Len() != 0 {
+		t.Errorf("Merge(nil) = %v, want an empty profile", m)
+	}
+	if in := profile.Intersect(a, nil); in == nil || in.Len() != 0 || len(in.Arches()) != 0 {
+		t.Errorf("Intersect(a, nil) = %v, want an empty profile", in)
+	}
+	if d := profile.Diff(a, nil); !d.Equal(a) {
+		t.Errorf("Diff(a, nil) = %v, want a", callStrings(d))
+	}
+	if d := profile.Diff(nil, a); d == nil || d.Len() != 0 {
+		t.Errorf("Diff(nil, a) = %v, want an empty profile", d)
+	}
+}
+
 func TestEqualIgnoresCounts(t *testing.T) {
 	a := build(t, "SCMP_ARCH_X86_64 read")
 	b := profile.New()

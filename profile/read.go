@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/errnames"
+	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
 
 // An Error is a problem with a profile, naming the file and the item. The
@@ -384,8 +385,11 @@ func resolve(file, prefix string, f *rawProfile, cfg *readConfig) (*resolved, er
 	if f.DefaultAction == "" {
 		return nil, fail("defaultAction", errors.New("missing"))
 	}
-	errnoRet, err := errnoOf(f.DefaultAction, f.DefaultErrnoRet, f.DefaultErrno)
+	errnoRet, inName, err := errnoOf(f.DefaultAction, f.DefaultErrnoRet, f.DefaultErrno)
 	if err != nil {
+		if inName {
+			return nil, fail("defaultErrno", err)
+		}
 		return nil, fail("defaultAction", err)
 	}
 	s.DefaultAction, s.DefaultErrnoRet = f.DefaultAction, errnoRet
@@ -439,8 +443,11 @@ func resolve(file, prefix string, f *rawProfile, cfg *readConfig) (*resolved, er
 		if sc.Action == "" {
 			return nil, fail(item+".action", errors.New("missing"))
 		}
-		ret, err := errnoOf(sc.Action, sc.ErrnoRet, sc.Errno)
+		ret, inName, err := errnoOf(sc.Action, sc.ErrnoRet, sc.Errno)
 		if err != nil {
+			if inName {
+				return nil, fail(item+".errno", err)
+			}
 			return nil, fail(item+".action", err)
 		}
 		for j, a := range sc.Args {
@@ -463,7 +470,7 @@ func resolve(file, prefix string, f *rawProfile, cfg *readConfig) (*resolved, er
 			switch {
 			case name == "":
 				return nil, fail(fmt.Sprintf("%s.names[%d]", item, j), errors.New("empty system call name"))
-			case !knownAnywhere(name) && !slices.ContainsFunc(s.Architectures, func(a specs.Arch) bool { return !hasTable(a) }):
+			case !sysnames.KnownName(name) && !slices.ContainsFunc(s.Architectures, func(a specs.Arch) bool { return !hasTable(a) }):
 				warn(fmt.Sprintf("%s.names[%d]", item, j), fmt.Errorf("%w %q: skipped", ErrUnknownSyscall, name))
 			default:
 				kept = append(kept, name)
@@ -482,35 +489,37 @@ func resolve(file, prefix string, f *rawProfile, cfg *readConfig) (*resolved, er
 }
 
 // errnoOf checks an action and its errno (a number, or a name such as
-// containers-common writes) and returns the errno to keep.
-func errnoOf(a specs.LinuxSeccompAction, ret *uint, name string) (*uint, error) {
+// containers-common writes) and returns the errno to keep. inName reports
+// that the error is about the name (containers-common's "defaultErrno" or
+// "errno" item) rather than the action.
+func errnoOf(a specs.LinuxSeccompAction, ret *uint, name string) (_ *uint, inName bool, err error) {
 	if name != "" {
 		e, err := errnames.Parse(name)
 		if err != nil {
-			return nil, err
+			return nil, true, err
 		}
 		n := uint(e)
 		if ret != nil && *ret != n {
-			return nil, fmt.Errorf("errno %q and errnoRet %d disagree", name, *ret)
+			return nil, true, fmt.Errorf("errno %q and errnoRet %d disagree", name, *ret)
 		}
 		ret = &n
 	}
 	switch a {
 	case specs.ActErrno:
 		if ret != nil && *ret > errnames.Max {
-			return nil, fmt.Errorf("errno %d out of range (0..%d)", *ret, errnames.Max)
+			return nil, false, fmt.Errorf("errno %d out of range (0..%d)", *ret, errnames.Max)
 		}
 	case specs.ActTrace:
 		if ret != nil && *ret > 0xffff {
-			return nil, fmt.Errorf("SCMP_ACT_TRACE value %d out of range (0..65535)", *ret)
+			return nil, false, fmt.Errorf("SCMP_ACT_TRACE value %d out of range (0..65535)", *ret)
 		}
 	case specs.ActKill, specs.ActKillThread, specs.ActKillProcess, specs.ActTrap,
 		specs.ActAllow, specs.ActLog, specs.ActNotify:
-		return nil, nil
+		return nil, false, nil
 	default:
-		return nil, fmt.Errorf("unknown action %q", a)
+		return nil, false, fmt.Errorf("unknown action %q", a)
 	}
-	return ret, nil
+	return ret, false, nil
 }
 
 // applies decides a rule's Docker/containers-common conditions for this

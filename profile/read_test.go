@@ -266,7 +266,12 @@ func TestReadErrors(t *testing.T) {
 		{"allow-default", `{"defaultAction": "SCMP_ACT_ALLOW"}`, "defaultAction: not an allowlist", profile.ErrNotAllowlist},
 		{"notify-default", `{"defaultAction": "SCMP_ACT_NOTIFY"}`, "defaultAction: not an allowlist", profile.ErrNotAllowlist},
 		{"errno-range", `{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 5000}`, "defaultAction: errno 5000 out of range", nil},
-		{"errno-name", `{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EWHAT"}`, `defaultAction: unknown errno "EWHAT"`, nil},
+		// The item is the one that holds the bad name or number.
+		{"errno-name", `{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EWHAT"}`, `defaultErrno: unknown errno "EWHAT"`, nil},
+		{"errno-disagree", `{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EPERM", "defaultErrnoRet": 2}`,
+			`defaultErrno: errno "EPERM" and errnoRet 2 disagree`, nil},
+		{"rule-errno-name", `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errno": "EWHAT"}]}`,
+			`syscalls[0].errno: unknown errno "EWHAT"`, nil},
 		{"arch", `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_Z80"]}`,
 			`architectures[1]: unknown architecture "SCMP_ARCH_Z80"`, profile.ErrUnknownArch},
 		{"both-arches", `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]}`,

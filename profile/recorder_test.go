@@ -22,6 +22,7 @@ import (
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/filter/oci"
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/profile"
@@ -375,18 +376,7 @@ func nativeOCIArch() (specs.Arch, bool) {
 // buildC compiles a C program with gcc.
 func buildC(t *testing.T, name, src string, flags ...string) string {
 	t.Helper()
-	gcc := sectest.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	c := filepath.Join(dir, name+".c")
-	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, name)
-	args := append([]string{"-O2", "-Wall", "-o", bin, c}, flags...)
-	if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return bin
+	return sectest.BuildC(t, cbuild.Program{Name: name, Source: []byte(src), Flags: append([]string{"-O2", "-Wall"}, flags...)})
 }
 
 func TestRecorderUnknownAndX32(t *testing.T) {

@@ -131,62 +131,59 @@ func TestRuntimesLoadRecordedProfile(t *testing.T) {
 		t.Skip("the calls below are x86_64's")
 	}
 	script := "mkdir /tmp/d && echo made"
-	for _, name := range []string{"runc", "crun"} {
-		t.Run(name, func(t *testing.T) {
-			rt := ocitest.NewRuntime(t, name)
-			a := startRecordingAgent(t)
-			id := rt.ID("rec")
-			code, out := rt.Run(t, busyboxBundle(t, recordingProfile(t, a.socket), "/bin/sh", "-c", script), id)
-			if code != 0 || out != "made\n" {
-				t.Fatalf("recording run: exit %d, output:\n%s", code, out)
+	ocitest.ForEachRuntime(t, func(t *testing.T, rt *ocitest.Runtime) {
+		a := startRecordingAgent(t)
+		id := rt.ID("rec")
+		code, out := rt.Run(t, busyboxBundle(t, recordingProfile(t, a.socket), "/bin/sh", "-c", script), id)
+		if code != 0 || out != "made\n" {
+			t.Fatalf("recording run: exit %d, output:\n%s", code, out)
+		}
+		rec := a.profile(t, id)
+		native := specs.ArchX86_64
+		for _, want := range []string{"execve", "mkdir", "exit_group"} {
+			if !rec.Has(native, want) {
+				t.Fatalf("recording lacks %s: %v", want, rec.Names(native))
 			}
-			rec := a.profile(t, id)
-			native := specs.ArchX86_64
-			for _, want := range []string{"execve", "mkdir", "exit_group"} {
-				if !rec.Has(native, want) {
-					t.Fatalf("recording lacks %s: %v", want, rec.Names(native))
-				}
-			}
-			t.Logf("%s container: %d calls recorded: %s", name, rec.Len(), strings.Join(rec.Names(native), " "))
-			// write is never notified (runc refuses), but runc and the
-			// container make it: a recording of a container must add it.
-			// runc is a Go program, and between installing the filter and
-			// exec'ing the workload its runtime makes some calls only at
-			// times (futex when a thread waits, rt_sigreturn after a
-			// signal: in 50% and 80% of runs here): add the calls a Go
-			// runtime can make there, so that the test does not depend on
-			// timing. (Which calls a runtime needs is the later "--base".)
-			for _, name := range append([]string{"write"}, goRuntimeCalls...) {
-				if err := rec.Add(native, name, 0); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b, err := rec.Marshal()
-			if err != nil {
+		}
+		t.Logf("%s container: %d calls recorded: %s", rt.Name, rec.Len(), strings.Join(rec.Names(native), " "))
+		// write is never notified (runc refuses), but runc and the
+		// container make it: a recording of a container must add it.
+		// runc is a Go program, and between installing the filter and
+		// exec'ing the workload its runtime makes some calls only at
+		// times (futex when a thread waits, rt_sigreturn after a
+		// signal: in 50% and 80% of runs here): add the calls a Go
+		// runtime can make there, so that the test does not depend on
+		// timing. (Which calls a runtime needs is the later "--base".)
+		for _, name := range append([]string{"write"}, goRuntimeCalls...) {
+			if err := rec.Add(native, name, 0); err != nil {
 				t.Fatal(err)
 			}
-			code, out = rt.Run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), rt.ID("enf"))
-			if code != 0 || out != "made\n" {
-				t.Fatalf("under the recorded profile: exit %d, output:\n%s\nprofile:\n%s", code, out, b)
-			}
-			code, out = rt.Run(t, busyboxBundle(t, b, "/bin/true"), rt.ID("true"))
-			if code != 0 || out != "" {
-				t.Errorf("busybox true under the profile: exit %d, output:\n%s", code, out)
-			}
+		}
+		b, err := rec.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out = rt.Run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), rt.ID("enf"))
+		if code != 0 || out != "made\n" {
+			t.Fatalf("under the recorded profile: exit %d, output:\n%s\nprofile:\n%s", code, out, b)
+		}
+		code, out = rt.Run(t, busyboxBundle(t, b, "/bin/true"), rt.ID("true"))
+		if code != 0 || out != "" {
+			t.Errorf("busybox true under the profile: exit %d, output:\n%s", code, out)
+		}
 
-			// Without mkdir, the workload fails the way a kernel without
-			// the call would make it fail.
-			missing := rec.Clone()
-			missing.Delete(native, "mkdir")
-			missing.Delete(native, "mkdirat")
-			b, err = missing.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, out = rt.Run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), rt.ID("miss"))
-			if code == 0 || strings.Contains(out, "made") || !strings.Contains(out, "Function not implemented") {
-				t.Errorf("without mkdir: exit %d, output:\n%s", code, out)
-			}
-		})
-	}
+		// Without mkdir, the workload fails the way a kernel without
+		// the call would make it fail.
+		missing := rec.Clone()
+		missing.Delete(native, "mkdir")
+		missing.Delete(native, "mkdirat")
+		b, err = missing.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out = rt.Run(t, busyboxBundle(t, b, "/bin/sh", "-c", script), rt.ID("miss"))
+		if code == 0 || strings.Contains(out, "made") || !strings.Contains(out, "Function not implemented") {
+			t.Errorf("without mkdir: exit %d, output:\n%s", code, out)
+		}
+	})
 }

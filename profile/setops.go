@@ -3,15 +3,21 @@ package profile
 import (
 	"slices"
 	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Merge returns the union of the profiles: every architecture and every
 // call any of them has. A call allowed with any arguments in one of them
 // is so in the union; otherwise its argument rules are united. Counts add
-// up. The profiles are not changed.
+// up. The profiles are not changed. A nil *Profile counts as an empty
+// one, here as in Intersect and Diff.
 func Merge(ps ...*Profile) *Profile {
 	out := New()
 	for _, p := range ps {
+		if p == nil {
+			continue
+		}
 		for arch, m := range p.arches {
 			out.calls(arch)
 			for name, e := range m {
@@ -29,9 +35,10 @@ func Merge(ps ...*Profile) *Profile {
 // otherwise it keeps the rules that every profile that limits it has
 // exactly (rules are compared as written, so two rules that mean the same
 // values in different terms are not matched), and is left out when none
-// is common. Counts add up. Intersect of no profile is empty.
+// is common. Counts add up. Intersect of no profile, or of any nil
+// *Profile, is empty.
 func Intersect(ps ...*Profile) *Profile {
-	if len(ps) == 0 {
+	if len(ps) == 0 || slices.Contains(ps, nil) {
 		return New()
 	}
 	out := ps[0].Clone()
@@ -81,11 +88,19 @@ func commonRules(a, b []keyedRule) []keyedRule {
 // does not have at all, the calls a allows with any arguments that b limits
 // by argument rules, and the argument rules of a that b does not have
 // exactly (rules are compared as written). Counts are a's. Diff(a, b) and
-// Diff(b, a) both empty means a.Equal(b).
+// Diff(b, a) both empty means a.Equal(b). A nil a or b counts as an empty
+// profile.
 func Diff(a, b *Profile) *Profile {
 	out := New()
+	if a == nil {
+		return out
+	}
+	var barches map[specs.Arch]map[string]*entry
+	if b != nil {
+		barches = b.arches
+	}
 	for arch, am := range a.arches {
-		bm, ok := b.arches[arch]
+		bm, ok := barches[arch]
 		if !ok {
 			out.calls(arch)
 		}

@@ -137,13 +137,8 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	socketMode := flags.String("socket-mode", "", "")
 	socketGroup := flags.String("socket-group", "", "")
 	metricsAddr := flags.String("metrics-addr", "", "")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, agentUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n\n%s", err, agentUsage)
-		return exitUsage
+	if code, done := flagsDone(flags.Parse(args), "agent", agentUsage, stdout, stderr); done {
+		return code
 	}
 	if flags.NArg() > 0 {
 		fmt.Fprintf(stderr, "seccomp-stream agent: unexpected arguments %q\n", flags.Args())

@@ -13,23 +13,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream/internal/ocitest"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
-
-// publicSocket returns a socket path in a new directory every user can
-// enter (t.TempDir's parents are 0700), removed when the test ends.
-func publicSocket(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "cli-agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dir, "agent.sock")
-}
 
 // sendAs connects to the agent at path from a thread whose effective uid
 // is uid (credentials are per thread in Linux, and SO_PEERCRED records
@@ -83,20 +69,20 @@ func TestAgentCLIAllowUID(t *testing.T) {
 			if allowed {
 				args = append(args, "--allow-uid", "0", "--allow-uid", "65534")
 			}
-			socket, _, stderr := startAgentCLIAt(t, publicSocket(t), args...)
+			socket, _, stderr := startAgentCLIAt(t, filepath.Join(sectest.PublicDir(t), "agent.sock"), args...)
 			fi, err := os.Stat(socket)
 			if err != nil || fi.Mode().Perm() != 0o666 {
 				t.Fatalf("socket mode: %v, %v", fi.Mode(), err)
 			}
 			sendAs(t, socket, 65534, "nobody")
 			if allowed {
-				stderr.waitFor(t, "not a seccomp listener")
+				stderr.WaitFor(t, "not a seccomp listener")
 				if strings.Contains(stderr.String(), "connection refused") {
 					t.Errorf("allowed peer refused:\n%s", stderr)
 				}
 				return
 			}
-			stderr.waitFor(t, "connection refused")
+			stderr.WaitFor(t, "connection refused")
 			if !strings.Contains(stderr.String(), "peer_uid=65534") {
 				t.Errorf("refusal does not name uid 65534:\n%s", stderr)
 			}
@@ -163,7 +149,7 @@ func TestAgentCLISocket(t *testing.T) {
 // containerd-style annotations makes calls, labelled with its pod, and
 // /healthz answers.
 func TestAgentCLIMetrics(t *testing.T) {
-	sectest.RequireTool(t, "runc")
+	rt := ocitest.NewRuntime(t, "runc")
 	socket, _, stderr := startAgentCLI(t, "--deny", "mkdir:EDQUOT,mkdirat:EDQUOT", "--metrics-addr", "127.0.0.1:0")
 	m := regexp.MustCompile(`agent: metrics" addr=(\S+)`).FindStringSubmatch(stderr.String())
 	if m == nil {
@@ -182,11 +168,11 @@ func TestAgentCLIMetrics(t *testing.T) {
 		"io.kubernetes.cri.sandbox-name": "web-1", "io.kubernetes.cri.sandbox-namespace": "shop",
 		"io.kubernetes.cri.container-name": "app", "io.kubernetes.cri.container-type": "container",
 	}
-	bundle := agentBundle(t, agentRootfs(t), socket, `mkdir /tmp/a; mkdir /tmp/b; echo "rc=$?"`, ann)
-	if out := agentRunc(t, t.TempDir(), bundle, "cli-metrics"); !strings.Contains(out, "rc=1") {
+	bundle := agentBundle(t, cliRootfs(t), socket, `mkdir /tmp/a; mkdir /tmp/b; echo "rc=$?"`, ann)
+	if _, out := rt.Run(t, bundle, "cli-metrics"); !strings.Contains(out, "rc=1") {
 		t.Fatalf("container output %q", out)
 	}
-	stderr.waitFor(t, "container stream ended")
+	stderr.WaitFor(t, "container stream ended")
 	after := scrape(t, base+"/metrics")
 	for _, want := range []string{
 		calls,

@@ -15,6 +15,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -89,6 +91,23 @@ func usage(w io.Writer) {
 	b.WriteString("  help     show this text, or a command's: seccomp-stream help run\n")
 	b.WriteString("\nExample:\n  seccomp-stream run --trace openat,execve -- ls /\n")
 	io.WriteString(w, b.String())
+}
+
+// flagsDone reports whether parsing a subcommand's flags (err is what
+// flag.FlagSet.Parse returned) ends the command, and with which status:
+// -h or --help writes usage to stdout (status 0), a bad flag writes the
+// error and usage to stderr (exitUsage). name is the subcommand, as
+// messages call it ("record", "profile merge").
+func flagsDone(err error, name, usage string, stdout, stderr io.Writer) (code int, done bool) {
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		io.WriteString(stdout, usage)
+		return 0, true
+	}
+	fmt.Fprintf(stderr, "seccomp-stream %s: %v\n\n%s", name, err, usage)
+	return exitUsage, true
 }
 
 // Exit statuses of the command itself (the program's status is passed

@@ -125,13 +125,8 @@ func parseInterspersed(flags *flag.FlagSet, args []string) ([]string, error) {
 // and ok is false, with the exit status.
 func parseProfileFlags(flags *flag.FlagSet, args []string, stdout, stderr io.Writer) (files []string, code int, ok bool) {
 	files, err := parseInterspersed(flags, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		io.WriteString(stdout, profileUsage)
-		return nil, 0, false
-	case err != nil:
-		fmt.Fprintf(stderr, "seccomp-stream %s: %v\n\n%s", flags.Name(), err, profileUsage)
-		return nil, exitUsage, false
+	if code, done := flagsDone(err, flags.Name(), profileUsage, stdout, stderr); done {
+		return nil, code, false
 	}
 	return files, 0, true
 }

@@ -1,26 +1,18 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/errnames"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/profile"
 )
@@ -116,13 +108,8 @@ func runRecord(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	errnoName := flags.String("errno", "ENOSYS", "")
 	baseName := flags.String("base", "none", "")
 	withArgs := flags.Bool("args", false, "")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, recordUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "seccomp-stream record: %v\n\n%s", err, recordUsage)
-		return exitUsage
+	if code, done := flagsDone(flags.Parse(args), "record", recordUsage, stdout, stderr); done {
+		return code
 	}
 	prog := flags.Args()
 	if len(prog) == 0 {
@@ -170,9 +157,12 @@ func runRecord(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		recOpts = append(recOpts, profile.WithArgRules(0))
 	}
 	rec := profile.NewRecorder(recOpts...)
-	ps, code := superviseProgram(ctx, "record", prog, f, rec, stdin, stdout, stderr, errOut, recordStreamOptions()...)
+	ps, code, serr := superviseProgram(ctx, "record", prog, f, rec, stdin, stdout, stderr, errOut, recordStreamOptions()...)
+	if serr != nil {
+		return exitFailure // the recording is incomplete: nothing to write
+	}
 	if ps == nil {
-		return code // it never ran, or the stream failed: nothing to write
+		return code // it never ran: nothing to write
 	}
 
 	p := profile.Merge(rec.Profile(), seed, base)
@@ -291,98 +281,9 @@ func seccompStatus(path string) (mode, filters int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	filters = -1
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v, err := strconv.Atoi(strings.TrimSpace(val))
-		if err != nil {
-			continue
-		}
-		switch key {
-		case "Seccomp":
-			mode = v
-		case "Seccomp_filters":
-			filters = v
-		}
+	mode, _ = procstatus.Int(data, "Seccomp")
+	if filters, ok := procstatus.Int(data, "Seccomp_filters"); ok {
+		return mode, filters, nil
 	}
-	return mode, filters, nil
-}
-
-// superviseProgram runs prog under f, serves its calls with h until it
-// and everything it started have exited, and returns how it ended with
-// the command's exit status: the program's (128+N for signal N), 126 or
-// 127 when it could not be executed, 1 when the supervisor failed. ps is
-// nil when the program never ran, or when serving failed before it ended.
-// SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the program.
-// name is the subcommand, for messages on errOut; opts go to Start.
-func superviseProgram(ctx context.Context, name string, prog []string, f *filter.Filter, h seccompstream.Handler,
-	stdin io.Reader, stdout, stderr io.Writer, errOut io.Writer, opts ...seccompstream.Option) (ps *os.ProcessState, code int) {
-	// Catch the signals to forward before the program exists, so that
-	// none kills the supervisor instead.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
-	defer signal.Stop(sigs)
-
-	progErr := io.Writer(errOut)
-	if file, ok := stderr.(*os.File); ok {
-		progErr = file
-	}
-	cmd := exec.Command(prog[0], prog[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, progErr
-	s, err := seccompstream.Start(cmd, f, opts...)
-	if err != nil {
-		switch {
-		case errors.Is(err, unix.EBUSY):
-			fmt.Fprintf(errOut, "seccomp-stream %s: the kernel refused a seccomp listener (EBUSY): this process already runs under a filter that has one (a seccomp agent's container, or another seccomp-stream), and a filter chain can have only one, so nothing can be served from inside it: run seccomp-stream outside (%v)\n",
-				name, err)
-			return nil, exitFailure
-		case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
-			fmt.Fprintf(errOut, "seccomp-stream %s: %v\n", name, err)
-			return nil, exitNotFound
-		case errors.Is(err, fs.ErrPermission):
-			fmt.Fprintf(errOut, "seccomp-stream %s: %v\n", name, err)
-			return nil, exitNoExec
-		}
-		fmt.Fprintf(errOut, "seccomp-stream %s: %v\n", name, err)
-		return nil, exitFailure
-	}
-	defer s.Close()
-
-	// Reap the program as soon as it exits: before Linux 6.11 the stream
-	// ends only once it was reaped.
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	fwdDone := make(chan struct{})
-	stopFwd := make(chan struct{})
-	go func() {
-		defer close(fwdDone)
-		for {
-			select {
-			case sig := <-sigs:
-				_ = cmd.Process.Signal(sig)
-			case <-stopFwd:
-				return
-			}
-		}
-	}()
-
-	serr := s.Serve(ctx, h, seccompstream.WithErrorHandler(func(err error) {
-		fmt.Fprintf(errOut, "seccomp-stream %s: %v\n", name, err)
-	}))
-	if serr != nil {
-		// Calls still waiting, and later ones, fail with ENOSYS.
-		s.Close()
-	}
-	werr := <-waited
-	close(stopFwd)
-	<-fwdDone
-	if serr != nil {
-		fmt.Fprintf(errOut, "seccomp-stream %s: %v\n", name, serr)
-		return nil, exitFailure
-	}
-	return cmd.ProcessState, exitStatus(cmd.ProcessState, werr)
+	return mode, -1, nil
 }

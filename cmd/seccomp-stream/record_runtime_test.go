@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,12 +14,14 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seccompstream/seccompstream/internal/ocitest"
+	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 	"github.com/seccompstream/seccompstream/profile"
 )
 
-// recordRootfs is a busybox rootfs with the applets these tests use.
-func recordRootfs(t *testing.T) string {
+// cliRootfs is a busybox rootfs with the applets the tests of real
+// containers use.
+func cliRootfs(t *testing.T) string {
 	return ocitest.BusyboxRootfs(t, "sh", "mkdir", "echo", "true", "sleep", "rmdir")
 }
 
@@ -50,44 +53,41 @@ func TestRecordBaseRuntimes(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the bases are measured on x86_64")
 	}
-	for _, name := range []string{"runc", "crun"} {
-		t.Run(name, func(t *testing.T) {
-			rt := ocitest.NewRuntime(t, name)
-			rootfs := recordRootfs(t)
-			host := t.TempDir()
-			// The same binary and applets as in the container: PATH is
-			// the rootfs's /bin.
-			t.Setenv("PATH", filepath.Join(rootfs, "bin")+":"+os.Getenv("PATH"))
-			const script = `mkdir "$0/d" && echo made`
-			prof := filepath.Join(t.TempDir(), "sh.json")
-			code, stdout, stderr := runCLI(t, "record", "--base", name, "-o", prof, "--", "sh", "-c", script, host)
-			if code != 0 || stdout != "made\n" {
-				t.Fatalf("record: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
-			}
-			b, err := os.ReadFile(prof)
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, out := rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-base"))
-			if code != 0 || out != "made\n" {
-				t.Fatalf("%s under the recorded profile: exit %d, output:\n%s\nprofile:\n%s", name, code, out, b)
-			}
-			code, out = rt.Run(t, ocitest.Bundle(t, rootfs, withoutCalls(t, b, "mkdir", "mkdirat"), "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-miss"))
-			if code == 0 || strings.Contains(out, "made") || !strings.Contains(out, "Function not implemented") {
-				t.Errorf("%s without mkdir: exit %d, output:\n%s", name, code, out)
-			}
+	ocitest.ForEachRuntime(t, func(t *testing.T, rt *ocitest.Runtime) {
+		rootfs := cliRootfs(t)
+		host := t.TempDir()
+		// The same binary and applets as in the container: PATH is
+		// the rootfs's /bin.
+		t.Setenv("PATH", filepath.Join(rootfs, "bin")+":"+os.Getenv("PATH"))
+		const script = `mkdir "$0/d" && echo made`
+		prof := filepath.Join(t.TempDir(), "sh.json")
+		code, stdout, stderr := runCLI(t, "record", "--base", rt.Name, "-o", prof, "--", "sh", "-c", script, host)
+		if code != 0 || stdout != "made\n" {
+			t.Fatalf("record: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
+		}
+		b, err := os.ReadFile(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out := rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-base"))
+		if code != 0 || out != "made\n" {
+			t.Fatalf("%s under the recorded profile: exit %d, output:\n%s\nprofile:\n%s", rt.Name, code, out, b)
+		}
+		code, out = rt.Run(t, ocitest.Bundle(t, rootfs, withoutCalls(t, b, "mkdir", "mkdirat"), "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-miss"))
+		if code == 0 || strings.Contains(out, "made") || !strings.Contains(out, "Function not implemented") {
+			t.Errorf("%s without mkdir: exit %d, output:\n%s", rt.Name, code, out)
+		}
 
-			// Without the base the runtime's own calls are missing: how
-			// that ends depends on the runtime (logged, not asserted).
-			code, _, stderr = runCLI(t, "record", "-o", prof, "--", "sh", "-c", script, t.TempDir())
-			if code != 0 {
-				t.Fatalf("record without base: exit %d; stderr:\n%s", code, stderr)
-			}
-			b, _ = os.ReadFile(prof)
-			code, out = rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-nobase"))
-			t.Logf("%s under the profile without --base: exit %d, output %q", name, code, out)
-		})
-	}
+		// Without the base the runtime's own calls are missing: how
+		// that ends depends on the runtime (logged, not asserted).
+		code, _, stderr = runCLI(t, "record", "-o", prof, "--", "sh", "-c", script, t.TempDir())
+		if code != 0 {
+			t.Fatalf("record without base: exit %d; stderr:\n%s", code, stderr)
+		}
+		b, _ = os.ReadFile(prof)
+		code, out = rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script, "/tmp"), rt.ID("rec-nobase"))
+		t.Logf("%s under the profile without --base: exit %d, output %q", rt.Name, code, out)
+	})
 }
 
 // recordingSeccomp is a linux.seccomp that hands every call of the native
@@ -107,16 +107,9 @@ func recordingSeccomp(socket string) *specs.LinuxSeccomp {
 }
 
 // waitFile waits until the agent has written name n times.
-func waitFile(t *testing.T, stderr *syncBuffer, name string, n int) []byte {
+func waitFile(t *testing.T, stderr *sectest.Buffer, name string, n int) []byte {
 	t.Helper()
-	timeout := time.After(60 * time.Second)
-	for countWrites(stderr.String(), name) < n {
-		select {
-		case <-stderr.changed:
-		case <-timeout:
-			t.Fatalf("%s not written %d times within 60s:\n%s", name, n, stderr)
-		}
-	}
+	stderr.WaitUntil(t, fmt.Sprintf("%d writes of %s", n, name), func(log string) bool { return countWrites(log, name) >= n })
 	b, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +119,7 @@ func waitFile(t *testing.T, stderr *syncBuffer, name string, n int) []byte {
 
 // logOnFailure logs what the agent wrote on standard error if the test
 // fails.
-func logOnFailure(t *testing.T, agentErr *syncBuffer) {
+func logOnFailure(t *testing.T, agentErr *sectest.Buffer) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("agent's standard error:\n%s", agentErr)
@@ -150,52 +143,49 @@ func countWrites(log, name string) int {
 // runtime's own calls as well as the workload's, and runs the container
 // unchanged.
 func TestAgentRecord(t *testing.T) {
-	for _, name := range []string{"runc", "crun"} {
-		t.Run(name, func(t *testing.T) {
-			rt := ocitest.NewRuntime(t, name)
-			dir := t.TempDir()
-			// --record-base: runc's Go runtime makes some calls at
-			// times only, which one recording may miss.
-			socket, stdout, stderr := startAgentCLI(t, "--record", dir, "--record-base", name)
-			logOnFailure(t, stderr)
-			rootfs := recordRootfs(t)
-			sc, err := json.Marshal(recordingSeccomp(socket))
-			if err != nil {
-				t.Fatal(err)
+	ocitest.ForEachRuntime(t, func(t *testing.T, rt *ocitest.Runtime) {
+		dir := t.TempDir()
+		// --record-base: runc's Go runtime makes some calls at
+		// times only, which one recording may miss.
+		socket, stdout, stderr := startAgentCLI(t, "--record", dir, "--record-base", rt.Name)
+		logOnFailure(t, stderr)
+		rootfs := cliRootfs(t)
+		sc, err := json.Marshal(recordingSeccomp(socket))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const script = "mkdir /tmp/d && echo made"
+		id := rt.ID("rec-agent")
+		code, out := rt.Run(t, ocitest.Bundle(t, rootfs, sc, "/bin/sh", "-c", script), id)
+		if code != 0 || out != "made\n" {
+			t.Fatalf("recording run: exit %d, output:\n%s", code, out)
+		}
+		b := waitFile(t, stderr, filepath.Join(dir, id+".json"), 1)
+		if stdout.String() != "" {
+			t.Errorf("--record alone shows no calls; stdout:\n%s", stdout)
+		}
+		requireNames(t, "agent recording", readSpec(t, b), "execve", "mkdir", "exit_group", "write")
+		// The runtime's own calls before the workload's exec were
+		// seen (counted), not only added by the base.
+		p, err := profile.Parse("", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, _ := profile.NativeArch()
+		seen := []string{"wait4", "kill", "mkdir"}
+		if rt.Name == "runc" {
+			seen = []string{"getdents64", "fstatfs", "epoll_ctl", "getpid", "mkdir"}
+		}
+		for _, n := range seen {
+			if c, _ := p.Lookup(native, n); c.Count == 0 {
+				t.Errorf("%s was not recorded (count %d)", n, c.Count)
 			}
-			const script = "mkdir /tmp/d && echo made"
-			id := rt.ID("rec-agent")
-			code, out := rt.Run(t, ocitest.Bundle(t, rootfs, sc, "/bin/sh", "-c", script), id)
-			if code != 0 || out != "made\n" {
-				t.Fatalf("recording run: exit %d, output:\n%s", code, out)
-			}
-			b := waitFile(t, stderr, filepath.Join(dir, id+".json"), 1)
-			if stdout.String() != "" {
-				t.Errorf("--record alone shows no calls; stdout:\n%s", stdout)
-			}
-			requireNames(t, "agent recording", readSpec(t, b), "execve", "mkdir", "exit_group", "write")
-			// The runtime's own calls before the workload's exec were
-			// seen (counted), not only added by the base.
-			p, err := profile.Parse("", b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			native, _ := profile.NativeArch()
-			seen := []string{"wait4", "kill", "mkdir"}
-			if name == "runc" {
-				seen = []string{"getdents64", "fstatfs", "epoll_ctl", "getpid", "mkdir"}
-			}
-			for _, n := range seen {
-				if c, _ := p.Lookup(native, n); c.Count == 0 {
-					t.Errorf("%s was not recorded (count %d)", n, c.Count)
-				}
-			}
-			code, out = rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script), rt.ID("rec-enforce"))
-			if code != 0 || out != "made\n" {
-				t.Errorf("under the agent's recording: exit %d, output:\n%s", code, out)
-			}
-		})
-	}
+		}
+		code, out = rt.Run(t, ocitest.Bundle(t, rootfs, b, "/bin/sh", "-c", script), rt.ID("rec-enforce"))
+		if code != 0 || out != "made\n" {
+			t.Errorf("under the agent's recording: exit %d, output:\n%s", code, out)
+		}
+	})
 }
 
 // TestAgentRecordExec: the init process of a runc container and a "runc
@@ -210,27 +200,14 @@ func TestAgentRecordExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := rt.ID("rec-exec")
-	bundle := ocitest.Bundle(t, recordRootfs(t), sc, "/bin/sleep", "60")
-	rt.Cleanup(t, id)
+	bundle := ocitest.Bundle(t, cliRootfs(t), sc, "/bin/sleep", "60")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	// Detached, the container keeps runc's standard output: a file, so
-	// that nothing waits for it to be closed.
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "runc.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	detached := rt.Command(ctx, "run", "-d", "--bundle", bundle, id)
-	detached.Stdout, detached.Stderr = logFile, logFile
-	if err := detached.Run(); err != nil {
-		out, _ := os.ReadFile(logFile.Name())
-		t.Fatalf("runc run -d: %v: %s", err, out)
-	}
+	rt.RunDetached(t, ctx, bundle, id)
 	if out, err := rt.Command(ctx, "exec", id, "/bin/mkdir", "/tmp/e").CombinedOutput(); err != nil {
 		t.Fatalf("runc exec: %v: %s", err, out)
 	}
-	stderr.waitFor(t, "status=running") // the exec's stream arrived
+	stderr.WaitFor(t, "status=running") // the exec's stream arrived
 	if out, err := rt.Command(ctx, "kill", id, "KILL").CombinedOutput(); err != nil {
 		t.Fatalf("runc kill: %v: %s", err, out)
 	}
@@ -250,7 +227,7 @@ func TestAgentRecordExec(t *testing.T) {
 	if out, err := rt.Command(ctx, "delete", "-f", id).CombinedOutput(); err != nil {
 		t.Fatalf("runc delete: %v: %s", err, out)
 	}
-	if code, out := rt.Run(t, ocitest.Bundle(t, recordRootfs(t), sc, "/bin/rmdir", "/proc"), id); code == 0 {
+	if code, out := rt.Run(t, ocitest.Bundle(t, cliRootfs(t), sc, "/bin/rmdir", "/proc"), id); code == 0 {
 		t.Fatalf("rmdir /proc succeeded: %s", out)
 	}
 	p, err = profile.Parse("", waitFile(t, stderr, filepath.Join(dir, id+".json"), 2))

@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -85,32 +82,14 @@ func init() {
 	}
 }
 
+// goWork is the gowork helper: sectest.GoWork, then the calls of a
+// second thread and of a child.
 func goWork() int {
-	var wg sync.WaitGroup
-	sums := make([]int, 8)
-	for g := range sums {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 4000 {
-				b := make([]byte, 512+i%8192) // garbage
-				b[0] = byte(i)
-				sums[g] += int(b[0])
-				if i%1000 == 0 {
-					runtime.GC()
-					time.Sleep(time.Millisecond)
-				}
-			}
-		}()
+	total, err := sectest.GoWork()
+	if err != nil {
+		fmt.Println(err)
+		return 1
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGUSR1)
-	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
-	<-sigs
-	signal.Stop(sigs)
-	for deadline := time.Now().Add(30 * time.Millisecond); time.Now().Before(deadline); {
-	}
-
 	// times on a thread that is not the main one: the main goroutine
 	// holds the main thread (see init), so a locked goroutine gets another.
 	tid := make(chan int)
@@ -131,11 +110,6 @@ func goWork() int {
 	if out, err := child.CombinedOutput(); err != nil {
 		fmt.Printf("child: %v %s\n", err, out)
 		return 1
-	}
-	wg.Wait()
-	total := 0
-	for _, s := range sums {
-		total += s
 	}
 	fmt.Printf("gowork ok %d\n", total)
 	return 0

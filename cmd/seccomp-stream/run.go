@@ -7,10 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strings"
 	"syscall"
 
@@ -187,13 +184,8 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	outFile := flags.String("o", "", "")
 	profileFile := flags.String("profile", "", "")
 	complain := flags.Bool("complain", false, "")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, runUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "seccomp-stream run: %v\n\n%s", err, runUsage)
-		return exitUsage
+	if code, done := flagsDone(flags.Parse(args), "run", runUsage, stdout, stderr); done {
+		return code
 	}
 	prog := flags.Args()
 	if len(prog) == 0 {
@@ -238,13 +230,8 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 
 	// The trace, the program's standard error and our messages may share
-	// stderr: one writer, one whole line at a time. A file is handed to
-	// the program as it is (its writes are single write(2) calls too).
+	// stderr: one writer, one whole line at a time.
 	errOut := &lineWriter{w: stderr}
-	progErr := io.Writer(errOut)
-	if file, ok := stderr.(*os.File); ok {
-		progErr = file
-	}
 	traceOut := errOut
 	if *outFile != "" {
 		file, err := os.Create(*outFile)
@@ -270,78 +257,26 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		h = mux
 	}
 
-	// Catch the signals to forward before the program exists, so that
-	// none kills the supervisor instead.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
-	defer signal.Stop(sigs)
-
-	cmd := exec.Command(prog[0], prog[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, progErr
-	s, err := seccompstream.Start(cmd, f)
-	if err != nil {
-		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
-		switch {
-		case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
-			return exitNotFound
-		case errors.Is(err, fs.ErrPermission):
-			return exitNoExec
-		}
-		return exitFailure
-	}
-	defer s.Close()
-
-	// Reap the program as soon as it exits: before Linux 6.11 the stream
-	// ends only once it was reaped.
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-
-	fwdDone := make(chan struct{})
-	stopFwd := make(chan struct{})
-	go func() {
-		defer close(fwdDone)
-		for {
-			select {
-			case sig := <-sigs:
-				_ = cmd.Process.Signal(sig)
-			case <-stopFwd:
-				return
-			}
-		}
-	}()
-
-	// Serve answers every call exactly once, whatever a handler does (one
-	// that panics gets ENOSYS for its call), and reports what went wrong.
-	serr := s.Serve(ctx, h, seccompstream.WithErrorHandler(func(err error) {
-		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", err)
-	}))
-	if serr != nil {
-		// Calls still waiting, and later ones, fail with ENOSYS.
-		s.Close()
-	}
-	werr := <-waited
-	close(stopFwd)
-	<-fwdDone
+	ps, code, _ := superviseProgram(ctx, "run", prog, f, h, stdin, stdout, stderr, errOut)
 	if err := traceOut.Flush(); err != nil {
 		fmt.Fprintf(errOut, "seccomp-stream run: writing the trace: %v\n", err)
 	}
-	if serr != nil {
-		fmt.Fprintf(errOut, "seccomp-stream run: %v\n", serr)
-		if cmd.ProcessState == nil {
-			return exitFailure
-		}
+	if ps == nil {
+		return code
 	}
+	// After a serving error the program ran on with ENOSYS answers: its
+	// end is still reported, as it ended.
 	if enforced != nil {
 		io.WriteString(errOut, enforced.summary())
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == unix.SIGSYS {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == unix.SIGSYS {
 		if enforced != nil {
 			io.WriteString(errOut, enforced.sigsysNote(prog[0]))
 		} else {
 			io.WriteString(errOut, sigsysNote(prog[0], f))
 		}
 	}
-	return exitStatus(cmd.ProcessState, werr)
+	return code
 }
 
 // sigsysNote is the line that explains a program killed by SIGSYS, the
@@ -359,15 +294,4 @@ func sigsysNote(prog string, f *filter.Filter) string {
 			prog, strings.Join(abis, ", "))
 	}
 	return fmt.Sprintf("seccomp-stream run: %s was killed by SIGSYS, not by this filter (it kills no call): another seccomp filter or a signal did\n", prog)
-}
-
-// exitStatus maps the program's end to the command's exit status.
-func exitStatus(ps *os.ProcessState, err error) int {
-	if ps == nil {
-		return exitFailure
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
 }

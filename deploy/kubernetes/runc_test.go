@@ -1,7 +1,6 @@
 package kubernetes_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"os"
@@ -9,9 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -39,7 +36,6 @@ func TestDaemonSetServes(t *testing.T) {
 		t.Skip("builds the command and runs containers")
 	}
 	rt := ocitest.NewRuntime(t, "runc")
-	bb := sectest.RequireTool(t, "busybox")
 	gobin := sectest.RequireTool(t, "go")
 	objs := load(t)
 	ds := get(t, objs, "DaemonSet/seccompstream-agent")
@@ -47,7 +43,7 @@ func TestDaemonSetServes(t *testing.T) {
 	socket, policyFile := flagValue(c.Args, "--socket"), flagValue(c.Args, "--policy")
 
 	// The agent's root: the binary alone, as in the image.
-	work := publicTempDir(t)
+	work := sectest.PublicDir(t)
 	agentRoot := filepath.Join(work, "agent-root")
 	for _, d := range []string{"proc", "dev", "sys", path.Dir(socket), path.Dir(policyFile)} {
 		if err := os.MkdirAll(filepath.Join(agentRoot, d), 0o755); err != nil {
@@ -122,26 +118,14 @@ func TestDaemonSetServes(t *testing.T) {
 	default:
 		t.Fatalf("seccompProfile type %q", sp.Type)
 	}
-	agentOut := startRunc(t, rt, writeBundle(t, spec), rt.ID("ds-agent"))
-	agentOut.waitFor(t, "listening")
+	agent := rt.Start(t, context.Background(), ocitest.WriteBundle(t, spec), rt.ID("ds-agent"))
+	agent.WaitOutput(t, "listening")
 
 	// The workload: root of a user namespace (host uid 100000) under the
 	// shipped profile, which sends device mknods to the agent.
 	const base = 100000
-	root := filepath.Join(work, "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := ocitest.BusyboxRootfsIn(t, work)
 	if err := os.Chown(filepath.Join(root, "tmp"), base, base); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	prof, _ := loadProfile(t)
@@ -165,9 +149,9 @@ func TestDaemonSetServes(t *testing.T) {
 			Seccomp: prof,
 		},
 	}
-	_, out := rt.Run(t, writeBundle(t, workload), rt.ID("ds-workload"))
+	_, out := rt.Run(t, ocitest.WriteBundle(t, workload), rt.ID("ds-workload"))
 	if !strings.Contains(out, "mknod=0") {
-		t.Errorf("mknod of /dev/null in a user-namespaced container under the agent as deployed:\n%s\nagent's log:\n%s", out, agentOut)
+		t.Errorf("mknod of /dev/null in a user-namespaced container under the agent as deployed:\n%s\nagent's log:\n%s", out, agent.Output())
 	}
 	checkNode(t, filepath.Join(root, "tmp", "null"), base)
 
@@ -181,9 +165,9 @@ func TestDaemonSetServes(t *testing.T) {
 	workload.Process.Args[3] = `/bin/busybox mknod /tmp/null1000 c 1 3; echo "mknod=$?"`
 	workload.Linux.Namespaces = workload.Linux.Namespaces[:4]
 	workload.Linux.UIDMappings, workload.Linux.GIDMappings = nil, nil
-	_, out = rt.Run(t, writeBundle(t, workload), rt.ID("ds-workload-1000"))
+	_, out = rt.Run(t, ocitest.WriteBundle(t, workload), rt.ID("ds-workload-1000"))
 	if !strings.Contains(out, "mknod=0") {
-		t.Errorf("mknod of /dev/null as uid 1000 under the agent as deployed:\n%s\nagent's log:\n%s", out, agentOut)
+		t.Errorf("mknod of /dev/null as uid 1000 under the agent as deployed:\n%s\nagent's log:\n%s", out, agent.Output())
 	}
 	checkNode(t, filepath.Join(root, "tmp", "null1000"), 1000)
 }
@@ -210,103 +194,4 @@ func replaceFlag(args []string, name, value string) []string {
 		}
 	}
 	return out
-}
-
-// publicTempDir is a temporary directory every user can search (the
-// user-namespaced container's root must reach its rootfs), removed at
-// the end.
-func publicTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "seccompstream-ds-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// writeBundle writes spec as a bundle's config.json.
-func writeBundle(t *testing.T, spec *specs.Spec) string {
-	t.Helper()
-	dir := t.TempDir()
-	data, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// runcOutput is the output of a "runc run" in progress.
-type runcOutput struct {
-	mu   sync.Mutex
-	b    strings.Builder
-	done chan struct{}
-}
-
-func (o *runcOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
-// waitFor waits until the output holds s.
-func (o *runcOutput) waitFor(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.After(120 * time.Second)
-	for !strings.Contains(o.String(), s) {
-		select {
-		case <-o.done:
-			if !strings.Contains(o.String(), s) {
-				t.Fatalf("container ended without %q: %s", s, o)
-			}
-		case <-deadline:
-			t.Fatalf("no %q within 120s: %s", s, o)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// startRunc starts "run" of bundle as id in the background, its output
-// (stdout and stderr) collected; the container is deleted and the runtime
-// reaped at the end.
-func startRunc(t *testing.T, rt *ocitest.Runtime, bundle, id string) *runcOutput {
-	t.Helper()
-	o := &runcOutput{done: make(chan struct{})}
-	cmd := rt.Command(context.Background(), "run", "--bundle", bundle, id)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	go func() {
-		defer close(o.done)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			o.mu.Lock()
-			o.b.WriteString(sc.Text() + "\n")
-			o.mu.Unlock()
-		}
-		pr.Close()
-		cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-o.done:
-		case <-time.After(60 * time.Second):
-			cmd.Process.Kill()
-			<-o.done
-		}
-	})
-	rt.Cleanup(t, id) // runs first: deleting the container ends runc
-	return o
 }

@@ -218,14 +218,5 @@ func cond(arg specs.LinuxSeccompArg) (filter.Cond, error) {
 
 // knownArch reports whether a is an architecture the runtime spec names.
 func knownArch(a specs.Arch) bool {
-	switch a {
-	case specs.ArchX86, specs.ArchX86_64, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64,
-		specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchMIPSEL,
-		specs.ArchMIPSEL64, specs.ArchMIPSEL64N32, specs.ArchPPC, specs.ArchPPC64,
-		specs.ArchPPC64LE, specs.ArchS390, specs.ArchS390X, specs.ArchPARISC,
-		specs.ArchPARISC64, specs.ArchRISCV64, specs.ArchLOONGARCH64, specs.ArchM68K,
-		specs.ArchSH, specs.ArchSHEB:
-		return true
-	}
-	return false
+	return sysnames.IsOCIArch(string(a))
 }

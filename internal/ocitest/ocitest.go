@@ -1,7 +1,10 @@
 // Package ocitest holds fixtures for tests that need OCI runtime material:
 // Docker's default seccomp profile, built by moby's own code, and real
-// containers: busybox bundles run by runc or crun (Runtime, Bundle). It is
-// for tests only (it pulls in github.com/moby/profiles).
+// containers: busybox root filesystems (BusyboxRootfs), bundles (Spec and
+// WriteBundle, or Bundle with a seccomp section as given) and runc or crun
+// to run them (Runtime: Run, Start, RunDetached, ForEachRuntime). It is
+// the one place the module's tests run containers from; it is for tests
+// only (it pulls in github.com/moby/profiles).
 package ocitest
 
 import (

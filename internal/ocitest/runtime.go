@@ -3,8 +3,8 @@ package ocitest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +23,9 @@ type Runtime struct {
 	Root string
 }
 
+// Runtimes are the runtimes ForEachRuntime tests with.
+var Runtimes = []string{"runc", "crun"}
+
 // NewRuntime returns the runtime name ("runc" or "crun"), through
 // sectest's gate (RequireTool): the test skips, or fails in CI, without it.
 func NewRuntime(t testing.TB, name string) *Runtime {
@@ -32,6 +35,14 @@ func NewRuntime(t testing.TB, name string) *Runtime {
 		sectest.RequireTool(t, "unshare")
 	}
 	return &Runtime{Name: name, Root: t.TempDir()}
+}
+
+// ForEachRuntime runs f as a subtest (named after the runtime) with each
+// of Runtimes.
+func ForEachRuntime(t *testing.T, f func(t *testing.T, rt *Runtime)) {
+	for _, name := range Runtimes {
+		t.Run(name, func(t *testing.T) { f(t, NewRuntime(t, name)) })
+	}
 }
 
 // Command returns the command line for "RUNTIME ARGS...". crun runs in a
@@ -56,16 +67,20 @@ func (r *Runtime) ID(name string) string {
 	return fmt.Sprintf("%s-%s-%d", name, r.Name, os.Getpid())
 }
 
+// Delete deletes container id now, killing what still runs in it; a
+// container that does not exist is no error.
+func (r *Runtime) Delete(t testing.TB, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := r.Command(ctx, "delete", "-f", id).CombinedOutput(); err != nil && !bytes.Contains(out, []byte("not exist")) {
+		t.Logf("%s delete -f %s: %v: %s", r.Name, id, err, out)
+	}
+}
+
 // Cleanup deletes container id (killing it if it runs) when the test
 // ends.
 func (r *Runtime) Cleanup(t testing.TB, id string) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if out, err := r.Command(ctx, "delete", "-f", id).CombinedOutput(); err != nil && !bytes.Contains(out, []byte("not exist")) {
-			t.Logf("%s delete -f %s: %v: %s", r.Name, id, err, out)
-		}
-	})
+	t.Cleanup(func() { r.Delete(t, id) })
 }
 
 // Run runs the bundle's container id in the foreground and returns its
@@ -74,14 +89,14 @@ func (r *Runtime) Cleanup(t testing.TB, id string) {
 func (r *Runtime) Run(t testing.TB, bundle, id string) (int, string) {
 	t.Helper()
 	r.Cleanup(t, id)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), sectest.Patience)
 	defer cancel()
 	cmd := r.Command(ctx, "run", "--bundle", bundle, id)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("%s run %s: still running after 120s; output:\n%s", r.Name, id, out.String())
+		t.Fatalf("%s run %s: still running after %v; output:\n%s", r.Name, id, sectest.Patience, out.String())
 	}
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatalf("%s run: %v", r.Name, err)
@@ -89,65 +104,113 @@ func (r *Runtime) Run(t testing.TB, bundle, id string) (int, string) {
 	return cmd.ProcessState.ExitCode(), out.String()
 }
 
-// BusyboxRootfs makes a rootfs with busybox (busybox-static) as
-// /bin/busybox and the applets linked to it.
-func BusyboxRootfs(t testing.TB, applets ...string) string {
+// RunDetached starts the bundle's container id in the background ("run
+// -d") and returns once the runtime has started it. The container keeps
+// the runtime's stdout and stderr: a file in a temporary directory of t,
+// so that nothing waits for them to be closed. The container is deleted
+// when the test ends.
+func (r *Runtime) RunDetached(t testing.TB, ctx context.Context, bundle, id string) {
 	t.Helper()
-	bb := sectest.RequireTool(t, "busybox")
-	root := filepath.Join(t.TempDir(), "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
+	r.Cleanup(t, id)
+	log, err := os.Create(filepath.Join(t.TempDir(), "run.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
+	defer log.Close()
+	cmd := r.Command(ctx, "run", "-d", "--bundle", bundle, id)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(log.Name())
+		t.Fatalf("%s run -d %s: %v: %s", r.Name, id, err, out)
 	}
-	for _, a := range applets {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
 }
 
-// Bundle writes a bundle that runs args (PATH=/bin, as root, no new
-// privileges) in rootfs, with /proc and a tmpfs /tmp, in new pid, ipc, uts
-// and mount namespaces, and with seccompJSON, exactly as given, as its
-// linux.seccomp (none when nil). It returns the bundle's directory.
-func Bundle(t testing.TB, rootfs string, seccompJSON []byte, args ...string) string {
+// A Container is a "runtime run" of a container in the foreground, in
+// progress (Start).
+type Container struct {
+	// ID is the container's id.
+	ID string
+	// Stdin is the container's standard input. Wait closes it.
+	Stdin io.WriteCloser
+
+	cmd  *exec.Cmd
+	out  sectest.Buffer // stdout and stderr
+	done chan struct{}  // closed once the command was reaped
+	err  error          // from cmd.Wait, once done
+}
+
+// Start starts "runtime run" of bundle as container id in the foreground:
+// the container's stdio is the command's, its input Stdin and its output
+// collected for Output, WaitLine and WaitOutput. When the test ends the
+// container is deleted and the command reaped.
+func (r *Runtime) Start(t testing.TB, ctx context.Context, bundle, id string) *Container {
 	t.Helper()
-	linux := map[string]any{
-		"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}},
-	}
-	if seccompJSON != nil {
-		linux["seccomp"] = json.RawMessage(seccompJSON)
-	}
-	spec := map[string]any{
-		"ociVersion": "1.0.2",
-		"root":       map[string]any{"path": rootfs},
-		"hostname":   "ocitest",
-		"process": map[string]any{
-			"args": args, "env": []string{"PATH=/bin"}, "cwd": "/",
-			"noNewPrivileges": true, "user": map[string]any{"uid": 0, "gid": 0},
-		},
-		"mounts": []map[string]any{
-			{"destination": "/proc", "type": "proc", "source": "proc"},
-			{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
-		},
-		"linux": linux,
-	}
-	b, err := json.MarshalIndent(spec, "", "\t")
+	c := &Container{ID: id, done: make(chan struct{})}
+	c.cmd = r.Command(ctx, "run", "--bundle", bundle, id)
+	stdin, err := c.cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+	c.Stdin = stdin
+	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	go func() {
+		c.err = c.cmd.Wait()
+		c.out.Close()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		c.Stdin.Close()
+		r.Delete(t, id)
+		select {
+		case <-c.done:
+		case <-time.After(60 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	return c
+}
+
+// Output returns what the container wrote so far, stdout and stderr
+// together.
+func (c *Container) Output() string { return c.out.String() }
+
+// Wait closes the container's input, waits for the run command to end
+// and returns the container's output. What the command returned is Err's.
+func (c *Container) Wait(t testing.TB) string {
+	t.Helper()
+	c.Stdin.Close()
+	select {
+	case <-c.done:
+	case <-time.After(sectest.Patience):
+		t.Fatalf("container %s still running after %v; output: %s", c.ID, sectest.Patience, c.Output())
+	}
+	if c.err != nil {
+		t.Logf("container %s: %v", c.ID, c.err)
+	}
+	return c.Output()
+}
+
+// Err returns what the run command's Wait returned (nil for exit status
+// 0). Call it after Wait.
+func (c *Container) Err() error {
+	<-c.done
+	return c.err
+}
+
+// WaitLine returns the next line of the container's output (after the one
+// the previous WaitLine returned) that contains s.
+func (c *Container) WaitLine(t testing.TB, s string) string {
+	t.Helper()
+	return c.out.WaitLine(t, s)
+}
+
+// WaitOutput waits until the container's output (stdout and stderr, in
+// whatever order they came) contains s.
+func (c *Container) WaitOutput(t testing.TB, s string) {
+	t.Helper()
+	c.out.WaitFor(t, s)
 }

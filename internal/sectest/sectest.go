@@ -1,5 +1,8 @@
 // Package sectest holds what the tests of this module share: the one test
-// gate, test targets, iteration scaling and the leak check.
+// gate, test targets (re-executed children, C programs built with BuildC,
+// the GoWork workload), iteration scaling, the leak check, and small
+// fixtures (Buffer for output a test waits on, PublicDir). The OCI
+// fixtures (runc and crun, bundles) are internal/ocitest's.
 //
 // # The test gate
 //
@@ -11,6 +14,7 @@
 //	sectest.SkipIfNotSupported(t, err)                // err from the code under test
 //	sectest.RequireFeature(t, "IA32 emulation", "", ok)
 //	gcc := sectest.RequireTool(t, "gcc")              // a program on PATH
+//	bin := sectest.BuildC(t, cbuild.Program{...})     // a C program: gcc, or prebuilt
 //
 // The rules, in the spirit of cilium/ebpf's testutils.SkipIfNotSupported:
 //
@@ -22,6 +26,10 @@
 //     number decides (RequireFeature with version ""), skips the test,
 //     except in CI (SECCOMPSTREAM_CI=1, set by .ci/run), where it fails:
 //     CI installs every tool a test asks for.
+//
+// BuildC follows the tool rule for gcc, except where the program's
+// Prebuilt variable names a binary built beforehand (the qemu guest of
+// scripts/kernel-test has no compiler; .ci/run builds its programs).
 //
 // Skips that are not about the machine's abilities (the race detector's
 // allocations, a test for another GOARCH) stay plain t.Skip calls.
@@ -43,7 +51,6 @@ package sectest
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -51,7 +58,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -181,25 +187,14 @@ type Child struct {
 	// owns it (typically it passes it to seccompstream.New).
 	Listener int
 
-	mu      sync.Mutex
-	out     bytes.Buffer
+	out     Buffer
 	exited  chan struct{} // closed once the child was reaped
 	waitErr error
 }
 
 // Output returns what the child wrote to stdout and stderr so far.
 func (c *Child) Output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.out.String()
-}
-
-type lockedWriter struct{ c *Child }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.c.mu.Lock()
-	defer w.c.mu.Unlock()
-	return w.c.out.Write(p)
 }
 
 // Wait waits for the child to exit and returns what exec.Cmd.Wait did.
@@ -245,8 +240,8 @@ func StartChild(t testing.TB, o Opts) *Child {
 	}
 	cmd.ExtraFiles = []*os.File{reportW, ackR}
 	cmd.Stdin = o.Stdin
-	cmd.Stdout = lockedWriter{c}
-	cmd.Stderr = lockedWriter{c}
+	cmd.Stdout = &c.out
+	cmd.Stderr = &c.out
 	c.Cmd = cmd
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -296,4 +291,20 @@ func StartChild(t testing.TB, o Opts) *Child {
 		t.Fatalf("releasing child: %v", err)
 	}
 	return c
+}
+
+// PublicDir returns a new directory that every user may enter (mode
+// 0755), removed when the test ends: t.TempDir's parents are 0700, which
+// keeps out a target or a container that runs as another user.
+func PublicDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "seccompstream-public-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -184,9 +184,7 @@ func (h *harness) setup() error {
 	if h.tmp, err = os.MkdirTemp("", "seccompstream-soak-"); err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}
-	if p := os.Getenv(envCTarget); p != "" && !h.cfg.NoC {
-		h.cbin, h.cstatic = p, p // prebuilt static: for both uses
-	} else if !h.cfg.NoC {
+	if !h.cfg.NoC {
 		h.cbin, h.cstatic, err = buildC(h.tmp)
 		if err != nil {
 			if inCI() {

@@ -4,13 +4,13 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 )
 
 // envGoTarget marks a process started as the Go target (see TargetMain).
@@ -171,21 +171,16 @@ var targetC []byte
 const envCTarget = "SECCOMPSTREAM_C_TARGET"
 
 // buildC compiles the C target into dir, dynamically linked (target) and
-// static (target-static, for containers). It returns the paths.
+// static (target-static, for containers), and returns the paths; where
+// SECCOMPSTREAM_C_TARGET names a prebuilt static one, that is both.
 func buildC(dir string) (dyn, static string, err error) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		return "", "", fmt.Errorf("soak: C targets need gcc: %w", err)
+	prog := cbuild.Program{Name: "target", Source: targetC, Flags: []string{"-O2"}, Prebuilt: envCTarget}
+	if dyn, err = prog.Build(dir); err != nil {
+		return "", "", fmt.Errorf("soak: C targets: %w", err)
 	}
-	src := filepath.Join(dir, "target.c")
-	if err := os.WriteFile(src, targetC, 0o644); err != nil {
-		return "", "", err
-	}
-	dyn, static = filepath.Join(dir, "target"), filepath.Join(dir, "target-static")
-	for _, b := range [][]string{{"-O2", "-o", dyn, src}, {"-O2", "-static", "-o", static, src}} {
-		if out, err := exec.Command(gcc, b...).CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("soak: gcc %v: %v\n%s", b, err, out)
-		}
+	prog.Name, prog.Flags = "target-static", []string{"-O2", "-static"}
+	if static, err = prog.Build(dir); err != nil {
+		return "", "", fmt.Errorf("soak: C targets: %w", err)
 	}
 	return dyn, static, nil
 }

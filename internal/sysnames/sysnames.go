@@ -19,6 +19,7 @@ package sysnames
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -157,4 +158,42 @@ func Native() uint32 {
 // Known reports whether arch has a table.
 func Known(arch uint32) bool {
 	return lookup(arch) != nil
+}
+
+// KnownName reports whether the table of any architecture has a call
+// named name.
+func KnownName(name string) bool {
+	for _, t := range tables {
+		if _, ok := Number(t.arch, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ociArches lists every architecture name the OCI runtime spec defines
+// (runtime-spec's specs.Arch constants, which are libseccomp's SCMP_ARCH_*
+// names), in the spec's order. It is spelled out here, rather than taken
+// from runtime-spec, so that the packages that import sysnames do not
+// compile runtime-spec; a test holds it to the spec's list.
+var ociArches = []string{
+	"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+	"SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
+	"SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+	"SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
+	"SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
+	"SCMP_ARCH_SH", "SCMP_ARCH_SHEB",
+}
+
+// OCIArches returns the architecture names the OCI runtime spec defines
+// ("SCMP_ARCH_X86_64", ...), in the spec's order, whether or not there is
+// a table for them here (SCMP_ARCH_X32 and SCMP_ARCH_S390 have none).
+func OCIArches() []string {
+	return slices.Clone(ociArches)
+}
+
+// IsOCIArch reports whether name is an architecture name the OCI runtime
+// spec defines.
+func IsOCIArch(name string) bool {
+	return slices.Contains(ociArches, name)
 }

@@ -63,27 +63,11 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gensysargs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sysDir := fs.String("sys", "", "golang.org/x/sys module directory (default: from go list -m)")
-	version := fs.String("version", "", "x/sys version for the header (default: from go list -m)")
 	dir := fs.String("dir", ".", "directory of syscalls.txt, values.txt and kind.go")
 	out := fs.String("out", "zsysargs.go", "output file")
-	if err := fs.Parse(args); err != nil {
+	xsys, err := xsyssrc.Parse(fs, args)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if *sysDir == "" || *version == "" {
-		d, v, err := xsyssrc.Locate()
-		if err != nil {
-			return err
-		}
-		if *sysDir == "" {
-			*sysDir = d
-		}
-		if *version == "" {
-			*version = v
-		}
 	}
 	kinds, err := parseKinds(filepath.Join(*dir, "kind.go"))
 	if err != nil {
@@ -97,11 +81,11 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	abis, err := loadABIs(*sysDir)
+	abis, err := loadABIs(xsys.Dir)
 	if err != nil {
 		return err
 	}
-	g := newGen(*version, kinds, protos, sets)
+	g := newGen(xsys.Version, kinds, protos, sets)
 	src, err := g.generate(abis)
 	if err != nil {
 		return err

@@ -81,38 +81,22 @@ type sysnum struct {
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gensysnames", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sysDir := fs.String("sys", "", "golang.org/x/sys module directory (default: from go list -m)")
-	version := fs.String("version", "", "x/sys version for the header (default: from go list -m)")
 	out := fs.String("out", "zsysnames.go", "output file")
-	if err := fs.Parse(args); err != nil {
+	xsys, err := xsyssrc.Parse(fs, args)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if *sysDir == "" || *version == "" {
-		dir, ver, err := xsyssrc.Locate()
-		if err != nil {
-			return err
-		}
-		if *sysDir == "" {
-			*sysDir = dir
-		}
-		if *version == "" {
-			*version = ver
-		}
 	}
 
 	tables := make([][]sysnum, len(arches))
 	for i, a := range arches {
-		path := filepath.Join(*sysDir, "unix", "zsysnum_linux_"+a.file+".go")
+		path := filepath.Join(xsys.Dir, "unix", "zsysnum_linux_"+a.file+".go")
 		t, err := parseTable(path)
 		if err != nil {
 			return err
 		}
 		tables[i] = t
 	}
-	src, err := generate(*version, tables)
+	src, err := generate(xsys.Version, tables)
 	if err != nil {
 		return err
 	}

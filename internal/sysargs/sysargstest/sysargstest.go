@@ -5,9 +5,7 @@ package sysargstest
 import (
 	"context"
 	_ "embed"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -17,14 +15,15 @@ import (
 
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/filter"
+	"github.com/seccompstream/seccompstream/internal/cbuild"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 )
 
 //go:embed testdata/abi.c
-var abiSource string
+var abiSource []byte
 
-// BuildABI compiles testdata/abi.c with gcc into a temporary directory of t and
-// returns the program's path. The program takes a file path; it makes, in
+// BuildABI compiles testdata/abi.c with gcc into a temporary directory of
+// t and returns the program's path. The program takes a file path; it makes, in
 // this order, the native calls mmap(NULL, 4096, PROT_READ|PROT_WRITE,
 // MAP_PRIVATE|MAP_ANONYMOUS, -1, 0), mprotect(PROT_READ),
 // rt_sigaction(SIGINT), openat(path, O_RDONLY|O_CLOEXEC) (and stops there
@@ -37,38 +36,30 @@ var abiSource string
 // raw result.
 //
 // It skips the test on anything but x86_64, and (failing in CI instead,
-// see sectest.RequireTool and RequireFeature) when gcc is missing or the
+// see sectest.BuildC and RequireFeature) when gcc is missing or the
 // kernel cannot run i386 code (built without IA32 emulation, or booted with
 // ia32_emulation=0).
 //
-// Where gcc is missing (the qemu guest of scripts/kernel-test),
 // $SECCOMPSTREAM_SYSARGS_HELPER may name the program built beforehand with
-// the same flags (see .ci/run).
+// the same flags, for machines without gcc such as the qemu guest of
+// scripts/kernel-test (see .ci/run); when it is set, nothing is compiled.
 func BuildABI(t testing.TB) string {
 	t.Helper()
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the i386 helper is for x86_64")
 	}
-	if p := os.Getenv("SECCOMPSTREAM_SYSARGS_HELPER"); p != "" {
-		if _, err := exec.LookPath("gcc"); err != nil {
-			return checkABI(t, p)
-		}
-	}
-	gcc := sectest.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "abi.c")
-	bin := filepath.Join(dir, "abi")
-	if err := os.WriteFile(src, []byte(abiSource), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Non-PIE, so that static buffers are below 4 GiB; no red zone, as
-	// sys32 pushes below the stack pointer; static, so that it runs where
-	// there is no C library (and makes no loader calls).
-	out, err := exec.Command(gcc, "-O1", "-static", "-no-pie", "-mno-red-zone", "-o", bin, src).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return checkABI(t, bin)
+	return checkABI(t, sectest.BuildC(t, abiProgram))
+}
+
+// abiProgram is the program BuildABI builds (.ci/run builds it with the
+// same flags). Non-PIE, so that static buffers are below 4 GiB; no red
+// zone, as sys32 pushes below the stack pointer; static, so that it runs
+// where there is no C library (and makes no loader calls).
+var abiProgram = cbuild.Program{
+	Name:     "abi",
+	Source:   abiSource,
+	Flags:    []string{"-O1", "-static", "-no-pie", "-mno-red-zone"},
+	Prebuilt: "SECCOMPSTREAM_SYSARGS_HELPER",
 }
 
 // checkABI runs the helper once without a filter: it must work, or the

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/internal/cbpf"
+	"github.com/seccompstream/seccompstream/internal/procstatus"
 	"github.com/seccompstream/seccompstream/internal/sectest"
 	"github.com/seccompstream/seccompstream/internal/unotify"
 )
@@ -553,9 +554,7 @@ func sleepingInIoctl(tid int) bool {
 	if err != nil {
 		return false
 	}
-	// The state follows the last ')' of the command name.
-	i := strings.LastIndexByte(string(stat), ')')
-	if i < 0 || i+2 >= len(stat) || stat[i+2] != 'S' {
+	if f := procstatus.StatFields(stat); len(f) == 0 || f[0] != "S" {
 		return false
 	}
 	sc, err := os.ReadFile(dir + "syscall")
