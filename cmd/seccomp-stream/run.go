@@ -227,6 +227,12 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			}
 			return exitUsage
 		}
+		if rules.Files != nil || rules.Network != nil {
+			if err := undumpable(); err != nil {
+				fmt.Fprintf(stderr, "seccomp-stream run: %v\n", err)
+				return exitFailure
+			}
+		}
 	}
 
 	// The trace, the program's standard error and our messages may share
@@ -294,4 +300,20 @@ func sigsysNote(prog string, f *filter.Filter) string {
 			prog, strings.Join(abis, ", "))
 	}
 	return fmt.Sprintf("seccomp-stream run: %s was killed by SIGSYS, not by this filter (it kills no call): another seccomp filter or a signal did\n", prog)
+}
+
+// undumpable makes this process non-dumpable before a sandboxed program
+// starts. A program of our own uid could otherwise open
+// /proc/<our pid>/mem (ptrace access mode) and rewrite the supervisor
+// that decides its calls: under a file policy Target refuses that open,
+// but a network-only policy does not look at paths at all. Non-dumpable,
+// that access needs CAP_SYS_PTRACE, which a root program still has (the
+// README's limits say so). The process becomes non-dumpable anyway the
+// first time Target acts with another fsuid; this makes it so from the
+// start, whatever the policy.
+func undumpable() error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err)
+	}
+	return nil
 }
