@@ -248,3 +248,33 @@ func TestDupStreams(t *testing.T) {
 	pw.Close()
 	wantExit0(t, c)
 }
+
+// A call whose answer found it gone is settled: a second answer is
+// refused without a system call, and Serve's stop does not claim it
+// again. (Serve counted such a call twice, Gone at the handler's answer
+// and again at the stop's fallback, when the stop came before the call
+// left Serve's ring: 8 times in a one-hour soak of 12.5 million calls.)
+func TestRespondAfterGone(t *testing.T) {
+	c, s := start(t, "once", nil)
+	n, err := s.Receive(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Cmd.Process.Kill()
+	c.Wait()
+	if err := s.Respond(n, seccompstream.Return(1)); !errors.Is(err, seccompstream.ErrGone) {
+		t.Fatalf("Respond to a dead target = %v, want ErrGone", err)
+	}
+	if seccompstream.Claimable(n) {
+		t.Fatal("a call found gone is still pending: Serve's stop would answer it again")
+	}
+	for _, answer := range []func() error{
+		func() error { return s.Respond(n, seccompstream.Return(2)) },
+		func() error { _, err := s.RespondFD(n, 0); return err },
+		func() error { _, err := n.AddFD(0); return err },
+	} {
+		if err := answer(); err != seccompstream.ErrGone {
+			t.Fatalf("answer after ErrGone = %v, want ErrGone itself (no system call)", err)
+		}
+	}
+}

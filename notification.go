@@ -46,6 +46,8 @@ const (
 	notifPending   answerState = iota // not answered (or the answer failed)
 	notifAnswering                    // a Respond or RespondFD is sending
 	notifAnswered                     // the kernel took an answer
+	notifGone                         // the kernel said the call is gone (ErrGone)
+	notifSettled                      // Serve's one answer failed otherwise: not again
 )
 
 func (p *answerState) load() answerState {
@@ -60,14 +62,32 @@ func (p *answerState) store(v answerState) { atomic.StoreUint32((*uint32)(p), ui
 
 // release ends a claim (see (*Stream).claim) with the outcome of the
 // answer: err nil, or ErrAlreadyAnswered (someone else answered), leaves n
-// answered; any other error (ErrGone included, which a later answer would
-// meet again) leaves it pending.
+// answered; ErrGone leaves it gone, so that a later answer is refused
+// without a system call and Serve's stop never claims it again (its
+// outcome is counted once); any other error leaves it pending.
 func (n *Notification) release(err error) {
-	if err == nil || err == ErrAlreadyAnswered {
+	switch err {
+	case nil, ErrAlreadyAnswered:
 		n.state.store(notifAnswered)
-		return
+	case ErrGone:
+		n.state.store(notifGone)
+	default:
+		n.state.store(notifPending)
 	}
-	n.state.store(notifPending)
+}
+
+// settle ends Serve's claim: as release, but a failure of another kind
+// leaves n settled too, since Serve answers each call once and counts
+// its outcome once.
+func (n *Notification) settle(err error) {
+	switch err {
+	case nil, ErrAlreadyAnswered:
+		n.state.store(notifAnswered)
+	case ErrGone:
+		n.state.store(notifGone)
+	default:
+		n.state.store(notifSettled)
+	}
 }
 
 // unclaim ends a claim that sent nothing.

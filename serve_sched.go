@@ -355,20 +355,21 @@ func (sv *server) handled(start time.Time) {
 	}
 }
 
-// answer sends r for c unless c was answered already (Serve's sweep claims
-// calls before it answers them), and counts the outcome. fallback says
-// whether r is Serve's rather than the handler's.
+// answer sends r for c unless c was settled already, and counts the
+// outcome. r is valid. fallback says whether r is Serve's rather than the
+// handler's. A call is settled once: answered, or found gone (Serve's
+// sweep at its stop claims the calls still pending; a call whose answer
+// found it gone is never claimed again), so its outcome is counted once.
 func (sv *server) answer(c *call, r Response, fallback bool) {
-	err := sv.s.Respond(&c.notif, r)
-	if err == ErrAlreadyAnswered {
-		// Serve answered at its stop (or the handler did, and this is
+	if err := sv.s.claim(&c.notif); err != nil {
+		// Settled by Serve at its stop (or by the handler, and this is
 		// the sweep): count only the handler's answers as late.
 		if sv.st != nil && !fallback {
 			sv.st.late.Add(1)
 		}
 		return
 	}
-	sv.outcome(c, r, fallback, err)
+	sv.outcome(c, r, fallback, sv.s.serveClaimed(&c.notif, r))
 }
 
 // outcome counts the result err of answering c with r.
@@ -557,9 +558,10 @@ func (sv *server) claimAll() []*call {
 	return left
 }
 
-// sweep answers the claimed calls with the fallback.
+// sweep answers the claimed calls with the fallback (each once: see
+// serveClaimed).
 func (sv *server) sweep(left []*call) {
 	for _, c := range left {
-		sv.outcome(c, sv.cfg.fallback, true, sv.s.respondClaimed(&c.notif, sv.cfg.fallback))
+		sv.outcome(c, sv.cfg.fallback, true, sv.s.serveClaimed(&c.notif, sv.cfg.fallback))
 	}
 }

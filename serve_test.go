@@ -532,6 +532,35 @@ func TestServeClosed(t *testing.T) {
 	}
 }
 
+// A call is settled once, whatever its answer met: closing the Stream
+// under a running handler makes Serve's stop answer it (the fallback
+// fails: the Stream is closed), and the handler's late answer is not
+// sent again. (Serve sent it and counted a second failure, so its Stats
+// showed more outcomes than calls: the soak's "answered twice".)
+func TestServeClosedUnderHandler(t *testing.T) {
+	c, s := start(t, "once", nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var st seccompstream.Stats
+	wait := startServe(t, context.Background(), s, seccompstream.HandlerFunc(func(context.Context, *seccompstream.Notification) seccompstream.Response {
+		close(entered)
+		<-release
+		return seccompstream.Return(0)
+	}), seccompstream.WithStats(&st))
+	<-entered
+	s.Close()
+	sectest.Eventually(t, "Serve's stop to answer the call", func() bool { return st.Snapshot().Failed > 0 })
+	close(release)
+	if err := wait(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("Serve after Close = %v, want os.ErrClosed", err)
+	}
+	c.Cmd.Process.Kill()
+	c.Wait()
+	snap := st.Snapshot()
+	if snap.Received != 1 || snap.Failed != 1 || snap.Late != 1 || snap.Answered()+snap.Gone+snap.Failed != 1 {
+		t.Fatalf("one call closed under its handler: %+v, want received 1, failed 1, late 1", snap)
+	}
+}
+
 // TestServeMaxInFlight: with a limit of 1, handlers never overlap.
 func TestServeMaxInFlight(t *testing.T) {
 	c, s := start(t, "threads", []string{"4", strconv.Itoa(sectest.Scale(200))})

@@ -321,18 +321,32 @@ func (s *Stream) respondClaimed(n *Notification, r Response) error {
 	return reqSend.wrap(err)
 }
 
+// serveClaimed is respondClaimed for Serve, which answers a call once:
+// whatever the outcome, n is not claimed again.
+func (s *Stream) serveClaimed(n *Notification, r Response) error {
+	resp := unotify.Resp{ID: n.ID}
+	r.fill(&resp)
+	err := s.send(&resp)
+	n.settle(err)
+	return reqSend.wrap(err)
+}
+
 // send sends one answer.
 func (s *Stream) send(resp *unotify.Resp) error {
 	_, err := s.ioctl(reqSend, func(fd int) (int, error) { return 0, unotify.Send(fd, resp) })
 	return err
 }
 
-var errNilNotification = errors.New("seccompstream: nil *Notification")
+var (
+	errNilNotification = errors.New("seccompstream: nil *Notification")
+	errServeFailed     = errors.New("seccompstream: Serve's answer to this notification failed; it is not answered again")
+)
 
 // claim makes the caller the one that answers n, or says why it cannot:
-// n is nil, not from s (ErrWrongStream), or answered (ErrAlreadyAnswered:
+// n is nil, not from s (ErrWrongStream), answered (ErrAlreadyAnswered:
 // the kernel cannot tell once the target has moved on, it then says the
-// notification is gone). The caller ends the claim with n.release.
+// notification is gone), or found gone by an earlier answer (ErrGone).
+// The caller ends the claim with n.release.
 func (s *Stream) claim(n *Notification) error {
 	if n == nil {
 		return errNilNotification
@@ -341,6 +355,12 @@ func (s *Stream) claim(n *Notification) error {
 		return ErrWrongStream
 	}
 	if !n.state.CompareAndSwap(notifPending, notifAnswering) {
+		switch n.state.load() {
+		case notifGone:
+			return ErrGone
+		case notifSettled:
+			return errServeFailed
+		}
 		return ErrAlreadyAnswered
 	}
 	return nil

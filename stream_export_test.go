@@ -55,3 +55,7 @@ func TickersState() string {
 	return fmt.Sprintf("reaper idle %v, watches idle %v, hot busy %d, hot waiters %d",
 		reaper.idle(), watches.idle(), hot.busy.Load(), hot.waiters.Load())
 }
+
+// Claimable reports whether n is pending, so that Serve's stop would
+// claim it and answer it with the fallback.
+func Claimable(n *Notification) bool { return n.state.load() == notifPending }

@@ -929,7 +929,10 @@ func (h *harness) closeGroupAndCheck(g *seccompstream.Group, st *seccompstream.S
 	sn := st.Snapshot()
 	ended := sn.Returned + sn.Errno + sn.Continued + sn.Fallback + sn.Gone + sn.Failed
 	if sn.InFlight != 0 || sn.Received != ended {
-		h.c.do(func(r *Report) { r.Lost += sn.Received - min(sn.Received, ended) })
+		h.c.do(func(r *Report) {
+			r.Lost += sn.Received - min(sn.Received, ended)
+			r.Double += ended - min(sn.Received, ended) // outcomes counted twice
+		})
 		h.c.detail("Group: %d received, %d answered or gone, %d in flight", sn.Received, ended, sn.InFlight)
 	}
 }
@@ -986,7 +989,10 @@ func (h *harness) finish(t *target) {
 		st := t.stats.Snapshot()
 		ended := st.Returned + st.Errno + st.Continued + st.Fallback + st.Gone + st.Failed
 		if st.InFlight != 0 || st.Received != ended {
-			h.c.do(func(r *Report) { r.Lost += st.Received - min(st.Received, ended) })
+			h.c.do(func(r *Report) {
+				r.Lost += st.Received - min(st.Received, ended)
+				r.Double += ended - min(st.Received, ended) // outcomes counted twice
+			})
 			h.c.detail("target %d (%s): %d received, %d answered or gone, %d in flight", t.id, t.describe(), st.Received, ended, st.InFlight)
 		}
 	case srvLoop:

@@ -173,7 +173,7 @@ type Report struct {
 
 	// Failures.
 	Lost        uint64 // received, never answered and never found gone
-	Double      uint64 // received twice (one ID, or under WAIT_KILLABLE_RECV one call)
+	Double      uint64 // received twice (one ID, or under WAIT_KILLABLE_RECV one call), or more outcomes than receptions in Serve's Stats
 	Wrong       uint64 // answers outside the allowed set (target side), answers refused (supervisor side)
 	Hung        uint64 // calls waiting longer than Hang
 	ServeErrors uint64 // Serve or Receive ending with an unexpected error
