@@ -63,30 +63,21 @@ func (p *answerState) store(v answerState) { atomic.StoreUint32((*uint32)(p), ui
 // release ends a claim (see (*Stream).claim) with the outcome of the
 // answer: err nil, or ErrAlreadyAnswered (someone else answered), leaves n
 // answered; ErrGone leaves it gone, so that a later answer is refused
-// without a system call and Serve's stop never claims it again (its
-// outcome is counted once); any other error leaves it pending.
-func (n *Notification) release(err error) {
-	switch err {
-	case nil, ErrAlreadyAnswered:
-		n.state.store(notifAnswered)
-	case ErrGone:
-		n.state.store(notifGone)
-	default:
-		n.state.store(notifPending)
-	}
-}
+// without a system call; any other error leaves it pending.
+func (n *Notification) release(err error) { n.end(err, notifPending) }
 
-// settle ends Serve's claim: as release, but a failure of another kind
-// leaves n settled too, since Serve answers each call once and counts
-// its outcome once.
-func (n *Notification) settle(err error) {
+// end ends a claim as release does, leaving n in state failed after an
+// error other than ErrAlreadyAnswered and ErrGone. Serve, which answers a
+// call once and counts its outcome once, passes notifSettled: its stop
+// then never claims the call again.
+func (n *Notification) end(err error, failed answerState) {
 	switch err {
 	case nil, ErrAlreadyAnswered:
 		n.state.store(notifAnswered)
 	case ErrGone:
 		n.state.store(notifGone)
 	default:
-		n.state.store(notifSettled)
+		n.state.store(failed)
 	}
 }
 

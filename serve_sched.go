@@ -369,7 +369,7 @@ func (sv *server) answer(c *call, r Response, fallback bool) {
 		}
 		return
 	}
-	sv.outcome(c, r, fallback, sv.s.serveClaimed(&c.notif, r))
+	sv.outcome(c, r, fallback, sv.s.respondClaimed(&c.notif, r, notifSettled))
 }
 
 // outcome counts the result err of answering c with r.
@@ -558,10 +558,9 @@ func (sv *server) claimAll() []*call {
 	return left
 }
 
-// sweep answers the claimed calls with the fallback (each once: see
-// serveClaimed).
+// sweep answers the claimed calls with the fallback, each once.
 func (sv *server) sweep(left []*call) {
 	for _, c := range left {
-		sv.outcome(c, sv.cfg.fallback, true, sv.s.serveClaimed(&c.notif, sv.cfg.fallback))
+		sv.outcome(c, sv.cfg.fallback, true, sv.s.respondClaimed(&c.notif, sv.cfg.fallback, notifSettled))
 	}
 }

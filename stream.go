@@ -308,26 +308,16 @@ func (s *Stream) Respond(n *Notification, r Response) error {
 		n.unclaim()
 		return fmt.Errorf("seccompstream: Respond: %w", err)
 	}
-	return s.respondClaimed(n, r)
+	return s.respondClaimed(n, r, notifPending)
 }
 
 // respondClaimed answers n, which the caller has claimed, with r, which is
-// valid.
-func (s *Stream) respondClaimed(n *Notification, r Response) error {
+// valid, and ends the claim (see (*Notification).end for failed).
+func (s *Stream) respondClaimed(n *Notification, r Response, failed answerState) error {
 	resp := unotify.Resp{ID: n.ID}
 	r.fill(&resp)
 	err := s.send(&resp)
-	n.release(err)
-	return reqSend.wrap(err)
-}
-
-// serveClaimed is respondClaimed for Serve, which answers a call once:
-// whatever the outcome, n is not claimed again.
-func (s *Stream) serveClaimed(n *Notification, r Response) error {
-	resp := unotify.Resp{ID: n.ID}
-	r.fill(&resp)
-	err := s.send(&resp)
-	n.settle(err)
+	n.end(err, failed)
 	return reqSend.wrap(err)
 }
 
