@@ -347,6 +347,9 @@ func (s *Stream) claim(n *Notification) error {
 	if !n.state.CompareAndSwap(notifPending, notifAnswering) {
 		switch n.state.load() {
 		case notifGone:
+			if s.closed.Load() {
+				return errClosed // as the ioctl would say
+			}
 			return ErrGone
 		case notifSettled:
 			return errServeFailed
