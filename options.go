@@ -23,14 +23,16 @@ type streamConfig struct {
 // first to make it conditional. Default: off.
 func WithSyncWakeup() Option { return func(c *streamConfig) { c.syncWakeup = true } }
 
-// WithDedicatedThread makes Receive always wait as a hot Stream does (see
-// Stream): in a blocking ppoll(2) on the calling goroutine's OS thread,
-// never in the runtime's network poller, however long it waits. That costs
-// one OS thread per waiting Receive, and none of the limits of the hot
-// wait apply: use it for a few busy listeners, not for thousands of idle
-// ones. Receive still honours its context and Close: the thread sleeps on
-// the listener and on an eventfd that cancellation and Close write to.
-// The Stream then holds one more file descriptor (the eventfd).
+// WithDedicatedThread makes Receive always wait on the calling
+// goroutine's OS thread, never in the runtime's network poller, however
+// long it waits: while notifications come in quick succession in RECV
+// itself, as a hot Stream does (see Stream), and after a millisecond
+// without one in a blocking ppoll(2) on the listener and on an eventfd
+// that cancellation and Close write to. That costs one OS thread per
+// waiting Receive, and none of the limits of the hot wait apply: use it
+// for a few busy listeners, not for thousands of idle ones. The Stream
+// holds two more file descriptors (the eventfd, and once busy a second
+// descriptor of the listener).
 // Default: off (hot when busy, the network poller when idle).
 func WithDedicatedThread() Option { return func(c *streamConfig) { c.dedicated = true } }
 

@@ -59,3 +59,14 @@ func TickersState() string {
 // Claimable reports whether n is pending, so that Serve's stop would
 // claim it and answer it with the fallback.
 func Claimable(n *Notification) bool { return n.state.load() == notifPending }
+
+// HoldHot makes the reaper leave s's hot waits alone: a receiver in one
+// stays there until a notification, its context, Close or a Stream
+// sharing the file ends it. Call it before the first Receive.
+func HoldHot(s *Stream) { s.holdHot = true }
+
+// BlockingStats returns how many blocking RECVs s began and the thread in
+// one now (0 if none).
+func BlockingStats(s *Stream) (begun uint64, tid int) {
+	return s.blocking.Load(), int(s.blockTID.Load())
+}

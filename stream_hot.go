@@ -13,20 +13,21 @@ import (
 // The runtime's network poller costs no OS thread while a Stream is idle,
 // but each wait in it is a park, an epoll_pwait and a wake-up through the
 // scheduler, often of another thread: several microseconds on the critical
-// path of every call. A receiver that blocks in ppoll(2) is woken by the
-// kernel directly, at the price of its thread. So a Stream whose
-// notifications come less than hotGap apart is hot: it waits in ppoll, for
-// one to two reaper ticks at most, then (cold) in the poller.
+// path of every call. A receiver that blocks in the kernel (in RECV, see
+// recvBlocking, or in ppoll(2)) is woken by the kernel directly, at the
+// price of its thread. So a Stream whose notifications come less than
+// hotGap apart is hot: it waits in the kernel, for one to two reaper ticks
+// at most, then (cold) in the poller.
 //
-// A thread blocked in ppoll keeps its P until the runtime takes it away
+// A thread blocked in the kernel keeps its P until the runtime takes it away
 // (20µs at best), and the goroutines of the Streams waiting in the poller
 // need the Ps. So Streams wait hot only while no more of them are hot than
 // there are Ps (GOMAXPROCS, hot.busy): past that, every Stream waits in the
 // poller, which serves many busy Streams evenly and with fewer threads.
 //
-// ppoll gets no timeout (see pollWait): the reaper, a ticker for the whole
-// process that ticks every reapTick while any Stream is hot, wakes the hot
-// waiters that have waited through a whole tick.
+// The wait has no timeout (see pollWait): the reaper, a ticker for the
+// whole process that ticks every reapTick while any Stream is hot, wakes
+// the hot waiters that have waited through a whole tick.
 const (
 	hotGap   = time.Millisecond       // a wait in the poller shorter than this makes the Stream hot
 	reapTick = 500 * time.Microsecond // a hot wait ends after one to two ticks
@@ -50,7 +51,7 @@ const hotExpired = 1
 // errTimeout ends a hot wait that the reaper ended.
 var errTimeout = errors.New("seccompstream: hot wait over")
 
-// hotWait waits in ppoll for a notification, as a hot Stream does. It
+// hotWait waits in the kernel for a notification, as a hot Stream does. It
 // returns errTimeout when the reaper ended the wait (s is cold then), or
 // when too many Streams are hot to wait hot at all (s stays hot: it is
 // busy, and will wait hot again once fewer are). The caller holds the
@@ -68,7 +69,7 @@ func (s *Stream) hotWait(ctx context.Context) error {
 	}
 	s.hotWaits.Add(1)
 	s.hotState.Store((reaper.epoch.Load() + 1) << 1)
-	err := s.pollWait(ctx, true)
+	err := s.hotRecv(ctx)
 	s.hotState.Store(0)
 	hot.waiters.Add(-1)
 	switch {
@@ -83,13 +84,56 @@ func (s *Stream) hotWait(ctx context.Context) error {
 	return err
 }
 
-// setHot records whether s is hot, and keeps hot.busy. The caller holds
-// the turn, or is Close.
+// hotRecv is the wait of a hot receiver: a blocking RECV where one may
+// be used, else ppoll. The caller holds the turn and has set hotState.
+func (s *Stream) hotRecv(ctx context.Context) error {
+	if err := s.recvBlocking(ctx); err != errNoBlock {
+		return err
+	}
+	return s.pollWait(ctx, true)
+}
+
+// dedicatedWait is the wait of the dedicated-thread mode: in ppoll, and
+// while notifications come in quick succession (from a wait that ended
+// with one until the reaper ends a wait) as a hot Stream waits, without
+// the limits on hot Streams. The caller holds the turn.
+func (s *Stream) dedicatedWait(ctx context.Context) error {
+	if s.hot {
+		if !s.hotReg {
+			s.heat()
+		}
+		s.hotWaits.Add(1)
+		s.hotState.Store((reaper.epoch.Load() + 1) << 1)
+		err := s.hotRecv(ctx)
+		s.hotState.Store(0)
+		if err != errTimeout {
+			return err
+		}
+		s.hotReaped.Add(1)
+		s.setHot(false)
+	}
+	err := s.pollWait(ctx, false)
+	if err == nil {
+		s.setHot(true)
+	}
+	return err
+}
+
+// setHot records whether s is hot, and keeps hot.busy (which does not
+// count the dedicated-thread mode's Streams). The caller holds the turn,
+// or is Close.
 func (s *Stream) setHot(h bool) {
 	if s.hot == h {
 		return
 	}
 	s.hot = h
+	if s.cfg.dedicated {
+		if !h && s.hotReg {
+			reaper.remove(s)
+			s.hotReg = false
+		}
+		return
+	}
 	if h {
 		hot.busy.Add(1)
 		return
@@ -110,6 +154,9 @@ func (s *Stream) heat() {
 // tick is the reaper's: it ends s's hot wait if that began before the
 // previous tick.
 func (s *Stream) tick(epoch uint64) bool {
+	if s.holdHot {
+		return true
+	}
 	if st := s.hotState.Load(); st != 0 && st&hotExpired == 0 && epoch > st>>1 && s.hotState.CompareAndSwap(st, st|hotExpired) {
 		s.kick()
 	}

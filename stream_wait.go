@@ -92,7 +92,7 @@ func (s *Stream) wait(ctx context.Context) error {
 	}
 	s.watch(ctx)
 	if s.cfg.dedicated {
-		return s.pollWait(ctx, false)
+		return s.dedicatedWait(ctx)
 	}
 	if s.hot {
 		if err := s.hotWait(ctx); err != errTimeout {
@@ -301,8 +301,9 @@ func (s *Stream) closePoller() {
 	}
 }
 
-// kick wakes a receiver blocked in ppoll, if there is a wake-up eventfd.
-// Close, which closes the eventfd under mu, calls kickLocked instead.
+// kick wakes a receiver blocked in ppoll or in a blocking RECV, if there
+// is a wake-up eventfd. Close, which closes the eventfd under mu, calls
+// kickLocked instead.
 func (s *Stream) kick() {
 	s.mu.RLock()
 	s.kickLocked()
@@ -313,6 +314,7 @@ func (s *Stream) kickLocked() {
 	if fd := s.wakefd.Load(); fd >= 0 {
 		one := [8]byte{1}
 		_, _ = unix.Write(int(fd), one[:])
+		s.unblockLocked(fd)
 	}
 }
 

@@ -178,6 +178,8 @@ type Opts struct {
 	WaitKillableRecv bool
 	// Stdin is the child's standard input (nil: /dev/null).
 	Stdin io.Reader
+	// Env is added to the child's environment ("NAME=value").
+	Env []string
 }
 
 // Child is a started child process.
@@ -238,6 +240,7 @@ func StartChild(t testing.TB, o Opts) *Child {
 	if o.WaitKillableRecv {
 		cmd.Env = append(cmd.Env, envKillable+"=1")
 	}
+	cmd.Env = append(cmd.Env, o.Env...)
 	cmd.ExtraFiles = []*os.File{reportW, ackR}
 	cmd.Stdin = o.Stdin
 	cmd.Stdout = &c.out
