@@ -292,6 +292,7 @@ type latCell struct {
 	selfExits   int
 	runs        int
 	ratioRounds []float64
+	oursRounds  []float64 // per-round ratios to (b), the default Receive/Respond loop
 	supCPU      []float64
 	supCSW      []float64
 	tgtCPU      []float64
@@ -356,6 +357,10 @@ func latencyBench(c *benchConfig) error {
 					cell := cells[key(j.sup, j.sync)]
 					cell.ratioRounds = append(cell.ratioRounds, roundMed[key(j.sup, j.sync)]/base)
 				}
+				if ours := roundMed[key("ours", j.sync)]; ours > 0 && j.sup != "c" && j.sup != "ours" {
+					cell := cells[key(j.sup, j.sync)]
+					cell.oursRounds = append(cell.oursRounds, roundMed[key(j.sup, j.sync)]/ours)
+				}
 			}
 		}
 		desc := map[string]string{
@@ -364,8 +369,8 @@ func latencyBench(c *benchConfig) error {
 			"free":  "unpinned",
 		}[pl]
 		fmt.Printf("### placement %s: %s (%.0fs)\n\n", pl, desc, time.Since(start).Seconds())
-		fmt.Println("| supervisor | SYNC_WAKE_UP | median ns/call | p10-p90 of batches | ratio to C (median of per-round ratios) | ratio range over rounds | supervisor CPU ns/call | supervisor ctx switches/call | target CPU ns/call | allocs/call | GOMAXPROCS |")
-		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Println("| supervisor | SYNC_WAKE_UP | median ns/call | p10-p90 of batches | ratio to C (median of per-round ratios) | ratio range over rounds | ratio to (b) (median of per-round ratios) | supervisor CPU ns/call | supervisor ctx switches/call | target CPU ns/call | allocs/call | GOMAXPROCS |")
+		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		var notes []string
 		for _, sync := range c.syncModes {
 			for _, s := range c.latSups {
@@ -375,6 +380,10 @@ func latencyBench(c *benchConfig) error {
 					ratio = fmt.Sprintf("%.2fx", median(cell.ratioRounds))
 					rng = fmt.Sprintf("%.2f-%.2f", slices.Min(cell.ratioRounds), slices.Max(cell.ratioRounds))
 				}
+				toOurs := "-"
+				if len(cell.oursRounds) > 0 {
+					toOurs = fmt.Sprintf("%.2fx", median(cell.oursRounds))
+				}
 				allocs := "-"
 				if len(cell.allocs) > 0 {
 					allocs = fmt.Sprintf("%.2f", median(cell.allocs))
@@ -383,8 +392,8 @@ func latencyBench(c *benchConfig) error {
 				if gmp == "" {
 					gmp = "-"
 				}
-				fmt.Printf("| %s | %s | %.0f | %.0f-%.0f | %s | %s | %.0f | %.2f | %.0f | %s | %s |\n",
-					supLabel(s), onOff(sync), median(cell.batches), percentile(cell.batches, 10), percentile(cell.batches, 90), ratio, rng,
+				fmt.Printf("| %s | %s | %.0f | %.0f-%.0f | %s | %s | %s | %.0f | %.2f | %.0f | %s | %s |\n",
+					supLabel(s), onOff(sync), median(cell.batches), percentile(cell.batches, 10), percentile(cell.batches, 90), ratio, rng, toOurs,
 					median(cell.supCPU), median(cell.supCSW), median(cell.tgtCPU), allocs, gmp)
 				if strings.HasPrefix(s, "ours") && cell.selfExits != cell.runs {
 					notes = append(notes, fmt.Sprintf("%s sync=%s: the supervisor did not end by itself (no io.EOF) in %d of %d runs", s, onOff(sync), cell.runs-cell.selfExits, cell.runs))
@@ -685,6 +694,8 @@ var profileEvents = []struct{ event, label string }{
 	{"syscalls:sys_enter_nanosleep", "nanosleep"},
 	{"syscalls:sys_enter_sched_yield", "sched_yield"},
 	{"syscalls:sys_enter_tgkill", "tgkill"},
+	{"syscalls:sys_enter_gettid", "gettid"},
+	{"syscalls:sys_enter_dup3", "dup3"},
 	{"context-switches", "ctx switches"},
 	{"cpu-migrations", "migrations"},
 	{"task-clock", "CPU ns"},
