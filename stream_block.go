@@ -44,8 +44,9 @@ var errNoBlock = errors.New("seccompstream: no blocking receive")
 // other Streams of this process share the listener file (their receivers
 // poll and then RECV under recvMu, and a blocked RECV could take their
 // notification in between), a test injects poll faults (the seam is for
-// the poll paths), or SIGURG is ignored (signal.Ignore), so that no
-// signal could end the wait. The caller holds the turn.
+// the poll paths), SIGURG is ignored (signal.Ignore), so that no signal
+// could end the wait, or recvfd cannot be made. The caller holds the
+// turn.
 func (s *Stream) recvBlocking(ctx context.Context) error {
 	lf := s.lf
 	if lf.shared.Load() || s.faults != nil || signal.Ignored(unix.SIGURG) {
@@ -57,7 +58,8 @@ func (s *Stream) recvBlocking(ctx context.Context) error {
 	}
 	rfd, err := s.recvFD()
 	if err != nil {
-		return err
+		// Out of descriptors, say: ppoll needs none.
+		return errNoBlock
 	}
 	// Under recvMu, like every RECV: a Stream sharing the file from now
 	// on waits for it, and kicks s first (see New).
