@@ -84,7 +84,7 @@ type Stream struct {
 	readFn func(uintptr) bool
 	recvFn func(int) (int, error)
 	wakeFn func()
-	hot    bool  // notifications come in quick succession: wait in ppoll (see setHot)
+	hot    bool  // notifications come in quick succession: wait in the kernel (see setHot)
 	hotReg bool  // s is subscribed to the reaper (see heat)
 	hotMax int32 // GOMAXPROCS: see hot
 

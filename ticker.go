@@ -14,7 +14,7 @@ import (
 // The two tickers (reaper, watches) and the counts in hot are the
 // package's only state shared by all Streams, on purpose: what they
 // ration is process-wide, like the runtime's own network poller (the Ps
-// that threads blocked in ppoll keep from the other goroutines, and the
+// that threads blocked in the kernel keep from the other goroutines, and the
 // timers the runtime must run). They hold nothing while nothing uses
 // them: a ticker with no subscriber has no timer armed and no goroutine
 // (the timer is stopped when the last subscriber leaves, and a round in
