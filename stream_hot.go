@@ -64,19 +64,9 @@ func (s *Stream) hotWait(ctx context.Context) error {
 		hot.waiters.Add(-1)
 		return errTimeout
 	}
-	if !s.hotReg {
-		s.heat()
-	}
-	s.hotWaits.Add(1)
-	s.hotState.Store((reaper.epoch.Load() + 1) << 1)
 	err := s.hotRecv(ctx)
-	s.hotState.Store(0)
 	hot.waiters.Add(-1)
-	switch {
-	case err == errTimeout:
-		s.hotReaped.Add(1)
-		s.setHot(false)
-	case err == nil && s.pf != nil:
+	if err == nil && s.pf != nil {
 		// Hot twice in a row: out of the runtime poller (see
 		// openPoller).
 		s.closePoller()
@@ -84,13 +74,26 @@ func (s *Stream) hotWait(ctx context.Context) error {
 	return err
 }
 
-// hotRecv is the wait of a hot receiver: a blocking RECV where one may
-// be used, else ppoll. The caller holds the turn and has set hotState.
+// hotRecv is the wait of a hot receiver, counted and ended by the reaper:
+// a blocking RECV where one may be used, else ppoll. It returns
+// errTimeout when the reaper ended the wait; s is cold then. The caller
+// holds the turn.
 func (s *Stream) hotRecv(ctx context.Context) error {
-	if err := s.recvBlocking(ctx); err != errNoBlock {
-		return err
+	if !s.hotReg {
+		s.heat()
 	}
-	return s.pollWait(ctx, true)
+	s.hotWaits.Add(1)
+	s.hotState.Store((reaper.epoch.Load() + 1) << 1)
+	err := s.recvBlocking(ctx)
+	if err == errNoBlock {
+		err = s.pollWait(ctx, true)
+	}
+	s.hotState.Store(0)
+	if err == errTimeout {
+		s.hotReaped.Add(1)
+		s.setHot(false)
+	}
+	return err
 }
 
 // dedicatedWait is the wait of the dedicated-thread mode: in ppoll, and
@@ -99,18 +102,9 @@ func (s *Stream) hotRecv(ctx context.Context) error {
 // the limits on hot Streams. The caller holds the turn.
 func (s *Stream) dedicatedWait(ctx context.Context) error {
 	if s.hot {
-		if !s.hotReg {
-			s.heat()
-		}
-		s.hotWaits.Add(1)
-		s.hotState.Store((reaper.epoch.Load() + 1) << 1)
-		err := s.hotRecv(ctx)
-		s.hotState.Store(0)
-		if err != errTimeout {
+		if err := s.hotRecv(ctx); err != errTimeout {
 			return err
 		}
-		s.hotReaped.Add(1)
-		s.setHot(false)
 	}
 	err := s.pollWait(ctx, false)
 	if err == nil {
