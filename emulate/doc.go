@@ -291,8 +291,8 @@
 // see; ptrace, pidfd_getfd and process_vm_writev are refused, but that file
 // is only closed to it by a file policy (which never opens the supervisor's
 // /proc files), by a non-dumpable supervisor (prctl PR_SET_DUMPABLE 0, as
-// the CLI's run does; then only CAP_SYS_PTRACE opens it), or by running it
-// without CAP_SYS_PTRACE as another user.
+// the CLI's run and agent do; then only CAP_SYS_PTRACE opens it), or by
+// running it without CAP_SYS_PTRACE as another user.
 // Sockets the program holds from before it started (its parent's, or
 // received with SCM_RIGHTS) keep their connections and options; connect,
 // bind and sends with a destination on raw, packet and SCTP sockets among

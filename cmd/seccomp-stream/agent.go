@@ -202,6 +202,12 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 	}
 
+	// Before any container is served, as run does (see undumpable): a
+	// container process of our uid must not reach /proc/<agent>/mem.
+	if err := undumpable(); err != nil {
+		fmt.Fprintf(stderr, "seccomp-stream agent: %v\n", err)
+		return exitFailure
+	}
 	srv := &agent.Server{Logger: log, NewHandler: newHandler, AllowUIDs: uids}
 	var m *agentMetrics
 	if *metricsAddr != "" {

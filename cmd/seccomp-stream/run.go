@@ -303,7 +303,8 @@ func sigsysNote(prog string, f *filter.Filter) string {
 }
 
 // undumpable makes this process non-dumpable before a sandboxed program
-// starts. A program of our own uid could otherwise open
+// starts, or (the agent) before any container is served. A program of our
+// own uid could otherwise open
 // /proc/<our pid>/mem (ptrace access mode) and rewrite the supervisor
 // that decides its calls: under a file policy Target refuses that open,
 // but a network-only policy does not look at paths at all. Non-dumpable,
