@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,15 +20,10 @@ import (
 // 65534 here (the test binary copied where that uid may execute it, in
 // its "cli" helper mode), the program as the same uid.
 func TestRunSandboxSupervisorMemory(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(sectest.PublicDir(t), "seccomp-stream")
-	copyFile(t, self, bin, 0o755)
+	_, bin := publicCLI(t)
 
 	// The program opens its parent's (the supervisor's) memory.
-	const probe = `if (exec 3</proc/$PPID/mem) 2>/dev/null; then echo OPENED; else echo REFUSED; fi`
+	probe := memProbe("$PPID")
 	cli := func(args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), sectest.Patience)
@@ -36,7 +31,7 @@ func TestRunSandboxSupervisorMemory(t *testing.T) {
 		cmd := exec.CommandContext(ctx, bin, append(args, "--", "/bin/sh", "-c", probe)...)
 		cmd.Env = append(os.Environ(), envHelper+"=cli")
 		cmd.Dir = "/"
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.SysProcAttr = nobodyAttr()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%q: %v\n%s", args, err, out)
@@ -46,11 +41,10 @@ func TestRunSandboxSupervisorMemory(t *testing.T) {
 
 	// The premise: without the change, a program of the same uid opens it
 	// (unless Yama restricts ptrace to descendants).
-	yama, _ := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope")
 	out := cli("run", "--trace", "getppid")
-	switch {
-	case strings.TrimSpace(string(yama)) != "" && strings.TrimSpace(string(yama)) != "0":
-		t.Logf("Yama ptrace_scope %s: the unsandboxed run gave %q", strings.TrimSpace(string(yama)), out)
+	switch yama := yamaScope(); {
+	case yama != "" && yama != "0":
+		t.Logf("Yama ptrace_scope %s: the unsandboxed run gave %q", yama, out)
 	case !strings.Contains(out, "OPENED"):
 		t.Fatalf("without a policy the program could not open its parent's memory, so the test proves nothing:\n%s", out)
 	}
@@ -66,14 +60,20 @@ func TestRunSandboxSupervisorMemory(t *testing.T) {
 // cannot open the agent's memory. The agent runs as uid 65534 here, and a
 // process of that uid tries.
 func TestAgentSupervisorMemory(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+	dir, bin := publicCLI(t)
+	nobody := nobodyAttr()
+	// opens runs the probe as uid 65534 on pid's memory.
+	opens := func(pid int) string {
+		t.Helper()
+		probe := exec.Command("/bin/sh", "-c", memProbe(strconv.Itoa(pid)))
+		probe.Dir = "/"
+		probe.SysProcAttr = nobody
+		out, err := probe.CombinedOutput()
+		if err != nil {
+			t.Fatalf("probe: %v\n%s", err, out)
+		}
+		return string(out)
 	}
-	dir := sectest.PublicDir(t)
-	bin := filepath.Join(dir, "seccomp-stream")
-	copyFile(t, self, bin, 0o755)
-	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 
 	sockDir := filepath.Join(dir, "sock")
 	if err := os.Mkdir(sockDir, 0o700); err != nil {
@@ -96,14 +96,7 @@ func TestAgentSupervisorMemory(t *testing.T) {
 	t.Cleanup(func() { agent.Process.Kill(); <-done })
 	agentErr.WaitFor(t, "listening")
 
-	probe := exec.Command("/bin/sh", "-c", fmt.Sprintf(`if (exec 3</proc/%d/mem) 2>/dev/null; then echo OPENED; else echo REFUSED; fi`, agent.Process.Pid))
-	probe.Dir = "/"
-	probe.SysProcAttr = nobody
-	out, err := probe.CombinedOutput()
-	if err != nil {
-		t.Fatalf("probe: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "REFUSED") {
+	if out := opens(agent.Process.Pid); !strings.Contains(out, "REFUSED") {
 		t.Fatalf("a process of the agent's uid opened its memory: %s", out)
 	}
 	// The premise: the same probe opens a dumpable process of that uid.
@@ -117,14 +110,40 @@ func TestAgentSupervisorMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { hold.Close(); sleeper.Process.Kill(); sleeper.Wait() }()
-	probe = exec.Command("/bin/sh", "-c", fmt.Sprintf(`if (exec 3</proc/%d/mem) 2>/dev/null; then echo OPENED; else echo REFUSED; fi`, sleeper.Process.Pid))
-	probe.Dir = "/"
-	probe.SysProcAttr = nobody
-	out, _ = probe.CombinedOutput()
-	yama, _ := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope")
-	if y := strings.TrimSpace(string(yama)); (y == "" || y == "0") && !strings.Contains(string(out), "OPENED") {
+	if out, y := opens(sleeper.Process.Pid), yamaScope(); (y == "" || y == "0") && !strings.Contains(out, "OPENED") {
 		t.Fatalf("the probe could not open a dumpable process's memory either, so the test proves nothing: %s", out)
 	}
+}
+
+// publicCLI copies the test binary into a directory that uid 65534 may
+// execute from, where it runs as the CLI with envHelper=cli.
+func publicCLI(t *testing.T) (dir, bin string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = sectest.PublicDir(t)
+	bin = filepath.Join(dir, "seccomp-stream")
+	copyFile(t, self, bin, 0o755)
+	return dir, bin
+}
+
+// nobodyAttr runs a command as uid and gid 65534.
+func nobodyAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+}
+
+// memProbe is a shell script that opens /proc/PID/mem (pid is a number or
+// a shell expansion) and prints OPENED or REFUSED.
+func memProbe(pid string) string {
+	return `if (exec 3</proc/` + pid + `/mem) 2>/dev/null; then echo OPENED; else echo REFUSED; fi`
+}
+
+// yamaScope returns Yama's ptrace_scope, "" without Yama.
+func yamaScope() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope")
+	return strings.TrimSpace(string(b))
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
