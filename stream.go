@@ -105,7 +105,8 @@ type Stream struct {
 	// The blocking receive (see recvBlocking): recvfd is a dup of fd for
 	// it (-1 until the first one; made and restored by the turn's holder,
 	// replaced by wakers under mu.RLock, closed by Close under mu),
-	// poisoned says a waker replaced it, blockTID is the thread in it.
+	// poisoned says it was replaced (set by the waker, or by the receiver
+	// whose RECV found it so first), blockTID is the thread in it.
 	recvfd   atomic.Int32
 	poisoned atomic.Bool
 	blockTID atomic.Int32

@@ -56,8 +56,8 @@ func (s *Stream) recvBlocking(ctx context.Context) error {
 	if _, err := s.wakeFD(); err != nil {
 		return err
 	}
-	rfd, err := s.recvFD()
-	if err != nil {
+	rfd, ok := s.recvFD()
+	if !ok {
 		// Out of descriptors, say: ppoll needs none.
 		return errNoBlock
 	}
@@ -70,15 +70,12 @@ func (s *Stream) recvBlocking(ctx context.Context) error {
 	defer runtime.UnlockOSThread()
 	s.blockTID.Store(int32(unix.Gettid()))
 	defer s.blockTID.Store(0)
-	restore := false
 	for {
-		if restore || s.poisoned.Load() {
+		if s.poisoned.Swap(false) {
 			// A waker made rfd the eventfd: the listener again.
-			s.poisoned.Store(false)
 			if err := unix.Dup3(s.fd, int(rfd), unix.O_CLOEXEC); err != nil {
 				return reqRecv.wrap(err)
 			}
-			restore = false
 		}
 		if s.closed.Load() {
 			return errClosed
@@ -99,9 +96,10 @@ func (s *Stream) recvBlocking(ctx context.Context) error {
 		case unix.EINTR:
 			// A signal on 6.1, or a waker's: look again.
 		case unix.ENOTTY, unix.EBADF:
-			// rfd was replaced (ENOTTY: the eventfd); EBADF cannot
-			// happen while the turn is held, but would mean the same.
-			restore = true
+			// rfd was replaced (ENOTTY: the eventfd) by a waker that
+			// may not have said so yet; EBADF cannot happen while the
+			// turn is held, but would mean the same.
+			s.poisoned.Store(true)
 		case unix.ENOENT:
 			// Withdrawn before it could be received, or (6.11+) the
 			// filter lost its last user: poll says which.
@@ -130,17 +128,18 @@ func (s *Stream) hungUp() bool {
 }
 
 // recvFD returns s.recvfd, made now (a dup of the listener) if this is
-// the first blocking wait. The caller holds the turn.
-func (s *Stream) recvFD() (int32, error) {
+// the first blocking wait, or false if it cannot be made. The caller holds
+// the turn.
+func (s *Stream) recvFD() (int32, bool) {
 	if fd := s.recvfd.Load(); fd >= 0 {
-		return fd, nil
+		return fd, true
 	}
 	fd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return -1, reqRecv.wrap(err)
+		return -1, false
 	}
 	s.recvfd.Store(int32(fd))
-	return int32(fd), nil
+	return int32(fd), true
 }
 
 // unblockLocked ends a blocking RECV in progress, if there is one (see

@@ -121,19 +121,14 @@ func (s *Stream) setHot(h bool) {
 		return
 	}
 	s.hot = h
-	if s.cfg.dedicated {
-		if !h && s.hotReg {
-			reaper.remove(s)
-			s.hotReg = false
-		}
-		return
-	}
-	if h {
+	switch {
+	case s.cfg.dedicated:
+	case h:
 		hot.busy.Add(1)
-		return
+	default:
+		hot.busy.Add(-1)
 	}
-	hot.busy.Add(-1)
-	if s.hotReg {
+	if !h && s.hotReg {
 		reaper.remove(s)
 		s.hotReg = false
 	}
