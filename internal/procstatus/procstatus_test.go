@@ -2,6 +2,7 @@ package procstatus_test
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -102,14 +103,19 @@ func TestStat(t *testing.T) {
 	if ticks, ok := procstatus.StartTime([]byte("garbage")); ok {
 		t.Errorf("StartTime of garbage = %d, true", ticks)
 	}
-	self, err := os.ReadFile("/proc/self/stat")
+	// The reading thread's own stat: it is running while it reads. The
+	// process's (/proc/self/stat) is its main thread's, which may sleep
+	// while this goroutine runs on another thread (seen in CI as "S").
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := os.ReadFile("/proc/thread-self/stat")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f := procstatus.StatFields(self); len(f) == 0 || f[0] != "R" {
-		t.Errorf("StatFields(/proc/self/stat) = %q; want state R first", f)
+		t.Errorf("StatFields(/proc/thread-self/stat) = %q; want state R first", f)
 	}
 	if ticks, ok := procstatus.StartTime(self); !ok || ticks <= 0 {
-		t.Errorf("StartTime(/proc/self/stat) = %d, %v", ticks, ok)
+		t.Errorf("StartTime(/proc/thread-self/stat) = %d, %v", ticks, ok)
 	}
 }
