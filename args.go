@@ -88,6 +88,16 @@ func archIs64(arch uint32) bool {
 	return sysnames.Is64(arch)
 }
 
+// callIs64 reports whether call nr of the ABI arch takes 64-bit pointers:
+// archIs64, except for x32 calls (x86_64's arch, the x32 bit in the
+// number), whose pointers, longs and struct iovec are 32-bit.
+func callIs64(arch uint32, nr int32) bool {
+	if arch == unix.AUDIT_ARCH_X86_64 && nr != -1 && nr&sysnames.X32Bit != 0 {
+		return false
+	}
+	return archIs64(arch)
+}
+
 // Sockaddr is a socket address read from the target's memory, as connect,
 // bind, sendto and sendmsg take it.
 type Sockaddr struct {
@@ -206,7 +216,8 @@ type Iovec struct {
 }
 
 // ReadIovecs reads the array of count iovecs at addr, in the layout of the
-// target's ABI (16 bytes each for 64-bit ABIs, 8 for 32-bit ones), and
+// calling ABI (16 bytes each for 64-bit ABIs, 8 for 32-bit ones: i386, arm
+// and x32, whose calls have x86_64's Arch and the x32 bit in Syscall), and
 // validates the notification after the read. A count outside 0..IovMax
 // fails with an error matching unix.EINVAL, as the kernel would. Read the
 // buffers the iovecs point to with ReadAt.
@@ -217,7 +228,7 @@ func (m *Memory) ReadIovecs(addr uint64, count int) ([]Iovec, error) {
 	if count == 0 {
 		return nil, nil
 	}
-	is64 := archIs64(m.arch)
+	is64 := m.ptr64
 	raw := make([]byte, count*iovecSize(is64))
 	if _, err := m.readValid(raw, addr); err != nil {
 		return nil, err

@@ -191,4 +191,21 @@ func TestArchLayout(t *testing.T) {
 			t.Errorf("arch %#x: 64-bit %v, want %v", tc.arch, got, tc.is64)
 		}
 	}
+	// Per call: x32 calls (x86_64's arch, the x32 bit) take 32-bit pointers.
+	for _, tc := range []struct {
+		arch uint32
+		nr   int32
+		is64 bool
+	}{
+		{unix.AUDIT_ARCH_X86_64, 20, true},
+		{unix.AUDIT_ARCH_X86_64, 0x40000000 | 516, false},
+		{unix.AUDIT_ARCH_X86_64, 0x40000000 | 20, false},
+		{unix.AUDIT_ARCH_X86_64, -1, true},
+		{unix.AUDIT_ARCH_I386, 146, false},
+		{unix.AUDIT_ARCH_AARCH64, 0x40000000 | 66, true},
+	} {
+		if got := callIs64(tc.arch, tc.nr); got != tc.is64 {
+			t.Errorf("arch %#x call %#x: 64-bit %v, want %v", tc.arch, tc.nr, got, tc.is64)
+		}
+	}
 }

@@ -233,8 +233,16 @@ func TestReadSockaddr(t *testing.T) {
 
 func TestReadIovecs(t *testing.T) {
 	c, s := startNotify(t, "args-writev", nil, "writev")
-	serveAll(t, s, func(n *seccompstream.Notification) seccompstream.Response {
-		if n.SyscallName() != "writev" || n.Args[0] != markWrite {
+	serveAll(t, s, answerWritev(t, "writev"))
+	exitZero(t, c)
+}
+
+// answerWritev answers the writev calls (named name) on markWrite of the
+// "args-writev" children with the length of what their iovecs point to,
+// which must be "hello, iovec world"; other calls continue.
+func answerWritev(t *testing.T, name string) func(*seccompstream.Notification) seccompstream.Response {
+	return func(n *seccompstream.Notification) seccompstream.Response {
+		if n.SyscallName() != name || n.Args[0] != markWrite {
 			return seccompstream.Continue()
 		}
 		m, err := n.OpenMemory()
@@ -252,6 +260,10 @@ func TestReadIovecs(t *testing.T) {
 		}
 		var got []byte
 		for _, v := range iov {
+			if v.Len > 64 {
+				t.Errorf("iovecs %+v: no buffer of the child is that long", iov)
+				return seccompstream.Errno(unix.EBADMSG)
+			}
 			b := make([]byte, v.Len)
 			if _, err := m.ReadAt(b, int64(v.Base)); err != nil {
 				t.Error(err)
@@ -264,8 +276,7 @@ func TestReadIovecs(t *testing.T) {
 			return seccompstream.Errno(unix.EBADMSG)
 		}
 		return seccompstream.Return(int64(len(got)))
-	})
-	exitZero(t, c)
+	}
 }
 
 func TestResolvePath(t *testing.T) {

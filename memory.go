@@ -43,7 +43,9 @@ type Memory struct {
 	id   uint64
 	tid  int
 	arch uint32
-	s    *Stream
+	// ptr64: the call's pointers are 64-bit (callIs64; false for x32).
+	ptr64 bool
+	s     *Stream
 
 	// procOnly is set once process_vm_readv was found unusable (or by
 	// tests, to measure the /proc path).
@@ -93,6 +95,7 @@ func (n *Notification) initMemory(m *Memory) error {
 		return fmt.Errorf("seccompstream: target of notification %d is not visible in the supervisor's pid namespace (pid 0): its memory cannot be read", n.ID)
 	}
 	m.id, m.tid, m.arch, m.s, m.memFD = n.ID, n.PID, n.Arch, n.s, -1
+	m.ptr64 = callIs64(n.Arch, n.Syscall)
 	return nil
 }
 

@@ -107,6 +107,14 @@ func installChild() error {
 		if name == "" {
 			continue
 		}
+		if num, ok := strings.CutPrefix(name, "#"); ok {
+			nr, err := strconv.ParseUint(num, 0, 32)
+			if err != nil {
+				return fmt.Errorf("bad call number %q: %w", name, err)
+			}
+			nrs = append(nrs, uint32(nr))
+			continue
+		}
 		nr, ok := sysnames.Number(sysnames.Native(), name)
 		if !ok {
 			return fmt.Errorf("unknown syscall %q", name)
@@ -173,7 +181,9 @@ func Program(arch uint32, nrs []uint32) []unotify.SockFilter {
 type Opts struct {
 	Scenario string   // a key of the map given to Main
 	Args     []string // passed to the scenario
-	Notify   []string // names of the calls that notify (native arch)
+	// Notify names the calls that notify (native arch), or gives their
+	// numbers after a '#' ("#0x40000204": x32's writev).
+	Notify []string
 	// WaitKillableRecv sets SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
 	WaitKillableRecv bool
 	// Stdin is the child's standard input (nil: /dev/null).
