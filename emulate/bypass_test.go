@@ -1,6 +1,7 @@
 package emulate_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/filter"
 	"github.com/seccompstream/seccompstream/internal/sectest"
@@ -340,6 +342,47 @@ func TestInodeIoctlFilter(t *testing.T) {
 			if uint32(got) != c.want {
 				t.Errorf("ioctl notified %v: %s: %#x, want %#x", notifyIoctl, c.what, got, c.want)
 			}
+		}
+	}
+}
+
+// x32 ioctls reach the Mux (the filter cannot match x32 calls): Files'
+// middleware refuses the inode-changing requests among them, on the
+// request's low 32 bits, and passes every other call on.
+func TestInodeIoctlX32Middleware(t *testing.T) {
+	fs, err := emulate.NewFiles(emulate.FilePolicy{Read: []string{"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := seccompstream.NewMux()
+	fs.Register(m)
+	m.HandleDefault(seccompstream.Answer(seccompstream.Continue()))
+	const (
+		x86   = unix.AUDIT_ARCH_X86_64
+		x32   = 0x40000000
+		ioctl = x32 | 514 // x32's own number
+		high  = 1 << 32
+	)
+	eperm, cont := seccompstream.Errno(unix.EPERM).String(), seccompstream.Continue().String()
+	for _, c := range []struct {
+		what string
+		arch uint32
+		nr   int32
+		req  uint64
+		want string
+	}{
+		{"x32 FS_IOC32_SETFLAGS", x86, ioctl, 0x40046602, eperm},
+		{"x32 FS_IOC_FSSETXATTR with high bits", x86, ioctl, 0x401c5820 | high, eperm},
+		{"x32 FS_IOC32_GETFLAGS", x86, ioctl, 0x80046601, cont},
+		{"x32 TCGETS", x86, ioctl, unix.TCGETS, cont},
+		{"x86_64's ioctl number with the x32 bit (the kernel refuses it)", x86, x32 | 16, 0x40046602, cont},
+		{"x32 read", x86, x32, 0x40046602, cont},
+		{"x86_64 ioctl (the filter refuses it)", x86, 16, 0x40046602, cont},
+		{"aarch64 with the x32 bit", unix.AUDIT_ARCH_AARCH64, x32 | 29, 0x40046602, cont},
+	} {
+		n := &seccompstream.Notification{Arch: c.arch, Syscall: c.nr, Args: [6]uint64{3, c.req}}
+		if got := m.ServeNotification(context.Background(), n).String(); got != c.want {
+			t.Errorf("%s: %s, want %s", c.what, got, c.want)
 		}
 	}
 }

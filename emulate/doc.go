@@ -96,7 +96,9 @@
 // any descriptor of it, a read-only one included (inode flags as chattr
 // sets them, extended flags, fs-verity, an encryption policy, the
 // filesystem label), get EPERM from the filter itself, on the request
-// alone; they are not shown.
+// alone; they are not shown. x32 code's (where the kernel runs x32 at
+// all) reach the supervisor and are refused by Files.Register's
+// middleware, and shown.
 //
 // Not carried out, answered ENOSYS so that programs use another call:
 // openat2 with resolve flags other than RESOLVE_NO_MAGICLINKS (libraries

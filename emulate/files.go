@@ -200,8 +200,12 @@ func (fs *Files) Syscalls() []string {
 // Register routes every call of Syscalls in m to fs, on every ABI that has
 // it. Like Mux.Handle it panics if one is routed already, except for the
 // calls that every policy of this package refuses (io_uring_setup,
-// ptrace, pidfd_getfd, ...), which two policies may share.
+// ptrace, pidfd_getfd, ...), which two policies may share. It also adds a
+// middleware (Mux.Use) that refuses the inode-changing ioctls of x32
+// callers, which the filter cannot match (see AddRules); it answers no
+// other call.
 func (fs *Files) Register(m *seccompstream.Mux) {
+	m.Use(refuseX32InodeIoctls(fs.onDeny))
 	for name := range fileCalls {
 		if knownName(name) {
 			m.Handle(name, fs.route(name))

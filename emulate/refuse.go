@@ -3,6 +3,7 @@ package emulate
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -110,6 +111,44 @@ func refuseInodeIoctls(f *filter.Filter) error {
 		}
 	}
 	return nil
+}
+
+// refuseX32InodeIoctls returns the middleware that Files.Register adds to
+// its Mux: it refuses (EPERM, shown through onDeny) the inodeIoctls made
+// by x32 code. refuseInodeIoctls refuses them in the filter for the
+// filter's own ABIs, but x32 is none of them: its calls (x86_64's arch,
+// the x32 bit in the number) reach the supervisor through the mismatch
+// action, Notify, and a file policy routes no ioctl, so they would get
+// the Mux's default answer, which lets calls run in most supervisors. The
+// decision is on registers (call number and request), as in the filter.
+// Only a kernel booted with x32 enabled runs such a call at all.
+func refuseX32InodeIoctls(onDeny func(context.Context, *seccompstream.Notification, seccompstream.Response)) func(seccompstream.Handler) seccompstream.Handler {
+	return func(next seccompstream.Handler) seccompstream.Handler {
+		return seccompstream.HandlerFunc(func(ctx context.Context, n *seccompstream.Notification) seccompstream.Response {
+			if x32InodeIoctl(n) {
+				return refuse(ctx, n, onDeny)
+			}
+			return next.ServeNotification(ctx, n)
+		})
+	}
+}
+
+// x32InodeIoctl reports whether n is an x32 ioctl with one of inodeIoctls
+// (matched on the request's low 32 bits, as the kernel reads it).
+func x32InodeIoctl(n *seccompstream.Notification) bool {
+	if n.Arch != unix.AUDIT_ARCH_X86_64 || n.Syscall == -1 || n.Syscall&sysnames.X32Bit == 0 {
+		return false
+	}
+	s, ok := sysargs.Lookup(n.Arch, n.Syscall)
+	if !ok || s.Name != "ioctl" {
+		return false
+	}
+	for _, p := range s.Params {
+		if p.Kind == sysargs.Hex {
+			return slices.Contains(inodeIoctls, uint32(n.Args[p.Reg]))
+		}
+	}
+	return false
 }
 
 // letThrough are the calls with a path that a file policy lets the kernel
