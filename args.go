@@ -92,10 +92,7 @@ func archIs64(arch uint32) bool {
 // archIs64, except for x32 calls (x86_64's arch, the x32 bit in the
 // number), whose pointers, longs and struct iovec are 32-bit.
 func callIs64(arch uint32, nr int32) bool {
-	if arch == unix.AUDIT_ARCH_X86_64 && nr != -1 && nr&sysnames.X32Bit != 0 {
-		return false
-	}
-	return archIs64(arch)
+	return archIs64(arch) && !sysnames.IsX32(arch, nr)
 }
 
 // Sockaddr is a socket address read from the target's memory, as connect,

@@ -136,7 +136,7 @@ func refuseX32InodeIoctls(onDeny func(context.Context, *seccompstream.Notificati
 // x32InodeIoctl reports whether n is an x32 ioctl with one of inodeIoctls
 // (matched on the request's low 32 bits, as the kernel reads it).
 func x32InodeIoctl(n *seccompstream.Notification) bool {
-	if n.Arch != unix.AUDIT_ARCH_X86_64 || n.Syscall == -1 || n.Syscall&sysnames.X32Bit == 0 {
+	if !sysnames.IsX32(n.Arch, n.Syscall) {
 		return false
 	}
 	s, ok := sysargs.Lookup(n.Arch, n.Syscall)

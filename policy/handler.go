@@ -123,7 +123,7 @@ func nameable(n *seccompstream.Notification) bool {
 	if !sysnames.Known(n.Arch) {
 		return false
 	}
-	if n.Arch == unix.AUDIT_ARCH_X86_64 && n.Syscall&sysnames.X32Bit != 0 && n.Syscall != -1 {
+	if sysnames.IsX32(n.Arch, n.Syscall) {
 		_, ok := sysnames.Name(n.Arch, n.Syscall)
 		return ok
 	}

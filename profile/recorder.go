@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/seccompstream/seccompstream"
 	"github.com/seccompstream/seccompstream/internal/sysnames"
 )
@@ -113,7 +111,7 @@ func (r *Recorder) Wrap(next seccompstream.Handler) seccompstream.Handler {
 // Record counts n's call. It reads only n.Arch and n.Syscall.
 func (r *Recorder) Record(n *seccompstream.Notification) {
 	audit, nr, x32 := n.Arch, n.Syscall, false
-	if audit == unix.AUDIT_ARCH_X86_64 && nr&sysnames.X32Bit != 0 {
+	if sysnames.IsX32(audit, nr) {
 		nr &^= sysnames.X32Bit
 		x32 = true
 	}

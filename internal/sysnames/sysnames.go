@@ -30,6 +30,13 @@ import (
 // X32Bit is the bit the x32 ABI sets in system call numbers (__X32_SYSCALL_BIT).
 const X32Bit = 0x40000000
 
+// IsX32 reports whether call nr of the ABI arch was made by x32 code:
+// x86_64's arch with X32Bit in the number (-1, no call at all, is not).
+// x32 has no AUDIT_ARCH of its own.
+func IsX32(arch uint32, nr int32) bool {
+	return arch == unix.AUDIT_ARCH_X86_64 && nr != -1 && nr&X32Bit != 0
+}
+
 // Bits of AUDIT_ARCH_* values (linux/audit.h): the one definition the root
 // package and the filter builder use.
 const (

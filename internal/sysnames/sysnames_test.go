@@ -167,6 +167,21 @@ func TestArchBits(t *testing.T) {
 			t.Errorf("%s: Is64 %v, IsLE %v", sysnames.ArchName(tc.arch), sysnames.Is64(tc.arch), sysnames.IsLE(tc.arch))
 		}
 	}
+	for _, tc := range []struct {
+		arch uint32
+		nr   int32
+		x32  bool
+	}{
+		{unix.AUDIT_ARCH_X86_64, sysnames.X32Bit | 514, true},
+		{unix.AUDIT_ARCH_X86_64, sysnames.X32Bit | 59, true}, // refused by the kernel, still x32 code's
+		{unix.AUDIT_ARCH_X86_64, 16, false},
+		{unix.AUDIT_ARCH_X86_64, -1, false},
+		{unix.AUDIT_ARCH_AARCH64, sysnames.X32Bit | 29, false},
+	} {
+		if got := sysnames.IsX32(tc.arch, tc.nr); got != tc.x32 {
+			t.Errorf("IsX32(%s, %#x) = %v, want %v", sysnames.ArchName(tc.arch), tc.nr, got, tc.x32)
+		}
+	}
 }
 
 func TestArchByName(t *testing.T) {
