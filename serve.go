@@ -12,9 +12,10 @@ import (
 
 // A Handler decides the answer to one notification. Serve calls
 // ServeNotification, concurrently for different notifications, and sends
-// the returned Response to the kernel; the handler must not answer n itself (with Respond or
-// RespondFD). To hand the target a file descriptor, install it with
-// n.AddFD and return Return with the number AddFD gave.
+// the returned Response to the kernel; the handler must not answer n
+// itself (with Respond or RespondFD). To hand the target a file
+// descriptor, install it with n.AddFD and return Return with the number
+// AddFD gave.
 //
 // ctx is cancelled when the target abandons the call (it was killed, or a
 // signal interrupted it) and when Serve stops; a handler that blocks (an
@@ -23,6 +24,11 @@ import (
 // Serve's doc says what becomes of answers after it stopped. ctx carries
 // the values and the deadline of the context given to Serve, and Err
 // returns context.Canceled (or Serve's ctx.Err()) once it is cancelled.
+// The answer of a handler that gave up still reaches a target that waits
+// (while Serve stops, within WithStopGrace): Error(ctx.Err()) holds no
+// errno and so answers EPERM; return the errno the target should see
+// instead (ENOSYS, as the fallback answers, or EINTR for a call it
+// retries).
 //
 // A handler that panics is recovered: see WithFallback and WithErrorHandler.
 type Handler interface {
