@@ -206,6 +206,12 @@ func TestPeerRefused(t *testing.T) {
 				if !errors.Is(err, agent.ErrPeerRefused) {
 					t.Errorf("logged %v, want ErrPeerRefused", err)
 				}
+				// The agent logs the refusal before it calls the hook.
+				sectest.Poll(func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return len(refused) > 0
+				})
 				mu.Lock()
 				if len(refused) != 1 || !errors.Is(refused[0], agent.ErrPeerRefused) {
 					t.Errorf("Hooks.Refused got %v, want one ErrPeerRefused", refused)

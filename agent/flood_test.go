@@ -119,13 +119,24 @@ func TestFlood(t *testing.T) {
 			if flooded > floodBound {
 				t.Errorf("with 500 idle connections the container took %v to be served, want under %v", flooded, floodBound)
 			}
+			// Each connection is admitted, refused or evicted on its own
+			// goroutine, and an evicted one reports when its read wakes:
+			// the container can be served before the last of the idle
+			// ones is counted (seen: 270 of 372 evictions counted then).
+			what, want := "refused", 500-agent.DefaultMaxPendingPerPeer
+			if tc.perPeer != 0 {
+				what, want = "evicted", 500-agent.DefaultMaxPending
+			}
+			tooMany := func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				return reasons[agent.ErrTooManyConnections.Error()]
+			}
+			counted := sectest.Poll(func() bool { return tooMany() >= want })
 			mu.Lock()
 			t.Logf("connections refused or evicted: %v", reasons)
-			if tc.perPeer == 0 && reasons[agent.ErrTooManyConnections.Error()] < 500-agent.DefaultMaxPendingPerPeer {
-				t.Errorf("refused %v, want at least %d ErrTooManyConnections", reasons, 500-agent.DefaultMaxPendingPerPeer)
-			}
-			if tc.perPeer != 0 && reasons[agent.ErrTooManyConnections.Error()] < 500-agent.DefaultMaxPending {
-				t.Errorf("evicted %v, want at least %d ErrTooManyConnections", reasons, 500-agent.DefaultMaxPending)
+			if !counted {
+				t.Errorf("%s %v within %v, want at least %d ErrTooManyConnections", what, reasons, sectest.Patience, want)
 			}
 			mu.Unlock()
 			if n := logs.count("agent: container connected"); n != 2 {
