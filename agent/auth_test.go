@@ -74,6 +74,14 @@ func publicTestBinary(t *testing.T) string {
 	return peerExe
 }
 
+// removePublicTestBinary removes publicTestBinary's copy, if it made one;
+// TestMain calls it after the tests.
+func removePublicTestBinary() {
+	if peerExe != "" {
+		os.RemoveAll(filepath.Dir(peerExe))
+	}
+}
+
 // runPeer runs helperPeer as uid and gid 65534 (nobody), handing it
 // listener and the write end of a pipe, and returns its pid. It closes
 // listener and other.

@@ -31,7 +31,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envHelperPeer) != "" {
 		os.Exit(helperPeer())
 	}
-	os.Exit(sectest.RunMain(m.Run, "seccompstream/agent"))
+	code := sectest.RunMain(m.Run, "seccompstream/agent")
+	removePublicTestBinary()
+	os.Exit(code)
 }
 
 func testCtx(t testing.TB) context.Context {
