@@ -173,7 +173,13 @@ func TestAgentCLIMetrics(t *testing.T) {
 		t.Fatalf("container output %q", out)
 	}
 	stderr.WaitFor(t, "container stream ended")
-	after := scrape(t, base+"/metrics")
+	// The agent logs the end of the stream before its Disconnected hook
+	// takes the container off the gauge.
+	var after string
+	sectest.Poll(func() bool {
+		after = scrape(t, base+"/metrics")
+		return strings.Contains(after, "seccompstream_agent_containers 0")
+	})
 	for _, want := range []string{
 		calls,
 		"seccompstream_agent_handler_seconds_count 2",
