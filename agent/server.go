@@ -418,6 +418,11 @@ type logLimit struct {
 func (l *logLimit) allow(now time.Time) (ok bool, held int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if now.Before(l.last) {
+		// Connections race to the lock with the times they read before
+		// it: a later one may come first. Time does not go back here.
+		now = l.last
+	}
 	if l.last.IsZero() {
 		l.tokens = refusalLogBurst
 	} else {
