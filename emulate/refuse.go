@@ -143,12 +143,8 @@ func x32InodeIoctl(n *seccompstream.Notification) bool {
 	if !ok || s.Name != "ioctl" {
 		return false
 	}
-	for _, p := range s.Params {
-		if p.Kind == sysargs.Hex {
-			return slices.Contains(inodeIoctls, uint32(n.Args[p.Reg]))
-		}
-	}
-	return false
+	i := s.Find(sysargs.Hex)
+	return i >= 0 && slices.Contains(inodeIoctls, uint32(s.Value(i, n.Args)))
 }
 
 // letThrough are the calls with a path that a file policy lets the kernel
