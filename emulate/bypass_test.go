@@ -84,13 +84,7 @@ func init() {
 			return 1
 		}
 		defer f.Close()
-		flags := int32(fsNodumpFL)
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.FS_IOC_SETFLAGS, uintptr(unsafe.Pointer(&flags)))
-		s := "ok"
-		if e != 0 {
-			s = unix.ErrnoName(e)
-		}
-		fmt.Printf("setflags=%s\n", s)
+		fmt.Printf("setflags=%s\n", flagsIoctl(unix.SYS_IOCTL, f, unix.FS_IOC_SETFLAGS))
 		return 0
 	}
 	// crossproc PID: the calls that act through another process, on PID
@@ -192,6 +186,17 @@ func TestCrossProcessCallsRefused(t *testing.T) {
 
 // fsNodumpFL is FS_NODUMP_FL (linux/fs.h): a flag any owner may set.
 const fsNodumpFL = 0x40
+
+// flagsIoctl makes the ioctl call nr (the native one, or another ABI's
+// number) with request req on f and a pointer to FS_NODUMP_FL, and
+// returns "ok" or the name of its errno.
+func flagsIoctl(nr uintptr, f *os.File, req uintptr) string {
+	flags := int32(fsNodumpFL)
+	if _, _, e := unix.Syscall(nr, f.Fd(), req, uintptr(unsafe.Pointer(&flags))); e != 0 {
+		return unix.ErrnoName(e)
+	}
+	return "ok"
+}
 
 // A file the policy lets the program read only cannot have its inode
 // flags changed through a read-only descriptor (chattr: a root program

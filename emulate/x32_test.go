@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/seccompstream/seccompstream/emulate"
 	"github.com/seccompstream/seccompstream/internal/sectest"
@@ -30,16 +27,8 @@ func init() {
 			return 1
 		}
 		defer f.Close()
-		flags := int32(fsNodumpFL)
-		show := func(req uintptr) string {
-			_, _, e := unix.Syscall(x32Ioctl, f.Fd(), req, uintptr(unsafe.Pointer(&flags)))
-			if e == 0 {
-				return "ok"
-			}
-			return unix.ErrnoName(e)
-		}
-		set := show(0x40046602) // FS_IOC32_SETFLAGS
-		get := show(0x80046601) // FS_IOC32_GETFLAGS
+		set := flagsIoctl(x32Ioctl, f, 0x40046602) // FS_IOC32_SETFLAGS
+		get := flagsIoctl(x32Ioctl, f, 0x80046601) // FS_IOC32_GETFLAGS
 		fmt.Printf("setflags=%s getflags=%s\n", set, get)
 		return 0
 	}
