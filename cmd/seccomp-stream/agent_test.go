@@ -186,6 +186,23 @@ func TestAgentCLIUsage(t *testing.T) {
 	}
 }
 
+// startAgentProcess starts cmd, an agent in a process of its own, and
+// returns once it listens, with a channel closed when it has exited and
+// been reaped. The agent is killed and reaped when the test ends.
+func startAgentProcess(t *testing.T, cmd *exec.Cmd) (exited <-chan struct{}) {
+	t.Helper()
+	stderr := new(sectest.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	stderr.WaitFor(t, "listening")
+	return done
+}
+
 // TestAgentCLIKilled runs the built command as the agent and kills it
 // while a container runs: the container's next notified call fails with
 // ENOSYS and the container ends normally.
@@ -194,16 +211,8 @@ func TestAgentCLIKilled(t *testing.T) {
 	sectest.RequireTool(t, "go")
 	bin := buildCLI(t)
 	socket := filepath.Join(t.TempDir(), "agent.sock")
-	agentErr := new(sectest.Buffer)
 	agentCmd := exec.Command(bin, "agent", "--socket", socket, "--deny", "mkdir:EDQUOT,mkdirat:EDQUOT")
-	agentCmd.Stderr = agentErr
-	if err := agentCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	agentDone := make(chan struct{})
-	go func() { agentCmd.Wait(); close(agentDone) }()
-	t.Cleanup(func() { agentCmd.Process.Kill(); <-agentDone })
-	agentErr.WaitFor(t, "listening")
+	agentDone := startAgentProcess(t, agentCmd)
 
 	bundle := agentBundle(t, cliRootfs(t), socket, `mkdir /tmp/a; echo "a=$?"; read x; mkdir /tmp/c; echo "c=$?"`, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)

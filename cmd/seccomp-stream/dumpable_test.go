@@ -82,19 +82,11 @@ func TestAgentSupervisorMemory(t *testing.T) {
 	if err := os.Chown(sockDir, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	agentErr := new(sectest.Buffer)
 	agent := exec.Command(bin, "agent", "--socket", filepath.Join(sockDir, "agent.sock"), "--deny", "mkdir")
 	agent.Env = append(os.Environ(), envHelper+"=cli")
 	agent.Dir = "/"
-	agent.Stderr = agentErr
 	agent.SysProcAttr = nobody
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { agent.Wait(); close(done) }()
-	t.Cleanup(func() { agent.Process.Kill(); <-done })
-	agentErr.WaitFor(t, "listening")
+	startAgentProcess(t, agent)
 
 	if out := opens(agent.Process.Pid); !strings.Contains(out, "REFUSED") {
 		t.Fatalf("a process of the agent's uid opened its memory: %s", out)
