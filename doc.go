@@ -12,9 +12,9 @@
 // runtime's network poller, holding no OS thread, and a busy one's in the
 // kernel on its own thread for up to a millisecond after its last call
 // (see Stream); either way it honours context.Context. The stream ends
-// with io.EOF once no process can notify again. Respond answers; a target that died or was interrupted while its
-// call waited makes Respond fail with ErrGone, which is normal and not a
-// failure of the Stream.
+// with io.EOF once no process can notify again. Respond answers; a target
+// that died or was interrupted while its call waited makes Respond fail
+// with ErrGone, which is normal and not a failure of the Stream.
 //
 //	s, err := seccompstream.New(listenerFD)
 //	if err != nil { ... }
